@@ -1,0 +1,193 @@
+import { DurableObject } from "cloudflare:workers";
+import { toWire, type WireError } from "../protocol/errors.js";
+import { NotImplementedError } from "./errors.js";
+import { ActorRef, type ActorRefOptions, type AnyActor } from "./ref.js";
+import { type CallResult, type CastResult, type MaybePromise, noreply, reply } from "./results.js";
+import { ActorRuntime, DEFAULT_MAILBOX_LIMIT } from "./runtime.js";
+import type { CallOptions, CastOrigin, From, Info, Json, MailboxOptions, MailboxStats, ReplyOf } from "./types.js";
+
+/** Phantom key carrying an actor's message and state types to `ActorRef` and the client. */
+export declare const actorTypes: unique symbol;
+
+/** Reply envelope of the internal RPC method: errors as data, since DO RPC drops error classes. */
+export type CallEnvelope = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: WireError };
+
+/** Options of `stub.call`, beyond the timeout: the chain is set by `ActorRef` for deadlock detection. */
+export interface RpcCallOptions extends CallOptions {
+  chain?: readonly string[];
+}
+
+const runtimes = new WeakMap<object, ActorRuntime>();
+
+/** The runtime behind an actor instance; for `genparty/testing` and adapters in this package. */
+export function runtimeOf(actor: object): ActorRuntime {
+  const runtime = runtimes.get(actor);
+  if (!runtime) throw new TypeError("Not a genparty Actor instance.");
+  return runtime;
+}
+
+/**
+ * A GenServer on a Durable Object. Messages (RPC calls and casts, HTTP requests, timers) are
+ * handled one turn at a time, even when a handler awaits; the state each turn returns is saved
+ * before its reply leaves, together with its timer changes.
+ *
+ * @example
+ * type CounterCall = Call<{ type: "get" }, number>;
+ * type CounterCast = { type: "add"; by: number };
+ *
+ * export class Counter extends Actor<Env, { n: number }, CounterCall, CounterCast> {
+ *   init() {
+ *     return { n: 0 };
+ *   }
+ *   handleCall(msg: CounterCall, from: From, state: { n: number }) {
+ *     return reply(state.n);
+ *   }
+ *   handleCast(msg: CounterCast, state: { n: number }) {
+ *     return noreply({ n: state.n + msg.by });
+ *   }
+ * }
+ *
+ * // in a worker
+ * const counter = getActor(env.COUNTER, "room-1");
+ * await counter.cast({ type: "add", by: 2 });
+ * const n = await counter.call({ type: "get" }); // 2, typed number
+ *
+ * Handlers return `reply(value, state?)`, `noreply(state?)` or `stop(reason, state?, value?)`;
+ * see `results.ts` for what each does.
+ */
+export abstract class Actor<Env = Cloudflare.Env, State = unknown, CallMsg = never, CastMsg = never> extends DurableObject<Env> {
+  /** Bounded mailbox: beyond `limit` queued messages, calls reject with `MailboxFullError` and casts are dropped. */
+  static mailbox: MailboxOptions = { limit: DEFAULT_MAILBOX_LIMIT };
+
+  declare readonly [actorTypes]?: { readonly state: State; readonly call: CallMsg; readonly cast: CastMsg };
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    const statics = new.target as unknown as { mailbox?: Partial<MailboxOptions>; name: string };
+    const runtime = new ActorRuntime(ctx, this as unknown as ConstructorParameters<typeof ActorRuntime>[1], {
+      className: statics.name,
+      mailboxLimit: checkLimit(statics.mailbox?.limit ?? DEFAULT_MAILBOX_LIMIT, statics.name),
+    });
+    runtimes.set(this, runtime);
+    void ctx.blockConcurrencyWhile(() => runtime.open());
+  }
+
+  // ── callbacks ───────────────────────────────────────────────────────────────
+
+  /** The first state. Runs once, on the very first message; later starts load the saved state. */
+  abstract init(): MaybePromise<State>;
+
+  /** Answers a call (`getActor(...).call(msg)`, `stub.call(msg)`). */
+  handleCall(msg: CallMsg, from: From, state: State): MaybePromise<CallResult<ReplyOf<CallMsg>, State>> {
+    void msg;
+    void from;
+    void state;
+    throw new NotImplementedError(`${this.#label} received a call but defines no handleCall(msg, from, state).`);
+  }
+
+  /** Answers an HTTP request routed to this object; the reply must be a `Response`. @default 404 */
+  handleRequest(request: Request, from: From, state: State): MaybePromise<CallResult<Response, State>> {
+    void from;
+    void state;
+    return reply(new Response(`${this.#label} does not handle HTTP requests (${request.method} ${new URL(request.url).pathname}).`, { status: 404 }));
+  }
+
+  /** Handles a cast: fire-and-forget, nobody waits for it. */
+  handleCast(msg: CastMsg, state: State, origin: CastOrigin): MaybePromise<CastResult<State>> {
+    void msg;
+    void state;
+    void origin;
+    throw new NotImplementedError(`${this.#label} received a cast but defines no handleCast(msg, state, origin).`);
+  }
+
+  /** Handles what the platform or runtime sends: timeouts of `sendAfter`. */
+  handleInfo(info: Info, state: State): MaybePromise<CastResult<State>> {
+    void state;
+    console.warn(`${this.#label} received ${info.type} "${info.key}" but defines no handleInfo(info, state); it was ignored.`);
+    return noreply();
+  }
+
+  /** Runs right after a turn that returned `{ continue: msg }`, before any queued message. */
+  handleContinue(msg: unknown, state: State): MaybePromise<CastResult<State>> {
+    void msg;
+    void state;
+    throw new NotImplementedError(`${this.#label} asked to continue but defines no handleContinue(msg, state).`);
+  }
+
+  // ── what handlers use ───────────────────────────────────────────────────────
+
+  /** The name this object was reached by; known in every entry point, also after eviction. */
+  get name(): string {
+    return runtimeOf(this).name;
+  }
+
+  /** Answers a call kept with `noreply`. Returns false if that caller was already answered or timed out. */
+  reply(from: From, value: unknown): boolean {
+    return runtimeOf(this).reply(from, value);
+  }
+
+  /**
+   * Delivers `{ type: "timeout", key, msg }` to `handleInfo` after `ms`. Durable: survives
+   * hibernation and eviction. Setting a key again replaces its timer. Returns the key.
+   */
+  sendAfter(ms: number, msg: Json, options: { key?: string } = {}): string {
+    return runtimeOf(this).sendAfter(ms, msg, options.key);
+  }
+
+  /** Cancels the timer with this key; it will not fire. */
+  cancelTimer(key: string): void {
+    runtimeOf(this).cancelTimer(key);
+  }
+
+  get mailboxStats(): MailboxStats {
+    return runtimeOf(this).stats;
+  }
+
+  /** A reference to another actor whose calls carry this turn's call chain, so a cycle back here fails fast with `SelfCallError`. */
+  getActor<A extends AnyActor>(namespace: DurableObjectNamespace<A>, name: string, options: ActorRefOptions = {}): ActorRef<A> {
+    const runtime = runtimeOf(this);
+    return new ActorRef(namespace, name, { ...options, chain: () => runtime.outgoingChain() });
+  }
+
+  get #label(): string {
+    return runtimeOf(this).label;
+  }
+
+  // ── Durable Object entry points ─────────────────────────────────────────────
+
+  override fetch(request: Request): Promise<Response> {
+    return runtimeOf(this).request(request);
+  }
+
+  override alarm(): Promise<void> {
+    return runtimeOf(this).alarm();
+  }
+
+  /**
+   * RPC: sends a call and waits for its reply. Across DO RPC a thrown error arrives as a plain
+   * `Error` whose message starts with its class name; `getActor(...).call` rebuilds the class.
+   */
+  async call(msg: CallMsg, options: RpcCallOptions = {}): Promise<ReplyOf<CallMsg>> {
+    const outcome = await runtimeOf(this).call(msg, options.timeout, options.chain);
+    if (!outcome.ok) throw outcome.error;
+    return outcome.value as ReplyOf<CallMsg>;
+  }
+
+  /** RPC: queues a cast and returns at once. */
+  async cast(msg: CastMsg): Promise<void> {
+    runtimeOf(this).cast(msg, { type: "rpc" });
+  }
+
+  /** RPC used by `ActorRef`: like `call`, with errors as data so their class survives the trip. */
+  async __genpartyCall(msg: unknown, options: RpcCallOptions = {}): Promise<CallEnvelope> {
+    const outcome = await runtimeOf(this).call(msg, options.timeout, options.chain);
+    return outcome.ok ? outcome : { ok: false, error: toWire(outcome.error) };
+  }
+}
+
+function checkLimit(limit: number, className: string): number {
+  if (!Number.isInteger(limit) || limit < 1) {
+    throw new RangeError(`${className}.mailbox.limit must be a positive integer, got ${limit}.`);
+  }
+  return limit;
+}

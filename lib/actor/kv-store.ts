@@ -1,0 +1,123 @@
+import { unreachable } from "./sqlite-store.js";
+import type { Commit, Store, Stored, TimerOp, TimerRow } from "./storage.js";
+
+/** 128 KiB per value is the KV backend's limit. */
+const MAX_KV_STATE_BYTES = 131_072;
+
+const NAME = "genparty:name";
+const STATE = "genparty:state";
+const SEQ = "genparty:seq";
+const TIMER = "genparty:timer:";
+
+/**
+ * Legacy KV-backed objects have no SQL, so timers are keys, mirrored in memory to find the
+ * earliest deadline without a listing per turn. Meant for the modest timer counts such rooms have.
+ */
+export class KvStore implements Store {
+  readonly backend = "kv";
+  readonly maxStateBytes = MAX_KV_STATE_BYTES;
+  readonly #storage: DurableObjectStorage;
+  #timers = new Map<string, TimerRow>();
+  #seq = 0;
+  #armed: number | null | undefined;
+
+  constructor(storage: DurableObjectStorage) {
+    this.#storage = storage;
+  }
+
+  async open(name: string | undefined): Promise<Stored> {
+    const meta = await this.#storage.get<string | number>([NAME, STATE, SEQ]);
+    const timers = await this.#storage.list<TimerRow>({ prefix: TIMER });
+    this.#timers = new Map([...timers.values()].map((row) => [row.key, row]));
+    this.#seq = Number(meta.get(SEQ) ?? 0);
+    const stored = meta.get(NAME);
+    if (name !== undefined && stored !== name) await this.#storage.put(NAME, name);
+    this.#armed = await this.#storage.getAlarm();
+    const state = meta.get(STATE);
+    return { name: name ?? (typeof stored === "string" ? stored : undefined), state: typeof state === "string" ? state : undefined };
+  }
+
+  async commit(commit: Commit): Promise<void> {
+    const timers = new Map(this.#timers);
+    let seq = this.#seq;
+    const writes = new Map<string, TimerRow>();
+    const deletes = new Set<string>();
+    const put = (row: TimerRow) => {
+      timers.set(row.key, row);
+      writes.set(row.key, row);
+      deletes.delete(row.key);
+    };
+    const remove = (key: string) => {
+      timers.delete(key);
+      writes.delete(key);
+      deletes.add(key);
+    };
+    const apply = (op: TimerOp): void => {
+      const current = "key" in op ? timers.get(op.key) : undefined;
+      switch (op.op) {
+        case "set":
+          put({ key: op.key, seq: ++seq, due: op.due, msg: op.msg, attempts: 0 });
+          return;
+        case "cancel":
+          if (current) remove(op.key);
+          return;
+        case "fired":
+          if (current?.seq === op.seq) remove(op.key);
+          return;
+        case "retry":
+          if (current?.seq === op.seq) put({ ...current, due: op.due, attempts: current.attempts + 1 });
+          return;
+        case "clear":
+          for (const key of timers.keys()) remove(key);
+          return;
+        default:
+          return unreachable(op);
+      }
+    };
+    commit.timers.forEach(apply);
+    const next = earliest(timers);
+    await this.#storage.transaction(async (txn) => {
+      if (commit.state === null) await txn.delete(STATE);
+      else if (commit.state !== undefined) await txn.put(STATE, commit.state);
+      if (writes.size > 0) await txn.put(Object.fromEntries([...writes].map(([key, row]) => [TIMER + key, row])));
+      if (deletes.size > 0) await txn.delete([...deletes].map((key) => TIMER + key));
+      if (seq !== this.#seq) await txn.put(SEQ, seq);
+      if (commit.arm && next !== this.#armed) {
+        if (next === null) await txn.deleteAlarm();
+        else await txn.setAlarm(next);
+      }
+    });
+    this.#timers = timers;
+    this.#seq = seq;
+    if (commit.arm) this.#armed = next;
+  }
+
+  async due(now: number, limit: number): Promise<TimerRow[]> {
+    return [...this.#timers.values()]
+      .filter((row) => row.due <= now)
+      .sort((a, b) => a.due - b.due || a.seq - b.seq)
+      .slice(0, limit);
+  }
+
+  async timer(key: string): Promise<TimerRow | undefined> {
+    return this.#timers.get(key);
+  }
+
+  async arm(): Promise<void> {
+    const next = earliest(this.#timers);
+    if (next === this.#armed) return;
+    if (next === null) await this.#storage.deleteAlarm();
+    else await this.#storage.setAlarm(next);
+    this.#armed = next;
+  }
+
+  alarmFired(): void {
+    this.#armed = undefined;
+  }
+}
+
+function earliest(timers: Map<string, TimerRow>): number | null {
+  let min: number | null = null;
+  for (const row of timers.values()) if (min === null || row.due < min) min = row.due;
+  return min;
+}

@@ -1,0 +1,108 @@
+import { fromWire, SelfCallError } from "../protocol/errors.js";
+import type { actorTypes, CallEnvelope, RpcCallOptions } from "./actor.js";
+import type { CallOptions, ReplyFor } from "./types.js";
+
+/** Any genparty actor class instance, as far as references need to know. */
+export interface AnyActor extends Rpc.DurableObjectBranded {
+  readonly [actorTypes]?: { readonly state: unknown; readonly call: unknown; readonly cast: unknown };
+}
+
+type Types<A extends AnyActor> = NonNullable<A[typeof actorTypes]>;
+export type CallMsgOf<A extends AnyActor> = Types<A>["call"];
+export type CastMsgOf<A extends AnyActor> = Types<A>["cast"];
+export type StateOf<A extends AnyActor> = Types<A>["state"];
+
+export interface ActorRefOptions {
+  locationHint?: DurableObjectLocationHint;
+  jurisdiction?: DurableObjectJurisdiction;
+}
+
+interface RefInternals extends ActorRefOptions {
+  /** The running turn's call chain (set for refs made with `this.getActor` inside an actor). */
+  chain?: () => readonly string[];
+}
+
+/** What the ref needs of the stub; the generated RPC types of a generic actor are too deep to use here. */
+interface RpcActor {
+  __genpartyCall(msg: unknown, options: RpcCallOptions): Promise<CallEnvelope>;
+  cast(msg: unknown): Promise<void>;
+}
+
+/**
+ * A typed handle on a named actor, like GenServer's `{:via, …}` names: `call` waits for a reply
+ * (typed from the message), `cast` does not. Errors arrive as their own classes
+ * (`CallTimeoutError`, `MailboxFullError`, `RemoteError`, …) despite DO RPC dropping classes.
+ *
+ * @example
+ * const counter = getActor(env.COUNTER, "room-1");
+ * await counter.cast({ type: "add", by: 1 });
+ * const n = await counter.call({ type: "get" }, { timeout: 1_000 });
+ */
+export class ActorRef<A extends AnyActor> {
+  readonly name: string;
+  readonly id: DurableObjectId;
+  readonly #namespace: DurableObjectNamespace<A>;
+  readonly #options: RefInternals;
+  #stub: DurableObjectStub<A> | undefined;
+
+  constructor(namespace: DurableObjectNamespace<A>, name: string, options: RefInternals = {}) {
+    checkName(name);
+    this.name = name;
+    this.#namespace = options.jurisdiction ? namespace.jurisdiction(options.jurisdiction) : namespace;
+    this.#options = options;
+    this.id = this.#namespace.idFromName(name);
+  }
+
+  /** The Durable Object stub. Replaced after a call fails at the transport level (a broken stub stays broken). */
+  get stub(): DurableObjectStub<A> {
+    this.#stub ??= this.#namespace.get(this.id, this.#options.locationHint ? { locationHint: this.#options.locationHint } : undefined);
+    return this.#stub;
+  }
+
+  async call<M extends CallMsgOf<A>>(msg: M, options: CallOptions = {}): Promise<ReplyFor<CallMsgOf<A>, M>> {
+    const chain = this.#options.chain?.() ?? [];
+    if (chain.includes(this.id.toString())) {
+      throw new SelfCallError(
+        `${this.name} called itself from inside its own turn; the call would wait for the turn that is waiting for it. Use a cast, noreply(state, { continue }) or sendAfter(0, …) instead.`,
+      );
+    }
+    const envelope = await this.#rpc((stub) => stub.__genpartyCall(msg, { ...options, chain }));
+    if (!envelope.ok) throw fromWire(envelope.error);
+    return envelope.value as ReplyFor<CallMsgOf<A>, M>;
+  }
+
+  /** Queues a cast; resolves once the actor has it, not when it ran. */
+  cast(msg: CastMsgOf<A>): Promise<void> {
+    return this.#rpc((stub) => stub.cast(msg));
+  }
+
+  /** Forgets the current stub; the next call gets a new one (after an eviction, the old stub is dead). */
+  reconnect(): void {
+    this.#stub = undefined;
+  }
+
+  async #rpc<T>(send: (stub: RpcActor) => Promise<T>): Promise<T> {
+    const stub = this.stub;
+    try {
+      return await send(stub as unknown as RpcActor);
+    } catch (error) {
+      if (this.#stub === stub) this.#stub = undefined;
+      throw error;
+    }
+  }
+}
+
+/** A typed handle on the actor named `name` in `namespace`. */
+export function getActor<A extends AnyActor>(namespace: DurableObjectNamespace<A>, name: string, options: ActorRefOptions = {}): ActorRef<A> {
+  return new ActorRef(namespace, name, options);
+}
+
+/** Longest name accepted, in characters after URL decoding. */
+export const MAX_NAME_LENGTH = 256;
+
+function checkName(name: string): void {
+  if (typeof name !== "string" || name.length === 0) throw new TypeError("An actor name must be a non-empty string.");
+  if (name.length > MAX_NAME_LENGTH) {
+    throw new TypeError(`An actor name is at most ${MAX_NAME_LENGTH} characters; got ${name.length} ("${name.slice(0, 24)}…").`);
+  }
+}

@@ -1,0 +1,50 @@
+import type { GenpartyError } from "../protocol/errors.js";
+import type { From } from "./types.js";
+
+export type Outcome = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: GenpartyError };
+
+interface Pending {
+  readonly resolve: (outcome: Outcome) => void;
+  readonly timer: ReturnType<typeof setTimeout>;
+}
+
+/**
+ * Calls waiting for their reply. A `from` is settled once: by a reply, by its timeout, or by
+ * the actor stopping; anything after that is dropped, as GenServer drops late replies.
+ */
+export class PendingCalls {
+  readonly #pending = new Map<string, Pending>();
+
+  get size(): number {
+    return this.#pending.size;
+  }
+
+  /** Registers a caller; after `timeoutMs` it gets `onTimeout()`'s error. */
+  open(type: From["type"], timeoutMs: number, onTimeout: () => GenpartyError): { from: From; outcome: Promise<Outcome> } {
+    // Random, not a counter: a `from` kept in state must never match a later instance's call.
+    const from: From = { type, id: crypto.randomUUID() };
+    const outcome = new Promise<Outcome>((resolve) => {
+      const timer = setTimeout(() => this.settle(from, { ok: false, error: onTimeout() }), timeoutMs);
+      this.#pending.set(from.id, { resolve, timer });
+    });
+    return { from, outcome };
+  }
+
+  has(from: From): boolean {
+    return this.#pending.has(from.id);
+  }
+
+  /** Answers `from`. Returns false when it was answered, timed out or unknown already. */
+  settle(from: From, outcome: Outcome): boolean {
+    const pending = this.#pending.get(from.id);
+    if (!pending) return false;
+    this.#pending.delete(from.id);
+    clearTimeout(pending.timer);
+    pending.resolve(outcome);
+    return true;
+  }
+
+  rejectAll(error: GenpartyError): void {
+    for (const id of [...this.#pending.keys()]) this.settle({ type: "rpc", id }, { ok: false, error });
+  }
+}

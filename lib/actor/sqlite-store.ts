@@ -1,0 +1,123 @@
+import type { Commit, Store, Stored, TimerOp, TimerRow } from "./storage.js";
+
+/** 2 MB per row is the SQLite backend's limit; leave room for the row's other columns. */
+const MAX_SQLITE_STATE_BYTES = 2_000_000;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS _genparty_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS _genparty_timers (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  key TEXT NOT NULL UNIQUE,
+  due INTEGER NOT NULL,
+  msg TEXT NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS _genparty_timers_due ON _genparty_timers (due, seq);
+`;
+
+type Row = Record<string, SqlStorageValue>;
+
+export class SqliteStore implements Store {
+  readonly backend = "sqlite";
+  readonly maxStateBytes = MAX_SQLITE_STATE_BYTES;
+  readonly #storage: DurableObjectStorage;
+  readonly #sql: SqlStorage;
+  /** What the platform alarm is set to, so a turn that doesn't move the earliest deadline writes nothing. */
+  #armed: number | null | undefined;
+
+  constructor(storage: DurableObjectStorage) {
+    this.#storage = storage;
+    this.#sql = storage.sql;
+    this.#sql.exec(SCHEMA);
+  }
+
+  async open(name: string | undefined): Promise<Stored> {
+    const meta = new Map(
+      this.#sql
+        .exec<{ key: string; value: string }>("SELECT key, value FROM _genparty_meta WHERE key IN ('name', 'state')")
+        .toArray()
+        .map((row) => [row.key, row.value]),
+    );
+    if (name !== undefined && meta.get("name") !== name) {
+      this.#sql.exec("INSERT OR REPLACE INTO _genparty_meta (key, value) VALUES ('name', ?)", name);
+    }
+    this.#armed = await this.#storage.getAlarm();
+    return { name: name ?? meta.get("name"), state: meta.get("state") };
+  }
+
+  async commit(commit: Commit): Promise<void> {
+    this.#storage.transactionSync(() => {
+      if (commit.state === null) this.#sql.exec("DELETE FROM _genparty_meta WHERE key = 'state'");
+      else if (commit.state !== undefined) {
+        this.#sql.exec("INSERT OR REPLACE INTO _genparty_meta (key, value) VALUES ('state', ?)", commit.state);
+      }
+      for (const op of commit.timers) this.#apply(op);
+      if (commit.arm) this.#armSync();
+    });
+  }
+
+  #apply(op: TimerOp): void {
+    switch (op.op) {
+      case "set":
+        this.#sql.exec("INSERT OR REPLACE INTO _genparty_timers (key, due, msg, attempts) VALUES (?, ?, ?, 0)", op.key, op.due, op.msg);
+        return;
+      case "cancel":
+        this.#sql.exec("DELETE FROM _genparty_timers WHERE key = ?", op.key);
+        return;
+      case "fired":
+        this.#sql.exec("DELETE FROM _genparty_timers WHERE key = ? AND seq = ?", op.key, op.seq);
+        return;
+      case "retry":
+        this.#sql.exec("UPDATE _genparty_timers SET due = ?, attempts = attempts + 1 WHERE key = ? AND seq = ?", op.due, op.key, op.seq);
+        return;
+      case "clear":
+        this.#sql.exec("DELETE FROM _genparty_timers");
+        return;
+      default:
+        return unreachable(op);
+    }
+  }
+
+  async due(now: number, limit: number): Promise<TimerRow[]> {
+    return this.#sql
+      .exec<Row>("SELECT key, seq, due, msg, attempts FROM _genparty_timers WHERE due <= ? ORDER BY due, seq LIMIT ?", now, limit)
+      .toArray()
+      .map(toTimerRow);
+  }
+
+  async timer(key: string): Promise<TimerRow | undefined> {
+    const rows = this.#sql.exec<Row>("SELECT key, seq, due, msg, attempts FROM _genparty_timers WHERE key = ?", key).toArray();
+    return rows[0] && toTimerRow(rows[0]);
+  }
+
+  async arm(): Promise<void> {
+    this.#armSync();
+  }
+
+  alarmFired(): void {
+    this.#armed = undefined;
+  }
+
+  #armSync(): void {
+    const next = this.#sql.exec<{ due: number | null }>("SELECT MIN(due) AS due FROM _genparty_timers").one().due;
+    if (next === this.#armed) return;
+    // Not awaited: inside transactionSync the alarm write joins the transaction.
+    if (next === null) void this.#storage.deleteAlarm();
+    else void this.#storage.setAlarm(next);
+    this.#armed = next;
+  }
+}
+
+function toTimerRow(row: Row): TimerRow {
+  return {
+    key: String(row.key),
+    seq: Number(row.seq),
+    due: Number(row.due),
+    msg: String(row.msg),
+    attempts: Number(row.attempts),
+  };
+}
+
+export function unreachable(value: never): never {
+  throw new Error(`unreachable: ${JSON.stringify(value)}`);
+}

@@ -1,0 +1,49 @@
+import { StateNotSerializableError, StateTooLargeError } from "./errors.js";
+
+/**
+ * State is stored as JSON, so what a turn saves is exactly what the next start reads back.
+ * Values JSON would silently change (a Map becomes `{}`, a Date a string, a class loses its
+ * prototype) are refused with an error that names the key, instead of corrupting state.
+ */
+export function serializeState(state: unknown, owner: string): string {
+  const json = JSON.stringify(state === undefined ? null : state, function (this: Record<string, unknown>, key, value: unknown) {
+    const raw = this[key];
+    const problem = describeUnsupported(raw, value);
+    if (problem) {
+      const where = key === "" ? "the state itself" : `key "${key}"`;
+      throw new StateNotSerializableError(
+        `${owner}: ${where} holds ${problem}, which doesn't survive storage as JSON. Store plain objects, arrays, strings, numbers, booleans and null (e.g. a Date as its getTime(), a Map as an object or entries array).`,
+      );
+    }
+    return value;
+  });
+  return json;
+}
+
+function describeUnsupported(raw: unknown, value: unknown): string | undefined {
+  if (raw instanceof Date) return "a Date";
+  if (typeof value === "bigint") return "a bigint";
+  if (typeof value === "function") return "a function";
+  if (typeof value === "symbol") return "a symbol";
+  if (typeof value === "number" && !Number.isFinite(value)) return `the number ${value}`;
+  if (value === null || typeof value !== "object" || Array.isArray(value)) return undefined;
+  if (value instanceof Map) return "a Map";
+  if (value instanceof Set) return "a Set";
+  const proto: unknown = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) {
+    const name = (value as { constructor?: { name?: string } }).constructor?.name ?? "a class";
+    return `an instance of ${name}`;
+  }
+  return undefined;
+}
+
+export function checkStateSize(json: string, maxBytes: number, owner: string): void {
+  // A UTF-16 length under a third of the limit can't exceed it in UTF-8: skip the encode.
+  if (json.length * 3 <= maxBytes) return;
+  const bytes = new TextEncoder().encode(json).byteLength;
+  if (bytes > maxBytes) {
+    throw new StateTooLargeError(
+      `${owner}: the state is ${bytes} bytes of JSON; one storage value holds at most ${maxBytes}. Keep large collections in this.ctx.storage (SQL rows or keys) and only their summary in state.`,
+    );
+  }
+}

@@ -1,0 +1,71 @@
+import { KvStore } from "./kv-store.js";
+import { SqliteStore } from "./sqlite-store.js";
+
+/** One durable timer: a row of the timers table. */
+export interface TimerRow {
+  readonly key: string;
+  /** Generation: a re-armed key gets a new, larger seq, so a stale fire can be told apart. */
+  readonly seq: number;
+  /** Deadline, epoch milliseconds. */
+  readonly due: number;
+  /** The message, as JSON text. */
+  readonly msg: string;
+  /** Deliveries that threw so far. */
+  readonly attempts: number;
+}
+
+export type TimerOp =
+  | { readonly op: "set"; readonly key: string; readonly due: number; readonly msg: string }
+  | { readonly op: "cancel"; readonly key: string }
+  | { readonly op: "fired"; readonly key: string; readonly seq: number }
+  | { readonly op: "retry"; readonly key: string; readonly seq: number; readonly due: number }
+  | { readonly op: "clear" };
+
+/** Everything one turn changes, written in one storage transaction. */
+export interface Commit {
+  /** New state as JSON text; `null` erases it; `undefined` leaves it as it is. */
+  readonly state?: string | null;
+  readonly timers: readonly TimerOp[];
+  /** Re-arm the object's alarm to the earliest deadline. Off while the alarm handler runs; it re-arms at its end. */
+  readonly arm: boolean;
+}
+
+export interface Stored {
+  readonly name: string | undefined;
+  readonly state: string | undefined;
+}
+
+/**
+ * The actor's durable data: state, name and timers. Two backends with one contract:
+ * SQLite-backed objects (`new_sqlite_classes`) use tables and synchronous transactions;
+ * legacy KV-backed objects (`new_classes`) use keys and `storage.transaction`.
+ */
+export interface Store {
+  readonly backend: "sqlite" | "kv";
+  /** Largest state, in bytes of JSON, that one value may hold on this backend. */
+  readonly maxStateBytes: number;
+  /** Loads the name and state; stores `name` when it is known and not stored yet. */
+  open(name: string | undefined): Promise<Stored>;
+  commit(commit: Commit): Promise<void>;
+  /** Timers due at `now`, in deadline order (ties in creation order). */
+  due(now: number, limit: number): Promise<TimerRow[]>;
+  timer(key: string): Promise<TimerRow | undefined>;
+  /** Sets the alarm to the earliest deadline, or deletes it when no timer is left. */
+  arm(): Promise<void>;
+  /** Forgets what the platform's alarm is set to (it is consumed when it fires). */
+  alarmFired(): void;
+}
+
+export function openStore(storage: DurableObjectStorage): Store {
+  return hasSql(storage) ? new SqliteStore(storage) : new KvStore(storage);
+}
+
+function hasSql(storage: DurableObjectStorage): boolean {
+  try {
+    // Throws on KV-backed objects: "SQL is not enabled for this Durable Object class".
+    storage.sql.exec("SELECT 1");
+    return true;
+  } catch {
+    return false;
+  }
+}

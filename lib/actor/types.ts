@@ -1,0 +1,61 @@
+/** Values that survive a JSON round trip: the shape of actor state and of timer messages. */
+export type Json = string | number | boolean | null | Json[] | { [key: string]: Json | undefined };
+
+declare const replyType: unique symbol;
+
+/**
+ * A call message that declares its reply type, so callers get a typed promise.
+ *
+ * @example
+ * type CounterCall = Call<{ type: "get" }, number> | Call<{ type: "add"; by: number }, number>;
+ * const n: number = await counter.call({ type: "get" });
+ */
+export type Call<M, R> = M & { readonly [replyType]?: R };
+
+/** The reply type a call message declares with {@link Call}; `unknown` when it declares none. */
+export type ReplyOf<M> = M extends { readonly [replyType]?: infer R } ? R : unknown;
+
+/** The reply type of the union member of `U` that a message `M` matches. */
+export type ReplyFor<U, M> = U extends unknown ? (M extends U ? ReplyOf<U> : never) : never;
+
+/**
+ * Who is waiting for a call's reply. Plain data: keep it in state and answer later with
+ * `this.reply(from, value)` from any turn.
+ */
+export interface From {
+  readonly type: "rpc" | "http";
+  readonly id: string;
+}
+
+/** Where a cast came from. */
+export interface CastOrigin {
+  readonly type: "rpc";
+}
+
+/** Messages that only the platform or the runtime sends; a client can never forge one. */
+export type Info = {
+  readonly type: "timeout";
+  readonly key: string;
+  readonly msg: Json;
+  /** 0 on the first delivery, then 1, 2, … when an earlier delivery threw. */
+  readonly attempt: number;
+};
+
+export interface CallOptions {
+  /** Milliseconds before the caller gets `CallTimeoutError`. @default 5000 */
+  timeout?: number;
+}
+
+export interface MailboxOptions {
+  /** Queued messages beyond which calls reject with `MailboxFullError` and casts are dropped. @default 1000 */
+  limit: number;
+}
+
+export interface MailboxStats {
+  /** Messages waiting behind the current turn. */
+  readonly queued: number;
+  /** Casts dropped because the mailbox was full, since this instance started. */
+  readonly droppedCasts: number;
+  /** Calls waiting for a (deferred) reply. */
+  readonly pendingCalls: number;
+}

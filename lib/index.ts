@@ -1,0 +1,2 @@
+export * from "./actor/index.js";
+export * from "./protocol/errors.js";

@@ -1,0 +1,87 @@
+/**
+ * Errors a caller can act on. Each has a stable `code`; only `name`, `code` and `message`
+ * ever cross a wire (DO RPC, WebSocket), never a stack.
+ *
+ * Durable Object RPC drops custom error classes (a thrown subclass arrives as a plain `Error`),
+ * so genparty sends errors as data ({@link WireError}) and rebuilds the class on the caller's
+ * side with {@link fromWire}.
+ */
+export abstract class GenpartyError extends Error {
+  abstract readonly code: string;
+}
+
+/** A call was not answered in time. The handler's work is not undone. */
+export class CallTimeoutError extends GenpartyError {
+  override readonly name = "CallTimeoutError";
+  readonly code = "call_timeout";
+}
+
+/** The actor's mailbox was full; the call was rejected before it was queued. */
+export class MailboxFullError extends GenpartyError {
+  override readonly name = "MailboxFullError";
+  readonly code = "mailbox_full";
+}
+
+/** A handler threw. `remoteName` is the class name of what it threw. */
+export class RemoteError extends GenpartyError {
+  override readonly name = "RemoteError";
+  readonly code = "remote_error";
+  constructor(
+    message: string,
+    readonly remoteName: string = "Error",
+  ) {
+    super(message);
+  }
+}
+
+/** A call from inside a turn would wait on its own mailbox (A → A, or A → B → A). */
+export class SelfCallError extends GenpartyError {
+  override readonly name = "SelfCallError";
+  readonly code = "self_call";
+}
+
+/** The actor stopped (`stop(...)`) before it answered this call. */
+export class ActorStoppedError extends GenpartyError {
+  override readonly name = "ActorStoppedError";
+  readonly code = "actor_stopped";
+}
+
+/** Plain-data form of an error, safe to send over DO RPC or a socket. */
+export interface WireError {
+  name: string;
+  code: string;
+  message: string;
+  remoteName?: string;
+}
+
+export function toWire(error: unknown): WireError {
+  if (error instanceof RemoteError) {
+    return { name: error.name, code: error.code, message: error.message, remoteName: error.remoteName };
+  }
+  if (error instanceof GenpartyError) {
+    return { name: error.name, code: error.code, message: error.message };
+  }
+  const remote = toRemoteError(error);
+  return { name: remote.name, code: remote.code, message: remote.message, remoteName: remote.remoteName };
+}
+
+/** Wraps whatever a handler threw (an Error or not) as a {@link RemoteError}, keeping its name and message. */
+export function toRemoteError(error: unknown): RemoteError {
+  if (error instanceof RemoteError) return error;
+  if (error instanceof Error) return new RemoteError(error.message, error.name);
+  return new RemoteError(String(error), typeof error);
+}
+
+const wireClasses: Record<string, new (message: string) => GenpartyError> = {
+  CallTimeoutError,
+  MailboxFullError,
+  SelfCallError,
+  ActorStoppedError,
+};
+
+/** Rebuilds the error class from its wire form. Unknown names become a {@link RemoteError}. */
+export function fromWire(wire: WireError): GenpartyError {
+  const Known = wireClasses[wire.name];
+  if (Known) return new Known(wire.message);
+  return new RemoteError(wire.message, wire.remoteName ?? wire.name);
+}

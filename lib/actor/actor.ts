@@ -4,6 +4,7 @@ import { NotImplementedError } from "./errors.js";
 import { ActorRef, type ActorRefOptions, type AnyActor } from "./ref.js";
 import { type CallResult, type CastResult, type MaybePromise, noreply, reply } from "./results.js";
 import { ActorRuntime, DEFAULT_MAILBOX_LIMIT } from "./runtime.js";
+import type { SendOrder } from "./sender-order.js";
 import type { CallOptions, CastOrigin, From, Info, Json, MailboxOptions, MailboxStats, ReplyOf } from "./types.js";
 
 /** Phantom key carrying an actor's message and state types to `ActorRef` and the client. */
@@ -15,6 +16,7 @@ export type CallEnvelope = { readonly ok: true; readonly value: unknown } | { re
 /** Options of `stub.call`, beyond the timeout: the chain is set by `ActorRef` for deadlock detection. */
 export interface RpcCallOptions extends CallOptions {
   chain?: readonly string[];
+  order?: SendOrder;
 }
 
 const runtimes = new WeakMap<object, ActorRuntime>();
@@ -168,19 +170,19 @@ export abstract class Actor<Env = Cloudflare.Env, State = unknown, CallMsg = nev
    * `Error` whose message starts with its class name; `getActor(...).call` rebuilds the class.
    */
   async call(msg: CallMsg, options: RpcCallOptions = {}): Promise<ReplyOf<CallMsg>> {
-    const outcome = await runtimeOf(this).call(msg, options.timeout, options.chain);
+    const outcome = await runtimeOf(this).call(msg, options.timeout, options.chain, options.order);
     if (!outcome.ok) throw outcome.error;
     return outcome.value as ReplyOf<CallMsg>;
   }
 
-  /** RPC: queues a cast and returns at once. */
-  async cast(msg: CastMsg): Promise<void> {
-    runtimeOf(this).cast(msg, { type: "rpc" });
+  /** RPC: queues a cast and returns at once. `order` is set by `ActorRef` to keep its casts in order. */
+  async cast(msg: CastMsg, order?: SendOrder): Promise<void> {
+    runtimeOf(this).cast(msg, { type: "rpc" }, order);
   }
 
   /** RPC used by `ActorRef`: like `call`, with errors as data so their class survives the trip. */
   async __genpartyCall(msg: unknown, options: RpcCallOptions = {}): Promise<CallEnvelope> {
-    const outcome = await runtimeOf(this).call(msg, options.timeout, options.chain);
+    const outcome = await runtimeOf(this).call(msg, options.timeout, options.chain, options.order);
     return outcome.ok ? outcome : { ok: false, error: toWire(outcome.error) };
   }
 }

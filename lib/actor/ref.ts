@@ -1,5 +1,6 @@
 import { fromWire, SelfCallError } from "../protocol/errors.js";
 import type { actorTypes, CallEnvelope, RpcCallOptions } from "./actor.js";
+import type { SendOrder } from "./sender-order.js";
 import type { CallOptions, ReplyFor } from "./types.js";
 
 /** Any genparty actor class instance, as far as references need to know. */
@@ -25,7 +26,7 @@ interface RefInternals extends ActorRefOptions {
 /** What the ref needs of the stub; the generated RPC types of a generic actor are too deep to use here. */
 interface RpcActor {
   __genpartyCall(msg: unknown, options: RpcCallOptions): Promise<CallEnvelope>;
-  cast(msg: unknown): Promise<void>;
+  cast(msg: unknown, order: SendOrder): Promise<void>;
 }
 
 /**
@@ -44,6 +45,9 @@ export class ActorRef<A extends AnyActor> {
   readonly #namespace: DurableObjectNamespace<A>;
   readonly #options: RefInternals;
   #stub: DurableObjectStub<A> | undefined;
+  /** Numbers this ref's messages so the actor handles them in send order (see sender-order.ts). */
+  #sender = crypto.randomUUID();
+  #seq = 0;
 
   constructor(namespace: DurableObjectNamespace<A>, name: string, options: RefInternals = {}) {
     checkName(name);
@@ -66,19 +70,26 @@ export class ActorRef<A extends AnyActor> {
         `${this.name} called itself from inside its own turn; the call would wait for the turn that is waiting for it. Use a cast, noreply(state, { continue }) or sendAfter(0, …) instead.`,
       );
     }
-    const envelope = await this.#rpc((stub) => stub.__genpartyCall(msg, { ...options, chain }));
+    const envelope = await this.#rpc((stub) => stub.__genpartyCall(msg, { ...options, chain, order: this.#nextOrder() }));
     if (!envelope.ok) throw fromWire(envelope.error);
     return envelope.value as ReplyFor<CallMsgOf<A>, M>;
   }
 
   /** Queues a cast; resolves once the actor has it, not when it ran. */
   cast(msg: CastMsgOf<A>): Promise<void> {
-    return this.#rpc((stub) => stub.cast(msg));
+    return this.#rpc((stub) => stub.cast(msg, this.#nextOrder()));
+  }
+
+  #nextOrder(): SendOrder {
+    return { sender: this.#sender, seq: ++this.#seq };
   }
 
   /** Forgets the current stub; the next call gets a new one (after an eviction, the old stub is dead). */
   reconnect(): void {
     this.#stub = undefined;
+    // A new instance knows nothing of this sender: start a new sequence rather than leave a gap it would wait on.
+    this.#sender = crypto.randomUUID();
+    this.#seq = 0;
   }
 
   async #rpc<T>(send: (stub: RpcActor) => Promise<T>): Promise<T> {
@@ -86,7 +97,7 @@ export class ActorRef<A extends AnyActor> {
     try {
       return await send(stub as unknown as RpcActor);
     } catch (error) {
-      if (this.#stub === stub) this.#stub = undefined;
+      if (this.#stub === stub) this.reconnect();
       throw error;
     }
   }

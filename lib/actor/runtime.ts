@@ -3,6 +3,7 @@ import { clock } from "./clock.js";
 import { InvalidResultError, NameUnknownError, TimerError } from "./errors.js";
 import { Mailbox } from "./mailbox.js";
 import { type Outcome, PendingCalls } from "./replies.js";
+import { type SendOrder, SenderOrder } from "./sender-order.js";
 import { type CallResult, type CastResult, clearState, type Stop } from "./results.js";
 import { checkStateSize, serializeState } from "./state-json.js";
 import { openStore, type Store, type TimerRow } from "./storage.js";
@@ -58,6 +59,7 @@ export class ActorRuntime {
   readonly #options: RuntimeOptions;
   readonly #mailbox = new Mailbox<Queued>();
   readonly #pending = new PendingCalls();
+  readonly #order = new SenderOrder();
   #store: Store;
   #name: string | undefined;
   /** JSON of the state as last committed (or loaded); undefined before the actor has started. */
@@ -115,7 +117,22 @@ export class ActorRuntime {
 
   // ── entry points ────────────────────────────────────────────────────────────
 
-  call(msg: unknown, timeoutMs = DEFAULT_CALL_TIMEOUT_MS, chain: readonly string[] = []): Promise<Outcome> {
+  call(msg: unknown, timeoutMs = DEFAULT_CALL_TIMEOUT_MS, chain: readonly string[] = [], order?: SendOrder): Promise<Outcome> {
+    checkTimeout(timeoutMs);
+    return new Promise((resolve) => this.#order.arrive(order, () => resolve(this.#acceptCall(msg, timeoutMs, chain))));
+  }
+
+  cast(msg: unknown, origin: CastOrigin, order?: SendOrder): void {
+    this.#order.arrive(order, () => {
+      if (this.#isFull()) {
+        this.#droppedCasts++;
+        return;
+      }
+      void this.#enqueue({ kind: "cast", msg, origin });
+    });
+  }
+
+  #acceptCall(msg: unknown, timeoutMs: number, chain: readonly string[]): Promise<Outcome> {
     if (chain.includes(this.id)) {
       const path = [...chain, this.id].map((id) => (id === this.id ? this.label : id.slice(0, 12))).join(" → ");
       return Promise.resolve({
@@ -126,17 +143,9 @@ export class ActorRuntime {
       });
     }
     if (this.#isFull()) return Promise.resolve({ ok: false, error: this.#mailboxFull("call") });
-    const { from, outcome } = this.#pending.open("rpc", checkTimeout(timeoutMs), () => this.#timedOut(timeoutMs));
+    const { from, outcome } = this.#pending.open("rpc", timeoutMs, () => this.#timedOut(timeoutMs));
     void this.#enqueue({ kind: "call", msg, from, chain });
     return outcome;
-  }
-
-  cast(msg: unknown, origin: CastOrigin): void {
-    if (this.#isFull()) {
-      this.#droppedCasts++;
-      return;
-    }
-    void this.#enqueue({ kind: "cast", msg, origin });
   }
 
   async request(request: Request, timeoutMs = DEFAULT_CALL_TIMEOUT_MS): Promise<Response> {
@@ -238,7 +247,7 @@ export class ActorRuntime {
           // #process handles handler errors itself; this is the runtime failing (e.g. storage).
           console.error(`${this.label}: a ${next.envelope.kind} message could not be processed`, error);
           this.#rollback();
-          this.#settleFailed(next.envelope, error);
+          this.#settleFailed(next.envelope, toRemoteError(error));
         } finally {
           next.done();
         }
@@ -256,7 +265,7 @@ export class ActorRuntime {
       } catch (error) {
         console.error(`${this.label}: init() threw; the actor stays unstarted and the next message tries again`, error);
         this.#rollback();
-        this.#settleFailed(envelope, error);
+        this.#settleFailed(envelope, toRemoteError(error));
         return;
       }
     }
@@ -364,7 +373,7 @@ export class ActorRuntime {
   async #failed(envelope: Envelope, error: unknown): Promise<void> {
     const what = envelope.kind === "timeout" ? `timeout "${envelope.row.key}"` : envelope.kind;
     console.error(`${this.label}: a ${what} handler threw; the turn was rolled back and the actor keeps serving.`, error);
-    if (envelope.kind !== "timeout") return this.#settleFailed(envelope, error);
+    if (envelope.kind !== "timeout") return this.#settleFailed(envelope, toRemoteError(error));
     const { key, seq, attempts } = envelope.row;
     if (attempts + 1 >= MAX_TIMER_ATTEMPTS) {
       console.error(`${this.label}: timeout "${key}" threw ${MAX_TIMER_ATTEMPTS} times and was dropped.`);
@@ -375,10 +384,13 @@ export class ActorRuntime {
     await this.#store.commit({ timers: [{ op: "retry", key, seq, due }], arm: !this.#inAlarm });
   }
 
-  #settleFailed(envelope: Envelope, error: unknown): void {
+  /**
+   * Answers a failed call. What a handler threw arrives as a `RemoteError` (a `CallTimeoutError` from a
+   * nested call must not look like this call timing out); the runtime's own errors keep their class.
+   */
+  #settleFailed(envelope: Envelope, error: GenpartyError): void {
     if (envelope.kind !== "call" && envelope.kind !== "request") return;
-    const wire = error instanceof GenpartyError ? error : toRemoteError(error);
-    this.#pending.settle(envelope.from, { ok: false, error: wire });
+    this.#pending.settle(envelope.from, { ok: false, error });
   }
 
   /** A timer read by the alarm may have been cancelled, re-armed or put off by a retry since. */

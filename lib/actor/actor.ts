@@ -182,8 +182,12 @@ export abstract class Actor<Env = Cloudflare.Env, State = unknown, CallMsg = nev
 
   /** RPC used by `ActorRef`: like `call`, with errors as data so their class survives the trip. */
   async __genpartyCall(msg: unknown, options: RpcCallOptions = {}): Promise<CallEnvelope> {
-    const outcome = await runtimeOf(this).call(msg, options.timeout, options.chain, options.order);
-    return outcome.ok ? outcome : { ok: false, error: toWire(outcome.error) };
+    try {
+      const outcome = await runtimeOf(this).call(msg, options.timeout, options.chain, options.order);
+      return outcome.ok ? outcome : { ok: false, error: toWire(outcome.error) };
+    } catch (error) {
+      return { ok: false, error: toWire(error) };
+    }
   }
 }
 

@@ -64,6 +64,9 @@ export class ActorRef<A extends AnyActor> {
   }
 
   async call<M extends CallMsgOf<A>>(msg: M, options: CallOptions = {}): Promise<ReplyFor<CallMsgOf<A>, M>> {
+    if (options.timeout !== undefined && !(Number.isFinite(options.timeout) && options.timeout > 0)) {
+      throw new RangeError(`A call timeout must be a positive number of ms, got ${options.timeout}`);
+    }
     const chain = this.#options.chain?.() ?? [];
     if (chain.includes(this.id.toString())) {
       throw new SelfCallError(

@@ -56,6 +56,6 @@ export interface MailboxStats {
   readonly queued: number;
   /** Casts dropped because the mailbox was full, since this instance started. */
   readonly droppedCasts: number;
-  /** Calls waiting for a (deferred) reply. */
+  /** Calls waiting for a reply, deferred or not (the call being handled counts). */
   readonly pendingCalls: number;
 }

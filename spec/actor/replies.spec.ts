@@ -1,0 +1,58 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { CallTimeoutError, DEFAULT_CALL_TIMEOUT_MS } from "../../lib/index.js";
+import { evict, hibernate } from "../../lib/testing/index.js";
+import { backends, counterOn } from "../helpers.js";
+import { resetClock } from "../../lib/testing/index.js";
+
+afterEach(() => resetClock());
+
+describe.each(backends)("Replies on %s", (_backend, namespace) => {
+  it("answers several deferred calls later, from another turn", async () => {
+    const counter = counterOn(namespace, "deferred");
+    const waiting = [counter.call({ type: "wait" }), counter.call({ type: "wait" }), counter.call({ type: "wait" })];
+    await counter.call({ type: "add", by: 1 });
+    // The three waiting, plus the stats call being answered.
+    expect((await counter.call({ type: "stats" })).pendingCalls).toBe(4);
+    expect(await counter.call({ type: "release", value: "done" })).toBe(3);
+    expect(await Promise.all(waiting)).toEqual(["done", "done", "done"]);
+    expect((await counter.call({ type: "state" })).waiting).toEqual([]);
+  });
+
+  it("times a call out with CallTimeoutError without undoing the handler's work", async () => {
+    const counter = counterOn(namespace, "timeout");
+    const error = await counter.call({ type: "slowAdd", by: 5, ms: 80, tag: "slow" }, { timeout: 20 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(CallTimeoutError);
+    expect((error as CallTimeoutError).message).toMatch(/Counter:timeout-\w+ did not reply within 20 ms\. The handler was not cancelled/);
+    expect(await counter.call({ type: "get" })).toBe(5);
+  });
+
+  it("drops a reply that comes after the caller timed out", async () => {
+    const counter = counterOn(namespace, "late");
+    const error = await counter.call({ type: "wait" }, { timeout: 10 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(CallTimeoutError);
+    // The handler still holds `from`; answering it now reaches nobody and breaks nothing.
+    expect(await counter.call({ type: "release", value: "late" })).toBe(1);
+    expect(await counter.call({ type: "stats" })).toMatchObject({ pendingCalls: 1 });
+  });
+
+  it("keeps a stored `from` in state across hibernation and eviction as plain data", async () => {
+    const counter = counterOn(namespace, "from-data");
+    await counter.call({ type: "wait" }, { timeout: 10 }).catch(() => undefined);
+    await hibernate(counter);
+    await evict(counter);
+    const { waiting } = await counter.call({ type: "state" });
+    expect(waiting).toHaveLength(1);
+    expect(waiting[0]).toEqual({ type: "rpc", id: expect.stringMatching(/^[0-9a-f-]{36}$/) });
+    // A from of an earlier instance matches no call of this one.
+    expect(await counter.call({ type: "release", value: "stale" })).toBe(1);
+  });
+
+  it("waits 5,000 ms by default", () => {
+    expect(DEFAULT_CALL_TIMEOUT_MS).toBe(5_000);
+  });
+
+  it("rejects a timeout that is not a positive number", async () => {
+    const counter = counterOn(namespace, "bad-timeout");
+    await expect(counter.call({ type: "get" }, { timeout: -1 })).rejects.toThrow(/positive number of ms, got -1/);
+  });
+});

@@ -1,0 +1,133 @@
+import { runInDurableObject } from "cloudflare:test";
+import { afterEach, describe, expect, it } from "vitest";
+import { MAX_TIMER_ATTEMPTS, TIMER_RETRY_BASE_MS } from "../../lib/index.js";
+import { advanceClock, evict, hibernate, resetClock, runAlarm } from "../../lib/testing/index.js";
+import { backends, counterOn } from "../helpers.js";
+
+afterEach(() => resetClock());
+
+const timeouts = (log: string[]) => log.filter((entry) => entry.startsWith("timeout:")).map((entry) => entry.replace(/@.*$/, ""));
+
+describe.each(backends)("Durable timers on %s", (_backend, namespace) => {
+  it("delivers a timeout to handleInfo when it is due, not before", async () => {
+    const counter = counterOn(namespace, "due");
+    expect(await counter.call({ type: "timer", ms: 10_000, key: "t", label: "one" })).toBe("t");
+    // Real milliseconds pass too while the spec runs: leave a margin below the deadline.
+    await advanceClock(9_000, counter);
+    expect(timeouts((await counter.call({ type: "state" })).log)).toEqual([]);
+    await advanceClock(1_000, counter);
+    expect(timeouts((await counter.call({ type: "state" })).log)).toEqual(["timeout:t:one"]);
+  });
+
+  it("arms the object's one alarm at the earliest deadline and clears it when no timer is left", async () => {
+    const counter = counterOn(namespace, "alarm");
+    const before = Date.now();
+    await counter.call({ type: "timers", timers: [{ ms: 5_000, key: "late", label: "late" }, { ms: 2_000, key: "early", label: "early" }] });
+    const alarm = await runInDurableObject(counter.stub, (_i, state) => state.storage.getAlarm());
+    expect(alarm).toBeGreaterThanOrEqual(before + 2_000);
+    expect(alarm).toBeLessThan(before + 3_000);
+    await counter.call({ type: "cancel", key: "early" });
+    await counter.call({ type: "cancel", key: "late" });
+    expect(await runInDurableObject(counter.stub, (_i, state) => state.storage.getAlarm())).toBeNull();
+  });
+
+  it("fires many keyed timers in deadline order, whatever order they were set in", async () => {
+    const counter = counterOn(namespace, "order");
+    await counter.call({
+      type: "timers",
+      timers: [
+        { ms: 3_000, key: "c", label: "3s" },
+        { ms: 1_000, key: "a", label: "1s" },
+        { ms: 2_000, key: "b", label: "2s" },
+        { ms: 1_000, key: "a2", label: "1s too" },
+      ],
+    });
+    await advanceClock(10_000, counter);
+    expect(timeouts((await counter.call({ type: "state" })).log)).toEqual(["timeout:a:1s", "timeout:a2:1s too", "timeout:b:2s", "timeout:c:3s"]);
+  });
+
+  it("replaces a timer when its key is set again; the first never fires", async () => {
+    const counter = counterOn(namespace, "rearm");
+    await counter.call({ type: "timer", ms: 1_000, key: "k", label: "first" });
+    await counter.call({ type: "timer", ms: 2_000, key: "k", label: "second" });
+    await advanceClock(1_500, counter);
+    expect(timeouts((await counter.call({ type: "state" })).log)).toEqual([]);
+    await advanceClock(1_000, counter);
+    await advanceClock(10_000, counter);
+    expect(timeouts((await counter.call({ type: "state" })).log)).toEqual(["timeout:k:second"]);
+  });
+
+  it("never fires a cancelled timer", async () => {
+    const counter = counterOn(namespace, "cancel");
+    await counter.call({ type: "timer", ms: 1_000, key: "k", label: "cancelled" });
+    await counter.call({ type: "timer", ms: 1_000, key: "other", label: "kept" });
+    await counter.call({ type: "cancel", key: "k" });
+    await advanceClock(5_000, counter);
+    expect(timeouts((await counter.call({ type: "state" })).log)).toEqual(["timeout:other:kept"]);
+  });
+
+  it("fires after eviction, on a new instance that knows its name", async () => {
+    const counter = counterOn(namespace, "evicted");
+    await counter.call({ type: "timer", ms: 30_000, key: "t", label: "survives" });
+    await evict(counter);
+    await advanceClock(30_000, counter);
+    const { log } = await counter.call({ type: "state" });
+    expect(log).toEqual(["init", `timeout:t:survives@${counter.name}`]);
+  });
+
+  it("fires an overdue backlog in deadline order after hibernation and eviction", async () => {
+    const counter = counterOn(namespace, "backlog");
+    await counter.call({
+      type: "timers",
+      timers: [
+        { ms: 3_000, key: "c", label: "c" },
+        { ms: 1_000, key: "a", label: "a" },
+        { ms: 2_000, key: "b", label: "b" },
+      ],
+    });
+    await hibernate(counter);
+    await evict(counter);
+    await advanceClock(60_000);
+    expect(await runAlarm(counter)).toBe(true);
+    expect(timeouts((await counter.call({ type: "state" })).log)).toEqual(["timeout:a:a", "timeout:b:b", "timeout:c:c"]);
+  });
+
+  it("retries a throwing timeout with backoff, then delivers it", async () => {
+    const counter = counterOn(namespace, "retry");
+    await counter.call({ type: "flakyTimer", ms: 100, failTimes: 2 });
+    await advanceClock(100, counter);
+    await advanceClock(TIMER_RETRY_BASE_MS - 1, counter);
+    expect(timeouts((await counter.call({ type: "state" })).log)).toEqual([]);
+    await advanceClock(1, counter);
+    await advanceClock(2 * TIMER_RETRY_BASE_MS, counter);
+    expect(timeouts((await counter.call({ type: "state" })).log)).toEqual(["timeout:flaky:flaky ok after 2"]);
+  });
+
+  it("drops a timeout that keeps throwing after a bounded number of attempts, leaving no alarm behind", async () => {
+    const counter = counterOn(namespace, "poison");
+    await counter.call({ type: "flakyTimer", ms: 100, failTimes: 1_000 });
+    await advanceClock(100, counter);
+    for (let attempt = 1; attempt < MAX_TIMER_ATTEMPTS; attempt++) {
+      await advanceClock(TIMER_RETRY_BASE_MS * 2 ** (attempt - 1), counter);
+    }
+    expect(await runInDurableObject(counter.stub, (_i, state) => state.storage.getAlarm())).toBeNull();
+    expect(await runAlarm(counter)).toBe(false);
+    expect(timeouts((await counter.call({ type: "state" })).log)).toEqual([]);
+    expect(await counter.call({ type: "add", by: 1 })).toBe(1);
+  });
+
+  it("refuses sendAfter outside a turn and bad delays", async () => {
+    const counter = counterOn(namespace, "bad-timer");
+    await counter.call({ type: "get" });
+    const outside = await runInDurableObject(counter.stub, (instance) => {
+      try {
+        instance.sendAfter(10, "x");
+        return "no error";
+      } catch (error) {
+        return (error as Error).message;
+      }
+    });
+    expect(outside).toMatch(/sendAfter can only be used while a handler \(or init\) runs/);
+    await expect(counter.call({ type: "timer", ms: -5, label: "negative" })).rejects.toThrow(/finite delay ≥ 0 ms, got -5/);
+  });
+});

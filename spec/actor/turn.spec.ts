@@ -1,0 +1,156 @@
+import { runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { afterEach, describe, expect, it } from "vitest";
+import { ActorStoppedError, getActor, RemoteError } from "../../lib/index.js";
+import { advanceClock, evict, hibernate, resetClock } from "../../lib/testing/index.js";
+import { backends, counterOn, uniqueName } from "../helpers.js";
+
+afterEach(() => resetClock());
+
+/** Counts storage transactions the object commits while `during` runs. */
+async function countCommits(stub: DurableObjectStub, during: () => Promise<unknown>): Promise<number> {
+  const counter = { commits: 0 };
+  await runInDurableObject(stub, (_instance, state) => {
+    const storage = state.storage;
+    for (const method of ["transactionSync", "transaction"] as const) {
+      const original = storage[method].bind(storage) as (...args: never[]) => unknown;
+      Object.defineProperty(storage, method, {
+        configurable: true,
+        value: (...args: never[]) => {
+          counter.commits++;
+          return original(...args);
+        },
+      });
+    }
+  });
+  await during();
+  return counter.commits;
+}
+
+describe.each(backends)("Turns on %s", (_backend, namespace) => {
+  it("runs init once, on the first message only", async () => {
+    const counter = counterOn(namespace, "init");
+    await counter.call({ type: "add", by: 1 });
+    await counter.call({ type: "add", by: 1 });
+    await hibernate(counter);
+    await counter.call({ type: "add", by: 1 });
+    await evict(counter);
+    expect(await counter.call({ type: "state" })).toEqual({ n: 3, log: ["init"], waiting: [] });
+  });
+
+  it("has the state saved before the reply leaves, so an eviction right after loses nothing", async () => {
+    const counter = counterOn(namespace, "durable");
+    for (let i = 1; i <= 5; i++) {
+      expect(await counter.call({ type: "add", by: 1 })).toBe(i);
+      await evict(counter);
+    }
+    expect(await counter.call({ type: "get" })).toBe(5);
+  });
+
+  it("keeps what casts committed across hibernation and eviction", async () => {
+    const counter = counterOn(namespace, "casts");
+    await counter.cast({ type: "add", by: 2 });
+    await counter.call({ type: "get" });
+    await hibernate(counter);
+    await counter.cast({ type: "add", by: 3 });
+    await counter.call({ type: "get" });
+    await evict(counter);
+    expect(await counter.call({ type: "get" })).toBe(5);
+  });
+
+  it("writes nothing for a turn that changed neither state nor timers", async () => {
+    const counter = counterOn(namespace, "unchanged");
+    await counter.call({ type: "add", by: 1 });
+    const commits = await countCommits(counter.stub, async () => {
+      await counter.call({ type: "get" });
+      await counter.call({ type: "state" });
+      await counter.call({ type: "add", by: 1 });
+    });
+    expect(commits).toBe(1);
+  });
+
+  it("rolls back state and timers of a throwing call, answers RemoteError and keeps serving", async () => {
+    const counter = counterOn(namespace, "throw");
+    await counter.call({ type: "add", by: 1 });
+    const error = await counter.call({ type: "throw" }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RemoteError);
+    expect(error).toMatchObject({ name: "RemoteError", remoteName: "ValidationError", message: "n must stay small", code: "remote_error" });
+    expect((error as Error).stack ?? "").not.toMatch(/counter\.ts/);
+    expect(await counter.call({ type: "state" })).toEqual({ n: 1, log: ["init"], waiting: [] });
+    await advanceClock(60_000, counter);
+    expect((await counter.call({ type: "state" })).log).toEqual(["init"]);
+    await evict(counter);
+    expect(await counter.call({ type: "add", by: 1 })).toBe(2);
+  });
+
+  it("rolls back a throwing cast and logs it", async () => {
+    const counter = counterOn(namespace, "cast-throw");
+    await counter.cast({ type: "add", by: 4 });
+    await counter.cast({ type: "throw" });
+    expect(await counter.call({ type: "get" })).toBe(4);
+  });
+
+  it("refuses a state JSON would change, naming the key, and keeps the last state", async () => {
+    const counter = counterOn(namespace, "bad-state");
+    await counter.call({ type: "add", by: 1 });
+    const error = await counter.call({ type: "badState" }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ remoteName: "StateNotSerializableError" });
+    expect((error as Error).message).toMatch(/key "when" holds a Date/);
+    expect(await counter.call({ type: "get" })).toBe(1);
+  });
+
+  it("answers InvalidResultError when a handler returns nothing", async () => {
+    const counter = counterOn(namespace, "no-return");
+    const error = await counter.call({ type: "noReturn" }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ remoteName: "InvalidResultError" });
+    expect((error as Error).message).toMatch(/handleCall returned nothing \(did you forget to return\?\); it must return one of reply\(…\), noreply\(…\), stop\(…\)/);
+  });
+
+  it("stops cleanly: replies, rejects pending calls, cancels timers, and restarts from the saved state", async () => {
+    const counter = counterOn(namespace, "stop");
+    await counter.call({ type: "add", by: 7 });
+    await counter.call({ type: "timer", ms: 1_000, key: "t", label: "never" });
+    const waiting = counter.call({ type: "wait" }).catch((e: unknown) => e);
+    expect(await counter.call({ type: "stop", value: "bye" })).toBe("bye");
+    const rejected = await waiting;
+    expect(rejected).toBeInstanceOf(ActorStoppedError);
+    expect((rejected as Error).message).toMatch(/stopped \(normal\) before replying/);
+    await advanceClock(5_000, counter);
+    const state = await counter.call({ type: "state" });
+    expect(state.n).toBe(7);
+    expect(state.log).toEqual(["init"]);
+  });
+
+  it("erases state and timers on stop with clearState, so the next message runs init again", async () => {
+    const counter = counterOn(namespace, "stop-clear");
+    await counter.call({ type: "add", by: 7 });
+    await counter.call({ type: "timer", ms: 1_000, key: "t", label: "never" });
+    const stopped = await counter.call({ type: "stop", clear: true }).catch((e: unknown) => e);
+    expect(stopped).toBeInstanceOf(ActorStoppedError);
+    await evict(counter);
+    await advanceClock(5_000, counter);
+    expect(await counter.call({ type: "state" })).toEqual({ n: 0, log: ["init"], waiting: [] });
+    const alarm = await runInDurableObject(counter.stub, (_i, state) => state.storage.getAlarm());
+    expect(alarm).toBeNull();
+  });
+});
+
+describe("HTTP requests", () => {
+  it("are answered by handleRequest, in the mailbox, with state saved", async () => {
+    const name = uniqueName("http");
+    const post = await env.COUNTER.getByName(name).fetch(`http://do/counter/${name}/add`, { method: "POST" });
+    expect(await post.json()).toEqual({ n: 1 });
+    const counter = getActor(env.COUNTER, name);
+    await evict(counter);
+    expect(await counter.call({ type: "get" })).toBe(1);
+  });
+
+  it("answer 500 with a short message and no stack or path when the handler throws", async () => {
+    const name = uniqueName("http-throw");
+    const response = await env.COUNTER.getByName(name).fetch(`http://do/counter/${name}/throw`);
+    expect(response.status).toBe(500);
+    const body = await response.text();
+    expect(body).toBe(`Internal error in Counter:${name}`);
+    expect(body).not.toMatch(/srv|\.ts|secret/);
+  });
+});

@@ -26,12 +26,13 @@ function describeUnsupported(raw: unknown, value: unknown): string | undefined {
   if (typeof value === "function") return "a function";
   if (typeof value === "symbol") return "a symbol";
   if (typeof value === "number" && !Number.isFinite(value)) return `the number ${value}`;
-  if (value === null || typeof value !== "object" || Array.isArray(value)) return undefined;
-  if (value instanceof Map) return "a Map";
-  if (value instanceof Set) return "a Set";
-  const proto: unknown = Object.getPrototypeOf(value);
+  // Look at the value before toJSON ran: a URL or a class with toJSON would come back as another shape.
+  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) return undefined;
+  if (raw instanceof Map) return "a Map";
+  if (raw instanceof Set) return "a Set";
+  const proto: unknown = Object.getPrototypeOf(raw);
   if (proto !== Object.prototype && proto !== null) {
-    const name = (value as { constructor?: { name?: string } }).constructor?.name ?? "a class";
+    const name = (raw as { constructor?: { name?: string } }).constructor?.name ?? "a class";
     return `an instance of ${name}`;
   }
   return undefined;

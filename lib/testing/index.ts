@@ -12,12 +12,21 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { runtimeOf } from "../actor/actor.js";
 import { resetClockShift, shiftClock } from "../actor/clock.js";
-import { ActorRef, type AnyActor } from "../actor/ref.js";
+import { ActorRef } from "../actor/ref.js";
 
-export type Target<A extends AnyActor = AnyActor> = ActorRef<A> | DurableObjectStub<A>;
+/** An `ActorRef` (from `getActor`) or a raw stub of an actor. */
+export type Target = { readonly stub: DurableObjectStub } | DurableObjectStub;
 
-function stubOf<A extends AnyActor>(target: Target<A>): DurableObjectStub<A> {
-  return target instanceof ActorRef ? target.stub : target;
+function stubOf(target: Target): DurableObjectStub {
+  // Not `"stub" in target`: a raw RPC stub answers every property name.
+  const isRef: boolean = target instanceof ActorRef;
+  return isRef ? (target as { readonly stub: DurableObjectStub }).stub : (target as DurableObjectStub);
+}
+
+/** Runs `fn` inside the target's object with genparty's view of it. */
+function inside<R>(target: Target, fn: (instance: object, state: DurableObjectState) => R | Promise<R>): Promise<R> {
+  // The pool's generic wants the class; every genparty actor is one, and the runtime checks it.
+  return runInDurableObject(stubOf(target) as never, fn);
 }
 
 /**
@@ -25,17 +34,17 @@ function stubOf<A extends AnyActor>(target: Target<A>): DurableObjectStub<A> {
  * memory are not dropped (only a real wake re-runs the constructor): keep what must survive in state.
  * Fails if the actor is busy, since the platform never hibernates a busy object.
  */
-export async function hibernate<A extends AnyActor>(target: Target<A>): Promise<void> {
-  await runInDurableObject(stubOf(target) as DurableObjectStub<AnyActor>, (instance) => runtimeOf(instance).hibernate());
+export async function hibernate(target: Target): Promise<void> {
+  await inside(target, (instance) => runtimeOf(instance).hibernate());
 }
 
 /**
  * Evicts the object: storage (state, timers, alarm) is kept, memory is lost, and the next message
  * constructs a new instance. An `ActorRef` gets a new stub; a raw stub is dead afterwards, so get a new one.
  */
-export async function evict<A extends AnyActor>(target: Target<A>): Promise<void> {
+export async function evict(target: Target): Promise<void> {
   try {
-    await runInDurableObject(stubOf(target) as DurableObjectStub<AnyActor>, async (_instance, state) => {
+    await inside(target, async (_instance, state) => {
       // Writes not yet flushed would be lost with the abort; production evicts only after they are durable.
       await state.storage.sync();
       state.abort("evicted by genparty/testing");
@@ -43,7 +52,8 @@ export async function evict<A extends AnyActor>(target: Target<A>): Promise<void
   } catch (error) {
     if (!isReset(error)) throw error;
   } finally {
-    if (target instanceof ActorRef) target.reconnect();
+    const isRef: boolean = target instanceof ActorRef;
+    if (isRef) (target as unknown as { reconnect(): void }).reconnect();
   }
 }
 
@@ -52,7 +62,7 @@ function isReset(error: unknown): boolean {
 }
 
 /** Runs the object's alarm now. Returns false when no alarm was set. */
-export function runAlarm<A extends AnyActor>(target: Target<A>): Promise<boolean> {
+export function runAlarm(target: Target): Promise<boolean> {
   return runDurableObjectAlarm(stubOf(target));
 }
 

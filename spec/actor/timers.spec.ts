@@ -96,10 +96,11 @@ describe.each(backends)("Durable timers on %s", (_backend, namespace) => {
     const counter = counterOn(namespace, "retry");
     await counter.call({ type: "flakyTimer", ms: 100, failTimes: 2 });
     await advanceClock(100, counter);
-    await advanceClock(TIMER_RETRY_BASE_MS - 1, counter);
+    await advanceClock(TIMER_RETRY_BASE_MS / 2, counter);
     expect(timeouts((await counter.call({ type: "state" })).log)).toEqual([]);
-    await advanceClock(1, counter);
-    await advanceClock(2 * TIMER_RETRY_BASE_MS, counter);
+    await advanceClock(TIMER_RETRY_BASE_MS / 2 + 100, counter);
+    expect(timeouts((await counter.call({ type: "state" })).log)).toEqual([]);
+    await advanceClock(2 * TIMER_RETRY_BASE_MS + 100, counter);
     expect(timeouts((await counter.call({ type: "state" })).log)).toEqual(["timeout:flaky:flaky ok after 2"]);
   });
 
@@ -108,7 +109,7 @@ describe.each(backends)("Durable timers on %s", (_backend, namespace) => {
     await counter.call({ type: "flakyTimer", ms: 100, failTimes: 1_000 });
     await advanceClock(100, counter);
     for (let attempt = 1; attempt < MAX_TIMER_ATTEMPTS; attempt++) {
-      await advanceClock(TIMER_RETRY_BASE_MS * 2 ** (attempt - 1), counter);
+      await advanceClock(TIMER_RETRY_BASE_MS * 2 ** (attempt - 1) + 100, counter);
     }
     expect(await runInDurableObject(counter.stub, (_i, state) => state.storage.getAlarm())).toBeNull();
     expect(await runAlarm(counter)).toBe(false);

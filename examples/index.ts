@@ -1,0 +1,88 @@
+import { MAX_NAME_LENGTH } from "../lib/index.js";
+import { escapeHtml } from "./counter/page.js";
+import { serveCounter } from "./counter/serve.js";
+
+// Durable Object classes must be exported by the worker's main module, under the class_name
+// that wrangler.toml binds.
+export { Counter } from "./counter/counter.js";
+
+/** One runnable example: the landing page and the router are both built from this list. */
+interface Example {
+  /** First path segment: the example lives at `/${path}/:name/…`, one actor per name. */
+  readonly path: string;
+  readonly title: string;
+  readonly summary: string;
+  /** Serves `/${path}/:name${rest}`; `name` is already decoded and checked, `rest` starts with "/". */
+  serve(request: Request, env: Cloudflare.Env, name: string, rest: string): Promise<Response>;
+}
+
+const EXAMPLES: readonly Example[] = [
+  {
+    path: "counter",
+    title: "Counter",
+    summary: "An Elixir-style GenServer: typed calls, a cast, a key/value store and a durable reset timer, over a JSON API.",
+    serve: serveCounter,
+  },
+];
+
+/** The room each example's link on the landing page opens. Any other name is another room. */
+const DEMO_ROOM = "demo";
+
+export default {
+  async fetch(request: Request, env: Cloudflare.Env): Promise<Response> {
+    const { pathname } = new URL(request.url);
+    if (pathname === "/") {
+      if (request.method !== "GET" && request.method !== "HEAD") return text(405, "Only GET / is served here.", { allow: "GET, HEAD" });
+      return landingPage();
+    }
+    const [, path = "", rawName, ...rest] = pathname.split("/");
+    const example = EXAMPLES.find((e) => e.path === path);
+    if (!example) {
+      return text(404, `No example at ${pathname}. The examples are:\n${EXAMPLES.map((e) => `  /${e.path}/:name  ${e.title}`).join("\n")}\nor open / for the list.`);
+    }
+    const name = decodeName(rawName ?? "");
+    if (typeof name !== "string") return text(400, `Bad room name in ${pathname}: ${name.problem}. Use /${example.path}/<name>, e.g. /${example.path}/${DEMO_ROOM}.`);
+    return example.serve(request, env, name, `/${rest.join("/")}`);
+  },
+} satisfies ExportedHandler<Cloudflare.Env>;
+
+/** The room name from its path segment, or why it can't be one (the same bounds `getActor` enforces). */
+function decodeName(segment: string): string | { problem: string } {
+  let name: string;
+  try {
+    name = decodeURIComponent(segment);
+  } catch {
+    return { problem: "it is not valid URL encoding" };
+  }
+  if (name.length === 0) return { problem: "it is empty" };
+  if (name.length > MAX_NAME_LENGTH) return { problem: `it is ${name.length} characters long after decoding; the limit is ${MAX_NAME_LENGTH}` };
+  return name;
+}
+
+function landingPage(): Response {
+  const items = EXAMPLES.map(
+    (e) => `  <li><a href="/${e.path}/${DEMO_ROOM}">${escapeHtml(e.title)}</a>: ${escapeHtml(e.summary)}<br><small>Any name is its own room: <code>/${e.path}/&lt;name&gt;</code></small></li>`,
+  ).join("\n");
+  const html = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>genparty examples</title>
+<style>body { font: 16px/1.5 system-ui, sans-serif; max-width: 40rem; margin: 2rem auto; padding: 0 1rem; } li { margin-bottom: 1rem; }</style>
+</head>
+<body>
+<h1>genparty examples</h1>
+<p>GenServer-style actors on Cloudflare Durable Objects. Each example below is one actor class; each room name is one actor.</p>
+<ul>
+${items}
+</ul>
+</body>
+</html>
+`;
+  return new Response(html, { headers: { "content-type": "text/html; charset=utf-8" } });
+}
+
+function text(status: number, message: string, headers: Record<string, string> = {}): Response {
+  return new Response(`${message}\n`, { status, headers: { "content-type": "text/plain; charset=utf-8", ...headers } });
+}

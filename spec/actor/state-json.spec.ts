@@ -1,0 +1,27 @@
+import { describe, expect, it } from "vitest";
+import { checkStateSize, serializeState } from "../../lib/actor/state-json.js";
+
+describe("serializeState", () => {
+  it("round-trips plain JSON state exactly", () => {
+    const state = { n: 1, list: [1, "two", null, { deep: true }], empty: {} };
+    expect(JSON.parse(serializeState(state, "A:a"))).toEqual(state);
+    expect(serializeState(undefined, "A:a")).toBe("null");
+  });
+
+  it.each([
+    ["a Date", { at: new Date() }, /key "at" holds a Date/],
+    ["a Map", { m: new Map() }, /key "m" holds a Map/],
+    ["a Set", { s: new Set([1]) }, /key "s" holds a Set/],
+    ["a class instance", { u: new URL("http://x") }, /key "u" holds an instance of URL/],
+    ["a function", { f: () => 1 }, /key "f" holds a function/],
+    ["a bigint", { b: 1n }, /key "b" holds a bigint/],
+    ["NaN", { x: Number.NaN }, /key "x" holds the number NaN/],
+  ])("refuses %s, naming the key", (_what, state, message) => {
+    expect(() => serializeState(state, "A:a")).toThrow(message);
+  });
+
+  it("refuses a state over the backend's limit, naming both sizes", () => {
+    expect(() => checkStateSize(JSON.stringify("é".repeat(100)), 150, "A:a")).toThrow(/the state is 202 bytes of JSON; one storage value holds at most 150/);
+    expect(() => checkStateSize("x".repeat(50), 150, "A:a")).not.toThrow();
+  });
+});

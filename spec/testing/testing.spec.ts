@@ -1,0 +1,59 @@
+import { runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { afterEach, describe, expect, it } from "vitest";
+import { getActor } from "../../lib/index.js";
+import { advanceClock, evict, hibernate, resetClock, runAlarm } from "../../lib/testing/index.js";
+import { uniqueName } from "../helpers.js";
+
+afterEach(() => resetClock());
+
+describe("genparty/testing", () => {
+  it("hibernate drops the runtime's memory and reloads state from storage", async () => {
+    const counter = getActor(env.COUNTER, uniqueName("hib"));
+    await counter.call({ type: "add", by: 1 });
+    // Change storage behind the runtime's back: only a reload can see it.
+    await runInDurableObject(counter.stub, (_i, state) => {
+      state.storage.sql.exec(`UPDATE _genparty_meta SET value = ? WHERE key = 'state'`, JSON.stringify({ n: 41, log: [], waiting: [] }));
+    });
+    expect(await counter.call({ type: "get" })).toBe(1);
+    await hibernate(counter);
+    expect(await counter.call({ type: "add", by: 1 })).toBe(42);
+  });
+
+  it("hibernate refuses a busy actor, as the platform never hibernates one", async () => {
+    const counter = getActor(env.COUNTER, uniqueName("hib-busy"));
+    const waiting = counter.call({ type: "wait" });
+    await counter.call({ type: "get" });
+    await expect(hibernate(counter)).rejects.toThrow(/can't hibernate now: 0 queued, 1 calls awaiting replies/);
+    await counter.call({ type: "release", value: "ok" });
+    expect(await waiting).toBe("ok");
+  });
+
+  it("evict makes the next message construct a new instance and keeps storage", async () => {
+    const counter = getActor(env.COUNTER, uniqueName("evict"));
+    await counter.call({ type: "add", by: 3 });
+    const marker = await runInDurableObject(counter.stub, (instance) => {
+      (instance as unknown as { marker: string }).marker = "old instance";
+      return (instance as unknown as { marker: string }).marker;
+    });
+    expect(marker).toBe("old instance");
+    await evict(counter);
+    const after = await runInDurableObject(counter.stub, (instance) => (instance as unknown as { marker?: string }).marker);
+    expect(after).toBeUndefined();
+    expect(await counter.call({ type: "get" })).toBe(3);
+  });
+
+  it("advanceClock fires due timers without sleeping; runAlarm reports whether an alarm was set", async () => {
+    const counter = getActor(env.COUNTER, uniqueName("clock"));
+    expect(await runAlarm(counter)).toBe(false);
+    await counter.call({ type: "timer", ms: 3_600_000, key: "hour", label: "an hour later" });
+    const started = Date.now();
+    await advanceClock(3_600_000, counter);
+    expect(Date.now() - started).toBeLessThan(1_000);
+    expect((await counter.call({ type: "state" })).log).toContain(`timeout:hour:an hour later@${counter.name}`);
+  });
+
+  it("advanceClock refuses to go back in time", async () => {
+    await expect(advanceClock(-1)).rejects.toThrow(/non-negative/);
+  });
+});

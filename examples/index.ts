@@ -38,10 +38,10 @@ export default {
     const [, path = "", rawName, ...rest] = pathname.split("/");
     const example = EXAMPLES.find((e) => e.path === path);
     if (!example) {
-      return text(404, `No example at ${pathname}. The examples are:\n${EXAMPLES.map((e) => `  /${e.path}/:name  ${e.title}`).join("\n")}\nor open / for the list.`);
+      return text(404, `No example at /${path.slice(0, 64)}. The examples are:\n${EXAMPLES.map((e) => `  /${e.path}/:name  ${e.title}`).join("\n")}\nor open / for the list.`);
     }
     const name = decodeName(rawName ?? "");
-    if (typeof name !== "string") return text(400, `Bad room name in ${pathname}: ${name.problem}. Use /${example.path}/<name>, e.g. /${example.path}/${DEMO_ROOM}.`);
+    if (typeof name !== "string") return text(400, `Bad room name: ${name.problem}. Use /${example.path}/<name>, e.g. /${example.path}/${DEMO_ROOM}.`);
     return example.serve(request, env, name, `/${rest.join("/")}`);
   },
 } satisfies ExportedHandler<Cloudflare.Env>;

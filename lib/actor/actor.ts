@@ -1,5 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import { toWire, type WireError } from "../protocol/errors.js";
+import { clock } from "./clock.js";
 import { NotImplementedError } from "./errors.js";
 import { ActorRef, type ActorRefOptions, type AnyActor } from "./ref.js";
 import { type CallResult, type CastResult, type MaybePromise, noreply, reply } from "./results.js";
@@ -139,6 +140,11 @@ export abstract class Actor<Env = Cloudflare.Env, State = unknown, CallMsg = nev
   /** Cancels the timer with this key; it will not fire. */
   cancelTimer(key: string): void {
     runtimeOf(this).cancelTimer(key);
+  }
+
+  /** Milliseconds since the epoch on the clock timers use (moved by `advanceClock` in tests): compute deadlines with it. */
+  now(): number {
+    return clock.now();
   }
 
   get mailboxStats(): MailboxStats {

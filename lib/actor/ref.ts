@@ -25,6 +25,7 @@ interface RefInternals extends ActorRefOptions {
 
 /** What the ref needs of the stub; the generated RPC types of a generic actor are too deep to use here. */
 interface RpcActor {
+  fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response>;
   __genpartyCall(msg: unknown, options: RpcCallOptions): Promise<CallEnvelope>;
   cast(msg: unknown, order: SendOrder): Promise<void>;
 }
@@ -85,6 +86,11 @@ export class ActorRef<A extends AnyActor> {
 
   #nextOrder(): SendOrder {
     return { sender: this.#sender, seq: ++this.#seq };
+  }
+
+  /** Sends an HTTP request to the actor's `handleRequest` (or a WebSocket upgrade). */
+  fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
+    return this.#rpc((stub) => stub.fetch(input, init));
   }
 
   /** Forgets the current stub; the next call gets a new one (after an eviction, the old stub is dead). */

@@ -44,7 +44,7 @@ export class PendingCalls {
     return true;
   }
 
-  rejectAll(error: GenpartyError): void {
-    for (const id of [...this.#pending.keys()]) this.settle({ type: "rpc", id }, { ok: false, error });
+  rejectAll(error: GenpartyError, except: ReadonlySet<string> = new Set()): void {
+    for (const id of [...this.#pending.keys()]) if (!except.has(id)) this.settle({ type: "rpc", id }, { ok: false, error });
   }
 }

@@ -363,7 +363,8 @@ export class ActorRuntime {
     if (envelope.kind === "call" || envelope.kind === "request") {
       this.#pending.settle(envelope.from, result.value === undefined ? { ok: false, error: stopped } : { ok: true, value: result.value });
     }
-    this.#pending.rejectAll(stopped);
+    // Calls still queued are not lost: the restarted actor handles them. Deferred ones can't be answered any more.
+    this.#pending.rejectAll(stopped, this.#queuedCallers());
     this.#started = false;
     this.#state = undefined;
     this.#committed = undefined;
@@ -391,6 +392,12 @@ export class ActorRuntime {
   #settleFailed(envelope: Envelope, error: GenpartyError): void {
     if (envelope.kind !== "call" && envelope.kind !== "request") return;
     this.#pending.settle(envelope.from, { ok: false, error });
+  }
+
+  #queuedCallers(): Set<string> {
+    const ids = new Set<string>();
+    for (const { envelope } of this.#mailbox) if (envelope.kind === "call" || envelope.kind === "request") ids.add(envelope.from.id);
+    return ids;
   }
 
   /** A timer read by the alarm may have been cancelled, re-armed or put off by a retry since. */

@@ -1,5 +1,5 @@
 import { runInDurableObject } from "cloudflare:test";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { MAX_TIMER_ATTEMPTS, TIMER_RETRY_BASE_MS } from "../../lib/index.js";
 import { advanceClock, evict, hibernate, resetClock, runAlarm } from "../../lib/testing/index.js";
 import { backends, counterOn } from "../helpers.js";
@@ -17,6 +17,15 @@ describe.each(backends)("Durable timers on %s", (_backend, namespace) => {
     expect(timeouts((await counter.call({ type: "state" })).log)).toEqual([]);
     await advanceClock(1_000, counter);
     expect(timeouts((await counter.call({ type: "state" })).log)).toEqual(["timeout:t:one"]);
+  });
+
+  it("fires on the platform's own alarm, with no test helper involved", async () => {
+    const counter = counterOn(namespace, "real-alarm");
+    await counter.call({ type: "timer", ms: 50, key: "soon", label: "real" });
+    await vi.waitFor(
+      async () => expect(timeouts((await counter.call({ type: "state" })).log)).toEqual(["timeout:soon:real"]),
+      { timeout: 5_000, interval: 50 },
+    );
   });
 
   it("arms the object's one alarm at the earliest deadline and clears it when no timer is left", async () => {

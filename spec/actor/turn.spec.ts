@@ -121,6 +121,15 @@ describe.each(backends)("Turns on %s", (_backend, namespace) => {
     expect(state.log).toEqual(["init"]);
   });
 
+  it("hands calls queued behind a stop to the restarted actor instead of dropping them", async () => {
+    const counter = counterOn(namespace, "stop-queue");
+    const busy = counter.call({ type: "slowAdd", by: 1, ms: 20, tag: "busy" });
+    const stopping = counter.call({ type: "stop", value: "bye" });
+    const queued = counter.call({ type: "add", by: 10 });
+    expect(await Promise.all([busy, stopping, queued])).toEqual([1, "bye", 11]);
+    expect(await counter.call({ type: "get" })).toBe(11);
+  });
+
   it("erases state and timers on stop with clearState, so the next message runs init again", async () => {
     const counter = counterOn(namespace, "stop-clear");
     await counter.call({ type: "add", by: 7 });

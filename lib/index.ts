@@ -1,2 +1,3 @@
 export * from "./actor/index.js";
 export * from "./protocol/errors.js";
+export * from "./connections/index.js";

@@ -98,6 +98,7 @@ export class Counter extends Actor<Cloudflare.Env, CounterState, CounterCall, Co
   }
 
   override handleInfo(info: Info, state: CounterState) {
+    if (info.type !== "timeout") return noreply();
     // Only this actor arms timers, so every timeout carries one of its own messages.
     const msg = info.msg as TimerMsg;
     switch (msg.type) {

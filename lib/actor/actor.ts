@@ -6,7 +6,8 @@ import { ActorRef, type ActorRefOptions, type AnyActor } from "./ref.js";
 import { type CallResult, type CastResult, type MaybePromise, noreply, reply } from "./results.js";
 import { ActorRuntime, DEFAULT_MAILBOX_LIMIT } from "./runtime.js";
 import type { SendOrder } from "./sender-order.js";
-import type { CallOptions, CastOrigin, From, Info, Json, MailboxOptions, MailboxStats, ReplyOf } from "./types.js";
+import type { Connection, WSMessage } from "../connections/connection.js";
+import type { ActorOptions, CallOptions, CastOrigin, From, Info, Json, MailboxOptions, MailboxStats, ReplyOf } from "./types.js";
 
 /** Phantom key carrying an actor's message and state types to `ActorRef` and the client. */
 export declare const actorTypes: unique symbol;
@@ -64,12 +65,20 @@ export abstract class Actor<Env = Cloudflare.Env, State = unknown, CallMsg = nev
 
   declare readonly [actorTypes]?: { readonly state: State; readonly call: CallMsg; readonly cast: CastMsg };
 
+  /**
+   * `hibernate: true` (the default) accepts WebSockets so the object can sleep with them open.
+   * Options merge down the class chain: a subclass that sets other options keeps `hibernate`.
+   */
+  static options: ActorOptions = { hibernate: true };
+
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     const statics = new.target as unknown as { mailbox?: Partial<MailboxOptions>; name: string };
+    const options = mergedOptions(new.target);
     const runtime = new ActorRuntime(ctx, this as unknown as ConstructorParameters<typeof ActorRuntime>[1], {
       className: statics.name,
       mailboxLimit: checkLimit(statics.mailbox?.limit ?? DEFAULT_MAILBOX_LIMIT, statics.name),
+      hibernate: options.hibernate !== false,
     });
     runtimes.set(this, runtime);
     void ctx.blockConcurrencyWhile(() => runtime.open());
@@ -103,11 +112,26 @@ export abstract class Actor<Env = Cloudflare.Env, State = unknown, CallMsg = nev
     throw new NotImplementedError(`${this.#label} received a cast but defines no handleCast(msg, state, origin).`);
   }
 
-  /** Handles what the platform or runtime sends: timeouts of `sendAfter`. */
+  /** Handles what the platform or runtime sends: timeouts of `sendAfter`, and connection events and frames. */
   handleInfo(info: Info, state: State): MaybePromise<CastResult<State>> {
     void state;
-    console.warn(`${this.#label} received ${info.type} "${info.key}" but defines no handleInfo(info, state); it was ignored.`);
+    if (info.type === "timeout" || info.type === "message") {
+      console.warn(`${this.#label} received a ${info.type} but defines no handleInfo(info, state); it was ignored.`);
+    }
     return noreply();
+  }
+
+  /** Tags for a connecting socket, to find it later with `getConnections(tag)`. Runs before the socket is accepted. @default [] */
+  getConnectionTags(connection: Connection, context: { request: Request }): string[] | Promise<string[]> {
+    void connection;
+    void context;
+    return [];
+  }
+
+  /** The subprotocol to answer a client that offered some in `Sec-WebSocket-Protocol`. @default the first offered */
+  getSubprotocol(offered: readonly string[], request: Request): string | undefined {
+    void request;
+    return offered[0];
   }
 
   /** Runs right after a turn that returned `{ continue: msg }`, before any queued message. */
@@ -147,6 +171,28 @@ export abstract class Actor<Env = Cloudflare.Env, State = unknown, CallMsg = nev
     return clock.now();
   }
 
+  /** Sends to every open connection except the ids in `exclude`. A peer that just left is skipped, never an error. */
+  broadcast(message: WSMessage, exclude: readonly string[] = []): void {
+    for (const connection of runtimeOf(this).connections.all()) {
+      if (exclude.includes(connection.id)) continue;
+      try {
+        connection.send(message);
+      } catch {
+        // Closed between listing and sending; its close event is on its way.
+      }
+    }
+  }
+
+  /** Open connections, optionally only those with `tag`. Closing and closed sockets are never listed. */
+  getConnections<TState = unknown>(tag?: string): Connection<TState>[] {
+    return runtimeOf(this).connections.all(tag) as Connection<TState>[];
+  }
+
+  /** The open connection with this id. */
+  getConnection<TState = unknown>(id: string): Connection<TState> | undefined {
+    return runtimeOf(this).connections.get(id) as Connection<TState> | undefined;
+  }
+
   get mailboxStats(): MailboxStats {
     return runtimeOf(this).stats;
   }
@@ -169,6 +215,20 @@ export abstract class Actor<Env = Cloudflare.Env, State = unknown, CallMsg = nev
 
   override alarm(): Promise<void> {
     return runtimeOf(this).alarm();
+  }
+
+  override webSocketMessage(socket: WebSocket, message: string | ArrayBuffer): void {
+    const connection = runtimeOf(this).connections.of(socket);
+    if (connection) runtimeOf(this).socketMessage(connection, message);
+  }
+
+  override webSocketClose(socket: WebSocket, code: number, reason: string, wasClean: boolean): Promise<void> {
+    return runtimeOf(this).socketClose(socket, code, reason, wasClean);
+  }
+
+  override webSocketError(socket: WebSocket, error: unknown): void {
+    const connection = runtimeOf(this).connections.of(socket);
+    if (connection) runtimeOf(this).socketError(connection, error);
   }
 
   /**
@@ -195,6 +255,15 @@ export abstract class Actor<Env = Cloudflare.Env, State = unknown, CallMsg = nev
       return { ok: false, error: toWire(error) };
     }
   }
+}
+
+/** `static options` from the base class down to `target`, later ones winning: a subclass adds to its parent's. */
+function mergedOptions(target: Function): ActorOptions {
+  const chain: ActorOptions[] = [];
+  for (let current: unknown = target; typeof current === "function" && current !== Function.prototype; current = Object.getPrototypeOf(current)) {
+    if (Object.hasOwn(current, "options")) chain.unshift((current as unknown as { options: ActorOptions }).options);
+  }
+  return Object.assign({}, ...chain);
 }
 
 function checkLimit(limit: number, className: string): number {

@@ -3,4 +3,4 @@ export { ActorRef, type ActorRefOptions, type AnyActor, type CallMsgOf, type Cas
 export { type CallResult, type CastResult, clearState, type NoReply, noreply, type Reply, reply, type Stop, stop, type TurnOptions } from "./results.js";
 export { DEFAULT_CALL_TIMEOUT_MS, DEFAULT_MAILBOX_LIMIT, MAX_TIMER_ATTEMPTS, TIMER_RETRY_BASE_MS } from "./runtime.js";
 export { InvalidResultError, NameUnknownError, NotImplementedError, StateNotSerializableError, StateTooLargeError, TimerError } from "./errors.js";
-export type { Call, CallOptions, CastOrigin, From, Info, Json, MailboxOptions, MailboxStats, ReplyFor, ReplyOf } from "./types.js";
+export type { ActorOptions, Call, CallOptions, CastOrigin, From, Info, Json, MailboxOptions, MailboxStats, ReplyFor, ReplyOf } from "./types.js";

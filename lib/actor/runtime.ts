@@ -1,10 +1,17 @@
+import { type Connection, type ConnectionHost, previewConnection } from "../connections/connection.js";
+import { HibernatingConnections } from "../connections/hibernating.js";
+import { InMemoryConnections } from "../connections/in-memory.js";
+import type { ConnectionManager } from "../connections/manager.js";
+import { checkConnectionId, connectionTags } from "../connections/tags.js";
 import { ActorStoppedError, CallTimeoutError, GenpartyError, MailboxFullError, SelfCallError, toRemoteError } from "../protocol/errors.js";
 import { clock } from "./clock.js";
-import { InvalidResultError, NameUnknownError, TimerError } from "./errors.js";
+import { type AnyResult, checkResult, type Envelope, HANDLER, type Upgrade } from "./envelope.js";
+import { NameUnknownError, TimerError } from "./errors.js";
 import { Mailbox } from "./mailbox.js";
 import { type Outcome, PendingCalls } from "./replies.js";
+import { clearState, type Stop } from "./results.js";
 import { type SendOrder, SenderOrder } from "./sender-order.js";
-import { type CallResult, type CastResult, clearState, type Stop } from "./results.js";
+import { closeReason, isBenignTeardown, isUpgrade, offeredProtocols, reciprocateClose } from "./sockets.js";
 import { checkStateSize, serializeState } from "./state-json.js";
 import { openStore, type Store, type TimerRow } from "./storage.js";
 import { Turn } from "./turn.js";
@@ -20,8 +27,6 @@ export const TIMER_RETRY_BASE_MS = 1_000;
 const ALARM_BATCH = 100;
 const ALARM_ROUNDS = 50;
 
-type AnyResult = CallResult<unknown, unknown> | CastResult<unknown>;
-
 /** The callbacks the runtime drives: the actor's handlers, untyped at this level. */
 export interface Behaviour {
   init(): unknown;
@@ -30,14 +35,9 @@ export interface Behaviour {
   handleCast(msg: unknown, state: unknown, origin: CastOrigin): unknown;
   handleInfo(info: Info, state: unknown): unknown;
   handleContinue(msg: unknown, state: unknown): unknown;
+  getConnectionTags(connection: Connection, context: { request: Request }): unknown;
+  getSubprotocol(offered: readonly string[], request: Request): string | undefined;
 }
-
-type Envelope =
-  | { readonly kind: "call"; readonly msg: unknown; readonly from: From; readonly chain: readonly string[] }
-  | { readonly kind: "request"; readonly request: Request; readonly from: From }
-  | { readonly kind: "cast"; readonly msg: unknown; readonly origin: CastOrigin }
-  | { readonly kind: "timeout"; readonly row: TimerRow }
-  | { readonly kind: "continue"; readonly msg: unknown };
 
 interface Queued {
   readonly envelope: Envelope;
@@ -47,11 +47,12 @@ interface Queued {
 export interface RuntimeOptions {
   readonly className: string;
   readonly mailboxLimit: number;
+  readonly hibernate: boolean;
 }
 
 /**
  * The engine under `Actor`: one mailbox, one turn at a time, state and timers committed together
- * at the end of each turn, replies released after the commit.
+ * at the end of each turn, replies and socket sends released after the commit.
  */
 export class ActorRuntime {
   readonly #ctx: DurableObjectState;
@@ -60,6 +61,8 @@ export class ActorRuntime {
   readonly #mailbox = new Mailbox<Queued>();
   readonly #pending = new PendingCalls();
   readonly #order = new SenderOrder();
+  readonly connections: ConnectionManager;
+  readonly #host: ConnectionHost;
   #store: Store;
   #name: string | undefined;
   /** JSON of the state as last committed (or loaded); undefined before the actor has started. */
@@ -77,6 +80,17 @@ export class ActorRuntime {
     this.#behaviour = behaviour;
     this.#options = options;
     this.#store = openStore(ctx.storage);
+    this.#host = {
+      roomName: () => this.#ctx.id.name ?? this.#name ?? this.id,
+      defer: (operation) => (this.#turn ? this.#turn.outbox.push(operation) > 0 : false),
+    };
+    this.connections = options.hibernate
+      ? new HibernatingConnections(ctx, this.#host)
+      : new InMemoryConnections(this.#host, {
+          message: (connection, data) => this.socketMessage(connection, data),
+          close: (connection, code, reason, wasClean, retired) => void this.#socketClosed(connection, code, reason, wasClean, retired),
+          error: (connection, error) => this.socketError(connection, error),
+        });
   }
 
   /** Loads name and state from storage. Runs under blockConcurrencyWhile, before any message. */
@@ -123,32 +137,11 @@ export class ActorRuntime {
   }
 
   cast(msg: unknown, origin: CastOrigin, order?: SendOrder): void {
-    this.#order.arrive(order, () => {
-      if (this.#isFull()) {
-        this.#droppedCasts++;
-        return;
-      }
-      void this.#enqueue({ kind: "cast", msg, origin });
-    });
-  }
-
-  #acceptCall(msg: unknown, timeoutMs: number, chain: readonly string[]): Promise<Outcome> {
-    if (chain.includes(this.id)) {
-      const path = [...chain, this.id].map((id) => (id === this.id ? this.label : id.slice(0, 12))).join(" → ");
-      return Promise.resolve({
-        ok: false,
-        error: new SelfCallError(
-          `${this.label} was called from inside its own turn (${path}); the call would wait for the turn that is waiting for it. Use a cast, noreply(state, { continue }) or sendAfter(0, …) instead.`,
-        ),
-      });
-    }
-    if (this.#isFull()) return Promise.resolve({ ok: false, error: this.#mailboxFull("call") });
-    const { from, outcome } = this.#pending.open("rpc", timeoutMs, () => this.#timedOut(timeoutMs));
-    void this.#enqueue({ kind: "call", msg, from, chain });
-    return outcome;
+    this.#order.arrive(order, () => this.#admit({ kind: "cast", msg, origin }));
   }
 
   async request(request: Request, timeoutMs = DEFAULT_CALL_TIMEOUT_MS): Promise<Response> {
+    if (isUpgrade(request)) return this.#upgrade(request);
     if (this.#isFull()) {
       const error = this.#mailboxFull("request");
       return new Response(error.message, { status: 503, headers: { "retry-after": "1" } });
@@ -180,6 +173,22 @@ export class ActorRuntime {
       this.#inAlarm = false;
       await this.#store.arm();
     }
+  }
+
+  socketMessage(connection: Connection, data: string | ArrayBuffer): void {
+    this.#admit({ kind: "frame", connection, data });
+  }
+
+  /** Hibernation entry: `webSocketClose` of the Durable Object. */
+  async socketClose(socket: WebSocket, code: number, reason: string, wasClean: boolean): Promise<void> {
+    const connection = this.connections.of(socket);
+    if (!connection) return reciprocateClose(socket, code, reason);
+    await this.#socketClosed(connection, code, reason, wasClean, this.connections.isRetired(connection));
+  }
+
+  socketError(connection: Connection, error: unknown): void {
+    if (isBenignTeardown(connection, error) || this.connections.isRetired(connection)) return;
+    this.#admit({ kind: "socketError", connection, error });
   }
 
   // ── effects a handler asks for ──────────────────────────────────────────────
@@ -218,15 +227,93 @@ export class ActorRuntime {
         `${this.label} can't hibernate now: ${this.#mailbox.size} queued, ${this.#pending.size} calls awaiting replies${this.#draining ? ", a turn running" : ""}. The platform only hibernates idle objects.`,
       );
     }
+    if (!this.connections.hibernate && this.connections.all().length > 0) {
+      throw new Error(`${this.label} can't hibernate: it has in-memory WebSockets open (static options = { hibernate: false }), which keep an object awake.`);
+    }
     this.#started = false;
     this.#state = undefined;
     this.#committed = undefined;
     this.#name = undefined;
     this.#store = openStore(this.#ctx.storage);
+    this.connections.forget();
     await this.open();
   }
 
+  // ── WebSockets ──────────────────────────────────────────────────────────────
+
+  async #upgrade(request: Request): Promise<Response> {
+    let id: string;
+    try {
+      id = checkConnectionId(new URL(request.url).searchParams.get("_pk") ?? crypto.randomUUID());
+    } catch (error) {
+      return new Response((error as Error).message, { status: 400 });
+    }
+    const [client, socket] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
+    if (this.#isFull()) {
+      // A browser can't read an HTTP status on a failed upgrade; a close code and reason it can.
+      socket.accept();
+      socket.close(1013, closeReason(`${this.label} is overloaded (mailbox full); try again later.`));
+      return new Response(null, { status: 101, webSocket: client });
+    }
+    const upgrade: Upgrade = { request, socket, id, offered: offeredProtocols(request) };
+    // Both queued together: the old socket with this id is closed (and heard of) before the new one connects.
+    void this.#enqueue({ kind: "replaced", id });
+    await this.#enqueue({ kind: "connect", upgrade });
+    const headers = upgrade.protocol ? { "sec-websocket-protocol": upgrade.protocol } : undefined;
+    return new Response(null, { status: 101, webSocket: client, headers });
+  }
+
+  async #socketClosed(connection: Connection, code: number, reason: string, wasClean: boolean, retired: boolean): Promise<void> {
+    if (!retired) await this.#enqueue({ kind: "closed", connection, code, reason, wasClean });
+    reciprocateClose(connection, code, reason);
+  }
+
+  async #connect(upgrade: Upgrade): Promise<unknown> {
+    const { request, socket, id } = upgrade;
+    const meta = { id, tags: [id], uri: request.url };
+    const preview = previewConnection(socket, meta, this.#host);
+    const userTags = await this.#behaviour.getConnectionTags(preview.connection, { request });
+    const tags = connectionTags(id, Array.isArray(userTags) ? userTags : []);
+    upgrade.protocol = this.#behaviour.getSubprotocol(upgrade.offered, request);
+    upgrade.connection = this.connections.accept(socket, { ...meta, tags }, preview.state());
+    return this.#behaviour.handleInfo({ type: "connect", connection: upgrade.connection, request }, this.#state);
+  }
+
+  /** Closes the socket that held `id` before, as the client that reconnected with it does not need it. */
+  #replace(id: string): unknown {
+    const previous = this.connections.get(id);
+    if (!previous) return undefined;
+    this.connections.retire(previous);
+    previous.close(1000, "Replaced by a newer connection with the same id");
+    return this.#behaviour.handleInfo({ type: "close", connection: previous, code: 1000, reason: "replaced", wasClean: true }, this.#state);
+  }
+
   // ── the mailbox loop ────────────────────────────────────────────────────────
+
+  /** Queues a message nobody waits on; when the mailbox is full it is dropped and counted. */
+  #admit(envelope: Envelope): void {
+    if (this.#isFull()) {
+      this.#droppedCasts++;
+      return;
+    }
+    void this.#enqueue(envelope);
+  }
+
+  #acceptCall(msg: unknown, timeoutMs: number, chain: readonly string[]): Promise<Outcome> {
+    if (chain.includes(this.id)) {
+      const path = [...chain, this.id].map((id) => (id === this.id ? this.label : id.slice(0, 12))).join(" → ");
+      return Promise.resolve({
+        ok: false,
+        error: new SelfCallError(
+          `${this.label} was called from inside its own turn (${path}); the call would wait for the turn that is waiting for it. Use a cast, noreply(state, { continue }) or sendAfter(0, …) instead.`,
+        ),
+      });
+    }
+    if (this.#isFull()) return Promise.resolve({ ok: false, error: this.#mailboxFull("call") });
+    const { from, outcome } = this.#pending.open("rpc", timeoutMs, () => this.#timedOut(timeoutMs));
+    void this.#enqueue({ kind: "call", msg, from, chain });
+    return outcome;
+  }
 
   #enqueue(envelope: Envelope, front = false): Promise<void> {
     return new Promise<void>((done) => {
@@ -246,6 +333,7 @@ export class ActorRuntime {
         } catch (error) {
           // #process handles handler errors itself; this is the runtime failing (e.g. storage).
           console.error(`${this.label}: a ${next.envelope.kind} message could not be processed`, error);
+          this.#turn = undefined;
           this.#rollback();
           this.#settleFailed(next.envelope, toRemoteError(error));
         } finally {
@@ -258,14 +346,14 @@ export class ActorRuntime {
   }
 
   async #process(envelope: Envelope): Promise<void> {
-    if (envelope.kind === "timeout" && !(await this.#isLive(envelope.row))) return;
+    if (!(await this.#isRelevant(envelope))) return;
     if (!this.#started) {
       try {
         await this.#start();
       } catch (error) {
         console.error(`${this.label}: init() threw; the actor stays unstarted and the next message tries again`, error);
         this.#rollback();
-        this.#settleFailed(envelope, toRemoteError(error));
+        this.#failedUnhandled(envelope, error);
         return;
       }
     }
@@ -296,19 +384,32 @@ export class ActorRuntime {
 
   #dispatch(envelope: Envelope): unknown {
     const b = this.#behaviour;
+    const state = this.#state;
     switch (envelope.kind) {
       case "call":
-        return b.handleCall(envelope.msg, envelope.from, this.#state);
+        return b.handleCall(envelope.msg, envelope.from, state);
       case "request":
-        return b.handleRequest(envelope.request, envelope.from, this.#state);
+        return b.handleRequest(envelope.request, envelope.from, state);
       case "cast":
-        return b.handleCast(envelope.msg, this.#state, envelope.origin);
+        return b.handleCast(envelope.msg, state, envelope.origin);
       case "timeout": {
         const { key, msg, attempts } = envelope.row;
-        return b.handleInfo({ type: "timeout", key, msg: JSON.parse(msg) as Json, attempt: attempts }, this.#state);
+        return b.handleInfo({ type: "timeout", key, msg: JSON.parse(msg) as Json, attempt: attempts }, state);
       }
       case "continue":
-        return b.handleContinue(envelope.msg, this.#state);
+        return b.handleContinue(envelope.msg, state);
+      case "connect":
+        return this.#connect(envelope.upgrade);
+      case "replaced":
+        return this.#replace(envelope.id) ?? { kind: "noreply", state: undefined };
+      case "frame":
+        return b.handleInfo({ type: "message", connection: envelope.connection, data: envelope.data }, state);
+      case "closed": {
+        const { connection, code, reason, wasClean } = envelope;
+        return b.handleInfo({ type: "close", connection, code, reason, wasClean }, state);
+      }
+      case "socketError":
+        return b.handleInfo({ type: "error", connection: envelope.connection, error: envelope.error }, state);
     }
   }
 
@@ -328,6 +429,7 @@ export class ActorRuntime {
       this.#turn = undefined;
     }
     this.#started = true;
+    this.#release(turn);
   }
 
   async #commit(state: unknown, turn: Turn, envelope: Envelope | undefined, force = false): Promise<void> {
@@ -348,7 +450,15 @@ export class ActorRuntime {
     this.#state = this.#committed === undefined ? undefined : JSON.parse(this.#committed);
   }
 
+  /** After a commit: socket operations in order, then replies. A failed send means a peer that left; its close event follows. */
   #release(turn: Turn): void {
+    for (const operation of turn.outbox) {
+      try {
+        operation();
+      } catch {
+        // The socket closed meanwhile.
+      }
+    }
     for (const [from, outcome] of turn.replies) this.#pending.settle(from, outcome);
   }
 
@@ -365,6 +475,11 @@ export class ActorRuntime {
     }
     // Calls still queued are not lost: the restarted actor handles them. Deferred ones can't be answered any more.
     this.#pending.rejectAll(stopped, this.#queuedCallers());
+    const code = result.reason === "normal" || result.reason === "shutdown" ? 1000 : 1011;
+    for (const connection of this.connections.all()) {
+      this.connections.retire(connection);
+      connection.close(code, closeReason(`${this.label} stopped: ${result.reason}`));
+    }
     this.#started = false;
     this.#state = undefined;
     this.#committed = undefined;
@@ -373,8 +488,8 @@ export class ActorRuntime {
 
   async #failed(envelope: Envelope, error: unknown): Promise<void> {
     const what = envelope.kind === "timeout" ? `timeout "${envelope.row.key}"` : envelope.kind;
-    console.error(`${this.label}: a ${what} handler threw; the turn was rolled back and the actor keeps serving.`, error);
-    if (envelope.kind !== "timeout") return this.#settleFailed(envelope, toRemoteError(error));
+    console.error(`${this.label}: ${HANDLER[envelope.kind]} threw on a ${what}; the turn was rolled back and the actor keeps serving.`, error);
+    if (envelope.kind !== "timeout") return this.#failedUnhandled(envelope, error);
     const { key, seq, attempts } = envelope.row;
     if (attempts + 1 >= MAX_TIMER_ATTEMPTS) {
       console.error(`${this.label}: timeout "${key}" threw ${MAX_TIMER_ATTEMPTS} times and was dropped.`);
@@ -383,6 +498,19 @@ export class ActorRuntime {
     }
     const due = clock.now() + TIMER_RETRY_BASE_MS * 2 ** attempts;
     await this.#store.commit({ timers: [{ op: "retry", key, seq, due }], arm: !this.#inAlarm });
+  }
+
+  /** What a failed turn owes its sender: an error reply, or a closed socket for a failed connect. */
+  #failedUnhandled(envelope: Envelope, error: unknown): void {
+    if (envelope.kind === "connect") {
+      const { connection, socket } = envelope.upgrade;
+      if (connection) this.connections.retire(connection);
+      else socket.accept();
+      // The client learns that connecting failed, not why: details stay in the log.
+      socket.close(1011, closeReason(`${this.label} could not accept the connection (server error).`));
+      return;
+    }
+    this.#settleFailed(envelope, toRemoteError(error));
   }
 
   /**
@@ -400,7 +528,13 @@ export class ActorRuntime {
     return ids;
   }
 
-  /** A timer read by the alarm may have been cancelled, re-armed or put off by a retry since. */
+  /** A timer read by the alarm may have been cancelled, re-armed or put off since; a frame may come from a replaced socket. */
+  async #isRelevant(envelope: Envelope): Promise<boolean> {
+    if (envelope.kind === "timeout") return this.#isLive(envelope.row);
+    if (envelope.kind === "frame" || envelope.kind === "socketError") return !this.connections.isRetired(envelope.connection);
+    return true;
+  }
+
   async #isLive(row: TimerRow): Promise<boolean> {
     const current = await this.#store.timer(row.key);
     return current !== undefined && current.seq === row.seq && current.due <= clock.now();
@@ -433,39 +567,4 @@ export class ActorRuntime {
 function checkTimeout(ms: number): number {
   if (!Number.isFinite(ms) || ms <= 0) throw new RangeError(`A call timeout must be a positive number of ms, got ${ms}`);
   return ms;
-}
-
-const LEGAL: Record<Envelope["kind"], readonly string[]> = {
-  call: ["reply", "noreply", "stop"],
-  request: ["reply", "noreply", "stop"],
-  cast: ["noreply", "stop"],
-  timeout: ["noreply", "stop"],
-  continue: ["noreply", "stop"],
-};
-
-const HANDLER: Record<Envelope["kind"], string> = {
-  call: "handleCall",
-  request: "handleRequest",
-  cast: "handleCast",
-  timeout: "handleInfo",
-  continue: "handleContinue",
-};
-
-/** Types catch a wrong shape in TypeScript; this catches it from JavaScript or a cast. */
-function checkResult(result: unknown, envelope: Envelope, label: string): AnyResult {
-  const kind = typeof result === "object" && result !== null ? (result as { kind?: unknown }).kind : undefined;
-  if (typeof kind === "string" && LEGAL[envelope.kind].includes(kind)) {
-    if (envelope.kind === "request" && kind === "reply" && !((result as { value: unknown }).value instanceof Response)) {
-      throw new InvalidResultError(`${label}: handleRequest must reply with a Response.`);
-    }
-    return result as AnyResult;
-  }
-  const legal = LEGAL[envelope.kind].map((k) => `${k}(…)`).join(", ");
-  throw new InvalidResultError(`${label}: ${HANDLER[envelope.kind]} returned ${describe(result)}; it must return one of ${legal}.`);
-}
-
-function describe(value: unknown): string {
-  if (value === undefined) return "nothing (did you forget to return?)";
-  const kind = typeof value === "object" && value !== null ? (value as { kind?: unknown }).kind : undefined;
-  return typeof kind === "string" ? `${kind}(…)` : typeof value;
 }

@@ -10,6 +10,8 @@ import type { From } from "./types.js";
 export class Turn {
   readonly timers: TimerOp[] = [];
   readonly replies: Array<readonly [From, Outcome]> = [];
+  /** Socket sends and closes, in the order the turn made them. */
+  readonly outbox: Array<() => void> = [];
 
   constructor(
     /** Actors whose turns are waiting on this one (the caller's chain), for deadlock detection. */

@@ -1,3 +1,5 @@
+import type { Connection } from "../connections/connection.js";
+
 /** Values that survive a JSON round trip: the shape of actor state and of timer messages. */
 export type Json = string | number | boolean | null | Json[] | { [key: string]: Json | undefined };
 
@@ -32,18 +34,34 @@ export interface CastOrigin {
   readonly type: "rpc";
 }
 
-/** Messages that only the platform or the runtime sends; a client can never forge one. */
-export type Info = {
-  readonly type: "timeout";
-  readonly key: string;
-  readonly msg: Json;
-  /** 0 on the first delivery, then 1, 2, … when an earlier delivery threw. */
-  readonly attempt: number;
-};
+/**
+ * Everything that is not a call or a cast: timers and connection events. The type says who sent
+ * it, and only the runtime does: a client can't make a frame look like a timeout or a connect.
+ */
+export type Info =
+  | {
+      readonly type: "timeout";
+      readonly key: string;
+      readonly msg: Json;
+      /** 0 on the first delivery, then 1, 2, … when an earlier delivery threw. */
+      readonly attempt: number;
+    }
+  /** A WebSocket was accepted. Sends to it in this turn leave after the turn commits. */
+  | { readonly type: "connect"; readonly connection: Connection; readonly request: Request }
+  /** A frame from a client, as it arrived (binary frames as ArrayBuffer). Untrusted input: validate it. */
+  | { readonly type: "message"; readonly connection: Connection; readonly data: string | ArrayBuffer }
+  /** The client closed (or the connection was replaced by a newer one with the same id: code 1000, wasClean). */
+  | { readonly type: "close"; readonly connection: Connection; readonly code: number; readonly reason: string; readonly wasClean: boolean }
+  | { readonly type: "error"; readonly connection: Connection; readonly error: unknown };
 
 export interface CallOptions {
   /** Milliseconds before the caller gets `CallTimeoutError`. @default 5000 */
   timeout?: number;
+}
+
+export interface ActorOptions {
+  /** Accept WebSockets so they survive hibernation (the object can sleep with sockets open). @default true */
+  hibernate?: boolean;
 }
 
 export interface MailboxOptions {
@@ -54,7 +72,7 @@ export interface MailboxOptions {
 export interface MailboxStats {
   /** Messages waiting behind the current turn. */
   readonly queued: number;
-  /** Casts dropped because the mailbox was full, since this instance started. */
+  /** Casts and socket frames dropped because the mailbox was full, since this instance started. */
   readonly droppedCasts: number;
   /** Calls waiting for a reply, deferred or not (the call being handled counts). */
   readonly pendingCalls: number;

@@ -1,0 +1,82 @@
+import type { Connection } from "../connections/connection.js";
+import { InvalidResultError } from "./errors.js";
+import type { CallResult, CastResult } from "./results.js";
+import type { TimerRow } from "./storage.js";
+import type { CastOrigin, From } from "./types.js";
+
+/** A message waiting in the mailbox, tagged by where it came from. */
+export type Envelope =
+  | { readonly kind: "call"; readonly msg: unknown; readonly from: From; readonly chain: readonly string[] }
+  | { readonly kind: "request"; readonly request: Request; readonly from: From }
+  | { readonly kind: "cast"; readonly msg: unknown; readonly origin: CastOrigin }
+  | { readonly kind: "timeout"; readonly row: TimerRow }
+  | { readonly kind: "continue"; readonly msg: unknown }
+  | { readonly kind: "connect"; readonly upgrade: Upgrade }
+  | { readonly kind: "replaced"; readonly id: string }
+  | { readonly kind: "frame"; readonly connection: Connection; readonly data: string | ArrayBuffer }
+  | {
+      readonly kind: "closed";
+      readonly connection: Connection;
+      readonly code: number;
+      readonly reason: string;
+      readonly wasClean: boolean;
+    }
+  | { readonly kind: "socketError"; readonly connection: Connection; readonly error: unknown };
+
+/** A WebSocket upgrade on its way through the connect turn. */
+export interface Upgrade {
+  readonly request: Request;
+  readonly socket: WebSocket;
+  readonly id: string;
+  readonly offered: readonly string[];
+  /** Set in the turn: the subprotocol to answer with, and the connection once accepted. */
+  protocol?: string;
+  connection?: Connection;
+}
+
+export type AnyResult = CallResult<unknown, unknown> | CastResult<unknown>;
+
+const LEGAL: Record<Envelope["kind"], readonly string[]> = {
+  call: ["reply", "noreply", "stop"],
+  request: ["reply", "noreply", "stop"],
+  cast: ["noreply", "stop"],
+  timeout: ["noreply", "stop"],
+  continue: ["noreply", "stop"],
+  connect: ["noreply", "stop"],
+  replaced: ["noreply", "stop"],
+  frame: ["noreply", "stop"],
+  closed: ["noreply", "stop"],
+  socketError: ["noreply", "stop"],
+};
+
+export const HANDLER: Record<Envelope["kind"], string> = {
+  call: "handleCall",
+  request: "handleRequest",
+  cast: "handleCast",
+  timeout: "handleInfo",
+  continue: "handleContinue",
+  connect: "handleInfo",
+  replaced: "handleInfo",
+  frame: "handleInfo",
+  closed: "handleInfo",
+  socketError: "handleInfo",
+};
+
+/** Types catch a wrong shape in TypeScript; this catches it from JavaScript or a cast. */
+export function checkResult(result: unknown, envelope: Envelope, label: string): AnyResult {
+  const kind = typeof result === "object" && result !== null ? (result as { kind?: unknown }).kind : undefined;
+  if (typeof kind === "string" && LEGAL[envelope.kind].includes(kind)) {
+    if (envelope.kind === "request" && kind === "reply" && !((result as { value: unknown }).value instanceof Response)) {
+      throw new InvalidResultError(`${label}: handleRequest must reply with a Response.`);
+    }
+    return result as AnyResult;
+  }
+  const legal = LEGAL[envelope.kind].map((k) => `${k}(…)`).join(", ");
+  throw new InvalidResultError(`${label}: ${HANDLER[envelope.kind]} returned ${describe(result)}; it must return one of ${legal}.`);
+}
+
+function describe(value: unknown): string {
+  if (value === undefined) return "nothing (did you forget to return?)";
+  const kind = typeof value === "object" && value !== null ? (value as { kind?: unknown }).kind : undefined;
+  return typeof kind === "string" ? `${kind}(…)` : typeof value;
+}

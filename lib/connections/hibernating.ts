@@ -1,0 +1,90 @@
+import { type Connection, type ConnectionHost, type ConnectionMeta, isOpen, type StateSlot, toConnection } from "./connection.js";
+import type { ConnectionManager } from "./manager.js";
+
+/** Attachment layout. `gp` marks sockets this runtime accepted; others are left alone. */
+interface Attachment {
+  readonly gp: ConnectionMeta;
+  readonly state: unknown;
+}
+
+function readAttachment(socket: WebSocket): Attachment | undefined {
+  const attachment: unknown = socket.deserializeAttachment();
+  if (typeof attachment !== "object" || attachment === null || !("gp" in attachment)) return undefined;
+  return attachment as Attachment;
+}
+
+/** Sockets accepted with `ctx.acceptWebSocket`: they survive hibernation, and so do their id, tags and state. */
+export class HibernatingConnections implements ConnectionManager {
+  readonly hibernate = true;
+  readonly #ctx: DurableObjectState;
+  readonly #host: ConnectionHost;
+  /** Decoded attachments, so reads don't deserialize each time; dropped with the instance on hibernation. */
+  #cache = new WeakMap<WebSocket, { attachment: Attachment; connection: Connection }>();
+
+  constructor(ctx: DurableObjectState, host: ConnectionHost) {
+    this.#ctx = ctx;
+    this.#host = host;
+  }
+
+  accept(socket: WebSocket, meta: ConnectionMeta, state: unknown): Connection {
+    this.#ctx.acceptWebSocket(socket, [...meta.tags]);
+    const attachment: Attachment = { gp: meta, state: state ?? null };
+    socket.serializeAttachment(attachment);
+    return this.#wrap(socket, attachment);
+  }
+
+  of(socket: WebSocket): Connection | undefined {
+    const cached = this.#cache.get(socket);
+    if (cached) return cached.connection;
+    const attachment = readAttachment(socket);
+    return attachment && this.#wrap(socket, attachment);
+  }
+
+  get(id: string): Connection | undefined {
+    return this.all(id).find((connection) => connection.id === id);
+  }
+
+  all(tag?: string): Connection[] {
+    const connections: Connection[] = [];
+    for (const socket of this.#ctx.getWebSockets(tag)) {
+      const connection = this.of(socket);
+      if (connection && isOpen(socket) && !this.isRetired(connection)) connections.push(connection);
+    }
+    return connections;
+  }
+
+  retire(connection: Connection): void {
+    const entry = this.#cache.get(connection);
+    if (!entry) return;
+    entry.attachment = { ...entry.attachment, gp: { ...entry.attachment.gp, retired: true } };
+    try {
+      connection.serializeAttachment(entry.attachment);
+    } catch {
+      // Already closed: its events can't come any more, and the in-memory flag covers this instance.
+    }
+  }
+
+  isRetired(connection: Connection): boolean {
+    return this.#cache.get(connection)?.attachment.gp.retired === true;
+  }
+
+  /** Drops decoded attachments, as a wake from hibernation starts without them (for `genparty/testing`). */
+  forget(): void {
+    this.#cache = new WeakMap();
+  }
+
+  #wrap(socket: WebSocket, attachment: Attachment): Connection {
+    const entry = { attachment, connection: undefined as unknown as Connection };
+    const slot: StateSlot = {
+      read: () => ({ meta: entry.attachment.gp, state: entry.attachment.state }),
+      write: (meta, state) => {
+        const next = { gp: meta, state };
+        socket.serializeAttachment(next);
+        entry.attachment = next;
+      },
+    };
+    entry.connection = toConnection(socket, slot, this.#host);
+    this.#cache.set(socket, entry);
+    return entry.connection;
+  }
+}

@@ -1,0 +1,84 @@
+import { type Connection, type ConnectionHost, type ConnectionMeta, isOpen, type StateSlot, toConnection } from "./connection.js";
+import type { ConnectionManager, SocketEvents } from "./manager.js";
+
+interface Entry {
+  meta: ConnectionMeta;
+  state: unknown;
+  connection: Connection;
+}
+
+/**
+ * Sockets kept in memory (`static options = { hibernate: false }`): the object stays awake while
+ * they are open. Same behaviour as hibernating mode, including the state budget, so switching
+ * modes changes nothing but memory.
+ */
+export class InMemoryConnections implements ConnectionManager {
+  readonly hibernate = false;
+  readonly #host: ConnectionHost;
+  readonly #events: SocketEvents;
+  readonly #sockets = new Map<WebSocket, Entry>();
+
+  constructor(host: ConnectionHost, events: SocketEvents) {
+    this.#host = host;
+    this.#events = events;
+  }
+
+  accept(socket: WebSocket, meta: ConnectionMeta, state: unknown): Connection {
+    socket.accept();
+    // Binary frames as ArrayBuffer, as in hibernating mode (the default would depend on the compat date).
+    socket.binaryType = "arraybuffer";
+    const entry: Entry = { meta, state: state ?? null, connection: undefined as unknown as Connection };
+    const slot: StateSlot = {
+      read: () => ({ meta: entry.meta, state: entry.state }),
+      write: (nextMeta, nextState) => {
+        entry.meta = nextMeta;
+        entry.state = nextState;
+      },
+    };
+    entry.connection = toConnection(socket, slot, this.#host);
+    this.#sockets.set(socket, entry);
+    const connection = entry.connection;
+    socket.addEventListener("message", (event) => {
+      if (!this.isRetired(connection)) this.#events.message(connection, event.data as string | ArrayBuffer);
+    });
+    socket.addEventListener("close", (event) => {
+      const retired = this.isRetired(connection);
+      this.#sockets.delete(socket);
+      this.#events.close(connection, event.code, event.reason, event.wasClean, retired);
+    });
+    socket.addEventListener("error", (event) => {
+      this.#events.error(connection, (event as ErrorEvent).error ?? new Error(String((event as ErrorEvent).message ?? "WebSocket error")));
+    });
+    return connection;
+  }
+
+  of(socket: WebSocket): Connection | undefined {
+    return this.#sockets.get(socket)?.connection;
+  }
+
+  get(id: string): Connection | undefined {
+    return this.all().find((connection) => connection.id === id);
+  }
+
+  all(tag?: string): Connection[] {
+    const connections: Connection[] = [];
+    for (const { meta, connection } of this.#sockets.values()) {
+      if (!isOpen(connection) || meta.retired) continue;
+      if (tag === undefined || meta.tags.includes(tag)) connections.push(connection);
+    }
+    return connections;
+  }
+
+  retire(connection: Connection): void {
+    const entry = this.#sockets.get(connection);
+    if (entry) entry.meta = { ...entry.meta, retired: true };
+  }
+
+  isRetired(connection: Connection): boolean {
+    return this.#sockets.get(connection)?.meta.retired === true;
+  }
+
+  forget(): void {
+    // In-memory sockets can't outlive memory; the runtime refuses to hibernate while any are open.
+  }
+}

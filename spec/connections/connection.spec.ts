@@ -1,0 +1,190 @@
+import { env } from "cloudflare:workers";
+import { describe, expect, it, vi } from "vitest";
+import { ATTACHMENT_LIMIT_BYTES, getActor } from "../../lib/index.js";
+import { evict, hibernate } from "../../lib/testing/index.js";
+import { uniqueName } from "../helpers.js";
+import { connect, roomJson } from "../sockets.js";
+
+const modes = [
+  ["hibernating", "room", () => env.ROOM],
+  ["in-memory", "memory-room", () => env.MEMORY_ROOM],
+] as const;
+
+describe.each(modes)("Connections (%s)", (mode, route, namespace) => {
+  const room = () => `/${route}/${uniqueName("r")}`;
+
+  it("accepts a socket, tells the actor, and uses _pk as the connection id", async () => {
+    const path = room();
+    const alice = await connect(`${path}?_pk=alice`);
+    expect(await alice.next()).toMatch(/^welcome alice to r-/);
+    expect(JSON.parse(await alice.ask("meta"))).toEqual({
+      id: "alice",
+      tags: ["alice"],
+      uri: `http://spec${path}?_pk=alice`,
+      server: path.split("/")[2],
+    });
+    expect(await roomJson(`${path}/events`)).toEqual(["connect:alice"]);
+  });
+
+  it("generates an id when the client sends no _pk", async () => {
+    const socket = await connect(room());
+    expect(await socket.next()).toMatch(/^welcome [0-9a-f-]{36} to/);
+  });
+
+  it("keeps the id first in the tags and finds connections by tag", async () => {
+    const path = room();
+    const a = await connect(`${path}?_pk=a&tags=red,blue,a`);
+    await a.next();
+    const b = await connect(`${path}?_pk=b&tags=blue`);
+    await b.next();
+    expect(JSON.parse(await a.ask("meta")).tags).toEqual(["a", "red", "blue"]);
+    expect(JSON.parse(await a.ask("list:blue"))).toEqual(["a", "b"]);
+    expect(JSON.parse(await a.ask("list:red"))).toEqual(["a"]);
+    expect(await a.ask("get:b")).toBe("b");
+  });
+
+  it("broadcasts to everyone but the excluded ids", async () => {
+    const path = room();
+    const [a, b, c] = await Promise.all(["a", "b", "c"].map((id) => connect(`${path}?_pk=${id}`)));
+    await Promise.all([a!.next(), b!.next(), c!.next()]);
+    a!.send("broadcast:hi");
+    expect(await b!.next()).toBe("a:hi");
+    expect(await c!.next()).toBe("a:hi");
+    expect(await a!.ask("echo:nothing for a")).toBe("nothing for a");
+  });
+
+  it("stores connection state set before accept (in getConnectionTags) and after", async () => {
+    const path = room();
+    const socket = await connect(`${path}?_pk=s&joined=lobby`);
+    await socket.next();
+    expect(JSON.parse(await socket.ask("getstate"))).toEqual({ joined: "lobby" });
+    expect(await socket.ask(`state:{"score":3}`)).toBe("state-ok");
+    expect(JSON.parse(await socket.ask("getstate"))).toEqual({ score: 3 });
+  });
+
+  it("refuses state over the attachment budget with an error naming the limit; the connection and room go on", async () => {
+    const socket = await connect(`${room()}?_pk=big`);
+    await socket.next();
+    const refused = await socket.ask(`big:${ATTACHMENT_LIMIT_BYTES}`);
+    expect(refused).toMatch(/^ConnectionStateTooLargeError: Connection big: the state would take \d+ bytes, but a socket attachment holds 16384 bytes/);
+    expect(await socket.ask("big:1000")).toBe("big-ok");
+    expect(await socket.ask("echo:still here")).toBe("still here");
+  });
+
+  it("lists no closed connection and tells the actor of the close with the peer's code and reason", async () => {
+    const path = room();
+    const a = await connect(`${path}?_pk=a`);
+    const b = await connect(`${path}?_pk=b`);
+    await Promise.all([a.next(), b.next()]);
+    b.close(4001, "leaving");
+    expect(await b.closed).toMatchObject({ code: 4001, reason: "leaving" });
+    await vi.waitFor(async () => expect(await roomJson(`${path}/events`)).toContain("close:b:4001:leaving:true"));
+    expect(JSON.parse(await a.ask("list"))).toEqual(["a"]);
+    a.send("broadcastAll:after b left");
+    expect(await a.next()).toBe("after b left");
+  });
+
+  it("completes a close the server starts", async () => {
+    const socket = await connect(`${room()}?_pk=c`);
+    await socket.next();
+    expect(await socket.ask("close")).toBe("closing");
+    expect(await socket.closed).toMatchObject({ code: 4000, reason: "bye" });
+  });
+
+  it("replaces an older socket with the same _pk instead of keeping two", async () => {
+    const path = room();
+    const first = await connect(`${path}?_pk=same`);
+    await first.next();
+    const second = await connect(`${path}?_pk=same`);
+    await second.next();
+    expect(await first.closed).toMatchObject({ code: 1000, reason: "Replaced by a newer connection with the same id" });
+    expect(JSON.parse(await second.ask("list"))).toEqual(["same"]);
+    expect(await roomJson(`${path}/events`)).toEqual(["connect:same", "close:same:1000:replaced:true", "connect:same"]);
+  });
+
+  it("echoes the first subprotocol the client offers", async () => {
+    const socket = await connect(`${room()}?_pk=p`, { "Sec-WebSocket-Protocol": "genparty.v1, other" });
+    expect(socket.response.headers.get("sec-websocket-protocol")).toBe("genparty.v1");
+  });
+
+  it("drops the sends of a frame handler that throws, rolls its state back, and keeps the socket", async () => {
+    const path = room();
+    const socket = await connect(`${path}?_pk=t`);
+    await socket.next();
+    socket.send("sendThenThrow");
+    expect(await socket.ask("echo:alive")).toBe("alive");
+    expect(await roomJson(`${path}/events`)).toEqual(["connect:t"]);
+  });
+
+  it("closes the socket with 1011 and no detail when connecting throws, and keeps the room serving", async () => {
+    const path = room();
+    const failed = await connect(`${path}?_pk=f&fail=1`);
+    const closed = await failed.closed;
+    expect(closed.code).toBe(1011);
+    expect(closed.reason).toMatch(/could not accept the connection \(server error\)/);
+    expect(closed.reason).not.toMatch(/secret|\.ts/);
+    const ok = await connect(`${path}?_pk=ok`);
+    expect(await ok.next()).toMatch(/^welcome ok/);
+    expect(await roomJson<string[]>(path)).toEqual(["ok"]);
+  });
+
+  it("refuses invalid tags by closing that socket with 1011", async () => {
+    const socket = await connect(`${room()}?_pk=x&badtags=1`);
+    expect((await socket.closed).code).toBe(1011);
+  });
+
+  it("answers 400 to an over-long _pk", async () => {
+    const { SELF } = await import("cloudflare:test");
+    const response = await SELF.fetch(`http://spec${room()}?_pk=${"x".repeat(257)}`, { headers: { Upgrade: "websocket" } });
+    expect(response.status).toBe(400);
+    expect(await response.text()).toMatch(/1 to 256 characters; got 257/);
+  });
+
+  it("handles empty, binary and 1 MiB frames", async () => {
+    const socket = await connect(`${room()}?_pk=frames`);
+    await socket.next();
+    expect(await socket.ask("")).toBe("unknown:");
+    socket.send(new Uint8Array([1, 2, 3]).buffer);
+    expect(await socket.next()).toBe("binary:3");
+    const big = `echo:${"y".repeat(1024 * 1024)}`;
+    expect((await socket.ask(big)).length).toBe(1024 * 1024);
+  });
+
+  if (mode === "hibernating") {
+    it("keeps id, tags, uri and state across a (simulated) hibernation", async () => {
+      const name = uniqueName("r");
+      const path = `/${route}/${name}`;
+      const socket = await connect(`${path}?_pk=h&tags=blue&joined=x`);
+      await socket.next();
+      await hibernate(getActor(namespace(), name));
+      expect(JSON.parse(await socket.ask("meta"))).toMatchObject({ id: "h", tags: ["h", "blue"], uri: `http://spec${path}?_pk=h&tags=blue&joined=x` });
+      expect(JSON.parse(await socket.ask("getstate"))).toEqual({ joined: "x" });
+      expect(JSON.parse(await socket.ask("list:blue"))).toEqual(["h"]);
+    });
+  }
+
+  it("closes sockets on eviction and serves new ones with the saved state", async () => {
+    const name = uniqueName("r");
+    const path = `/${route}/${name}`;
+    const socket = await connect(`${path}?_pk=e`);
+    await socket.next();
+    socket.send("record:before");
+    expect(await socket.ask("echo:sync")).toBe("sync");
+    await evict(getActor(namespace(), name));
+    expect((await socket.closed).code).toBe(1006);
+    const again = await connect(`${path}?_pk=e`);
+    await again.next();
+    expect(await roomJson(`${path}/events`)).toEqual(["connect:e", "message:e:before", "connect:e"]);
+  });
+});
+
+describe("static options", () => {
+  it("inherit hibernation when a subclass sets other options", async () => {
+    const name = uniqueName("tuned");
+    const socket = await connect(`/tuned-room/${name}?_pk=t`);
+    await socket.next();
+    const { runInDurableObject } = await import("cloudflare:test");
+    const tagged = await runInDurableObject(env.TUNED_ROOM.getByName(name), (_i, state) => state.getWebSockets("t").length);
+    expect(tagged).toBe(1);
+  });
+});

@@ -7,6 +7,11 @@ declare global {
       ROOM: DurableObjectNamespace<import("./fixtures/room.js").Room>;
       MEMORY_ROOM: DurableObjectNamespace<import("./fixtures/room.js").Room>;
       TUNED_ROOM: DurableObjectNamespace<import("./fixtures/room.js").Room>;
+      ChatServer: DurableObjectNamespace<import("./fixtures/party.js").ChatServer>;
+      MEMORY_CHAT: DurableObjectNamespace<import("./fixtures/party.js").ChatServer>;
+      AlarmServer: DurableObjectNamespace<import("./fixtures/party.js").ChatServer>;
+      FlakyStartServer: DurableObjectNamespace<import("./fixtures/party.js").FlakyStartServer>;
+      MyServer: DurableObjectNamespace<import("./fixtures/party.js").MyServer>;
     }
   }
 }

@@ -3,7 +3,7 @@ import { toWire, type WireError } from "../protocol/errors.js";
 import { clock } from "./clock.js";
 import { NotImplementedError } from "./errors.js";
 import { ActorRef, type ActorRefOptions, type AnyActor } from "./ref.js";
-import { type CallResult, type CastResult, type MaybePromise, noreply, reply } from "./results.js";
+import { type CallResult, type CastResult, type MaybePromise, type NoReply, noreply, reply } from "./results.js";
 import { ActorRuntime, DEFAULT_MAILBOX_LIMIT } from "./runtime.js";
 import type { SendOrder } from "./sender-order.js";
 import type { Connection, WSMessage } from "../connections/connection.js";
@@ -89,6 +89,17 @@ export abstract class Actor<Env = Cloudflare.Env, State = unknown, CallMsg = nev
   /** The first state. Runs once, on the very first message; later starts load the saved state. */
   abstract init(): MaybePromise<State>;
 
+  /**
+   * Runs on every start of an instance (the first start, and each wake after hibernation or
+   * eviction), after `init` or the state load and before any message. `props` are those given to
+   * `getServerByName` / routing, when any. A throw fails the message that woke the actor; the next one tries again.
+   */
+  handleStart(state: State, props: unknown): MaybePromise<NoReply<State>> {
+    void state;
+    void props;
+    return noreply();
+  }
+
   /** Answers a call (`getActor(...).call(msg)`, `stub.call(msg)`). */
   handleCall(msg: CallMsg, from: From, state: State): MaybePromise<CallResult<ReplyOf<CallMsg>, State>> {
     void msg;
@@ -156,14 +167,21 @@ export abstract class Actor<Env = Cloudflare.Env, State = unknown, CallMsg = nev
   /**
    * Delivers `{ type: "timeout", key, msg }` to `handleInfo` after `ms`. Durable: survives
    * hibernation and eviction. Setting a key again replaces its timer. Returns the key.
+   * In a handler the timer commits with the turn (and rolls back with it); elsewhere it commits
+   * on its own, in mailbox order.
    */
   sendAfter(ms: number, msg: Json, options: { key?: string } = {}): string {
     return runtimeOf(this).sendAfter(ms, msg, options.key);
   }
 
   /** Cancels the timer with this key; it will not fire. */
-  cancelTimer(key: string): void {
-    runtimeOf(this).cancelTimer(key);
+  cancelTimer(key: string): Promise<void> {
+    return runtimeOf(this).cancelTimer(key);
+  }
+
+  /** When the timer with this key is due (epoch ms on `this.now()`'s clock), or null. */
+  timerDeadline(key: string): Promise<number | null> {
+    return runtimeOf(this).timerDeadline(key);
   }
 
   /** Milliseconds since the epoch on the clock timers use (moved by `advanceClock` in tests): compute deadlines with it. */
@@ -244,6 +262,11 @@ export abstract class Actor<Env = Cloudflare.Env, State = unknown, CallMsg = nev
   /** RPC: queues a cast and returns at once. `order` is set by `ActorRef` to keep its casts in order. */
   async cast(msg: CastMsg, order?: SendOrder): Promise<void> {
     runtimeOf(this).cast(msg, { type: "rpc" }, order);
+  }
+
+  /** RPC used by routing and `getServerByName`: starts the actor (its `handleStart` gets `props`) and resolves once started. */
+  async __genpartyStart(props?: unknown): Promise<void> {
+    await runtimeOf(this).start(props);
   }
 
   /** RPC used by `ActorRef`: like `call`, with errors as data so their class survives the trip. */

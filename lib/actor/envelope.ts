@@ -1,7 +1,7 @@
 import type { Connection } from "../connections/connection.js";
 import { InvalidResultError } from "./errors.js";
 import type { CallResult, CastResult } from "./results.js";
-import type { TimerRow } from "./storage.js";
+import type { TimerOp, TimerRow } from "./storage.js";
 import type { CastOrigin, From } from "./types.js";
 
 /** A message waiting in the mailbox, tagged by where it came from. */
@@ -21,7 +21,13 @@ export type Envelope =
       readonly reason: string;
       readonly wasClean: boolean;
     }
-  | { readonly kind: "socketError"; readonly connection: Connection; readonly error: unknown };
+  | { readonly kind: "socketError"; readonly connection: Connection; readonly error: unknown }
+  /** Starts the actor (init, handleStart) without a message for it: `getServerByName`, routing with props. */
+  | { readonly kind: "start"; readonly failed: (error: unknown) => void }
+  /** Timer changes made outside any turn, committed in mailbox order. */
+  | { readonly kind: "timers"; readonly ops: readonly TimerOp[] }
+  /** A timer's deadline, read in mailbox order so it sees every change queued before it. */
+  | { readonly kind: "timerRead"; readonly key: string; readonly answer: (due: number | null) => void };
 
 /** A WebSocket upgrade on its way through the connect turn. */
 export interface Upgrade {
@@ -47,6 +53,9 @@ const LEGAL: Record<Envelope["kind"], readonly string[]> = {
   frame: ["noreply", "stop"],
   closed: ["noreply", "stop"],
   socketError: ["noreply", "stop"],
+  start: [],
+  timers: [],
+  timerRead: [],
 };
 
 export const HANDLER: Record<Envelope["kind"], string> = {
@@ -60,6 +69,9 @@ export const HANDLER: Record<Envelope["kind"], string> = {
   frame: "handleInfo",
   closed: "handleInfo",
   socketError: "handleInfo",
+  start: "handleStart",
+  timers: "sendAfter",
+  timerRead: "timerDeadline",
 };
 
 /** Types catch a wrong shape in TypeScript; this catches it from JavaScript or a cast. */

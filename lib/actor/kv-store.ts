@@ -1,5 +1,5 @@
 import { unreachable } from "./sqlite-store.js";
-import type { Commit, Store, Stored, TimerOp, TimerRow } from "./storage.js";
+import type { AlarmApi, Commit, Store, Stored, TimerOp, TimerRow } from "./storage.js";
 
 /** 128 KiB per value is the KV backend's limit. */
 const MAX_KV_STATE_BYTES = 131_072;
@@ -21,8 +21,11 @@ export class KvStore implements Store {
   #seq = 0;
   #armed: number | null | undefined;
 
-  constructor(storage: DurableObjectStorage) {
+  readonly #alarm: AlarmApi;
+
+  constructor(storage: DurableObjectStorage, alarm: AlarmApi) {
     this.#storage = storage;
+    this.#alarm = alarm;
   }
 
   async open(name: string | undefined): Promise<Stored> {
@@ -32,7 +35,7 @@ export class KvStore implements Store {
     this.#seq = Number(meta.get(SEQ) ?? 0);
     const stored = meta.get(NAME);
     if (name !== undefined && stored !== name) await this.#storage.put(NAME, name);
-    this.#armed = await this.#storage.getAlarm();
+    this.#armed = await this.#alarm.get();
     const state = meta.get(STATE);
     return { name: name ?? (typeof stored === "string" ? stored : undefined), state: typeof state === "string" ? state : undefined };
   }
@@ -106,8 +109,8 @@ export class KvStore implements Store {
   async arm(): Promise<void> {
     const next = earliest(this.#timers);
     if (next === this.#armed) return;
-    if (next === null) await this.#storage.deleteAlarm();
-    else await this.#storage.setAlarm(next);
+    if (next === null) await this.#alarm.delete();
+    else await this.#alarm.set(next);
     this.#armed = next;
   }
 

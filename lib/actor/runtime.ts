@@ -6,14 +6,14 @@ import { checkConnectionId, connectionTags } from "../connections/tags.js";
 import { ActorStoppedError, CallTimeoutError, GenpartyError, MailboxFullError, SelfCallError, toRemoteError } from "../protocol/errors.js";
 import { clock } from "./clock.js";
 import { type AnyResult, checkResult, type Envelope, HANDLER, type Upgrade } from "./envelope.js";
-import { NameUnknownError, TimerError } from "./errors.js";
+import { InvalidResultError, NameUnknownError, TimerError } from "./errors.js";
 import { Mailbox } from "./mailbox.js";
 import { type Outcome, PendingCalls } from "./replies.js";
 import { clearState, type Stop } from "./results.js";
 import { type SendOrder, SenderOrder } from "./sender-order.js";
 import { closeReason, isBenignTeardown, isUpgrade, offeredProtocols, reciprocateClose } from "./sockets.js";
 import { checkStateSize, serializeState } from "./state-json.js";
-import { openStore, type Store, type TimerRow } from "./storage.js";
+import { type AlarmApi, alarmApi, openStore, type Store, type TimerOp, type TimerRow } from "./storage.js";
 import { Turn } from "./turn.js";
 import type { CastOrigin, From, Info, Json, MailboxStats } from "./types.js";
 
@@ -30,6 +30,7 @@ const ALARM_ROUNDS = 50;
 /** The callbacks the runtime drives: the actor's handlers, untyped at this level. */
 export interface Behaviour {
   init(): unknown;
+  handleStart(state: unknown, props: unknown): unknown;
   handleCall(msg: unknown, from: From, state: unknown): unknown;
   handleRequest(request: Request, from: From, state: unknown): unknown;
   handleCast(msg: unknown, state: unknown, origin: CastOrigin): unknown;
@@ -63,6 +64,8 @@ export class ActorRuntime {
   readonly #order = new SenderOrder();
   readonly connections: ConnectionManager;
   readonly #host: ConnectionHost;
+  /** The platform alarm itself, for `genparty/testing` (user code may see a wrapped `ctx.storage`). */
+  readonly platformAlarm: AlarmApi;
   #store: Store;
   #name: string | undefined;
   /** JSON of the state as last committed (or loaded); undefined before the actor has started. */
@@ -74,12 +77,15 @@ export class ActorRuntime {
   #draining = false;
   #inAlarm = false;
   #droppedCasts = 0;
+  /** Props for the next start's handleStart (routing and getServerByName pass them over RPC). */
+  #startProps: unknown;
 
   constructor(ctx: DurableObjectState, behaviour: Behaviour, options: RuntimeOptions) {
     this.#ctx = ctx;
     this.#behaviour = behaviour;
     this.#options = options;
-    this.#store = openStore(ctx.storage);
+    this.platformAlarm = alarmApi(ctx.storage);
+    this.#store = openStore(ctx.storage, this.platformAlarm);
     this.#host = {
       roomName: () => this.#ctx.id.name ?? this.#name ?? this.id,
       defer: (operation) => (this.#turn ? this.#turn.outbox.push(operation) > 0 : false),
@@ -175,6 +181,15 @@ export class ActorRuntime {
     }
   }
 
+  /** Starts the actor if it hasn't started, with `props` for its handleStart; rejects if starting fails. */
+  start(props: unknown): Promise<void> {
+    if (props !== undefined) this.#startProps = props;
+    return new Promise((resolve, reject) => {
+      let error: unknown;
+      void this.#enqueue({ kind: "start", failed: (e) => (error = e) }).then(() => (error === undefined ? resolve() : reject(error)));
+    });
+  }
+
   socketMessage(connection: Connection, data: string | ArrayBuffer): void {
     this.#admit({ kind: "frame", connection, data });
   }
@@ -204,18 +219,38 @@ export class ActorRuntime {
     return this.#pending.settle(from, outcome);
   }
 
+  /** In a turn, the timer commits with it; outside any turn it commits on its own, in mailbox order. */
   sendAfter(ms: number, msg: Json, key: string | undefined): string {
-    const turn = this.#requireTurn("sendAfter");
     if (!Number.isFinite(ms) || ms < 0) throw new TimerError(`${this.label}: sendAfter needs a finite delay ≥ 0 ms, got ${ms}.`);
     const timerKey = key ?? crypto.randomUUID();
     const json = JSON.stringify(msg);
     if (json === undefined) throw new TimerError(`${this.label}: sendAfter's message must be JSON (got ${typeof msg}).`);
-    turn.timers.push({ op: "set", key: timerKey, due: clock.now() + ms, msg: json });
+    void this.#timerOp({ op: "set", key: timerKey, due: clock.now() + ms, msg: json });
     return timerKey;
   }
 
-  cancelTimer(key: string): void {
-    this.#requireTurn("cancelTimer").timers.push({ op: "cancel", key });
+  cancelTimer(key: string): Promise<void> {
+    return this.#timerOp({ op: "cancel", key });
+  }
+
+  /** When the timer with this key is due (epoch ms), or null when there is none. */
+  async timerDeadline(key: string): Promise<number | null> {
+    if (!this.#turn) return new Promise((answer) => void this.#enqueue({ kind: "timerRead", key, answer }));
+    for (let i = this.#turn.timers.length - 1; i >= 0; i--) {
+      const op = this.#turn.timers[i]!;
+      if (op.op === "clear") return null;
+      if (op.op === "set" && op.key === key) return op.due;
+      if (op.op === "cancel" && op.key === key) return null;
+    }
+    return (await this.#store.timer(key))?.due ?? null;
+  }
+
+  #timerOp(op: TimerOp): Promise<void> {
+    if (this.#turn) {
+      this.#turn.timers.push(op);
+      return Promise.resolve();
+    }
+    return this.#enqueue({ kind: "timers", ops: [op] });
   }
 
   // ── test support ────────────────────────────────────────────────────────────
@@ -234,7 +269,7 @@ export class ActorRuntime {
     this.#state = undefined;
     this.#committed = undefined;
     this.#name = undefined;
-    this.#store = openStore(this.#ctx.storage);
+    this.#store = openStore(this.#ctx.storage, this.platformAlarm);
     this.connections.forget();
     await this.open();
   }
@@ -347,16 +382,20 @@ export class ActorRuntime {
 
   async #process(envelope: Envelope): Promise<void> {
     if (!(await this.#isRelevant(envelope))) return;
+    if (envelope.kind === "timers") return this.#store.commit({ timers: envelope.ops, arm: !this.#inAlarm });
+    if (envelope.kind === "timerRead") return envelope.answer((await this.#store.timer(envelope.key))?.due ?? null);
     if (!this.#started) {
       try {
         await this.#start();
       } catch (error) {
-        console.error(`${this.label}: init() threw; the actor stays unstarted and the next message tries again`, error);
+        console.error(`${this.label}: starting (init / handleStart) threw; the actor stays unstarted and the next message tries again`, error);
+        this.#turn = undefined;
         this.#rollback();
         this.#failedUnhandled(envelope, error);
         return;
       }
     }
+    if (envelope.kind === "start") return;
     const turn = new Turn(envelope.kind === "call" ? envelope.chain : []);
     this.#turn = turn;
     let result: AnyResult;
@@ -410,21 +449,26 @@ export class ActorRuntime {
       }
       case "socketError":
         return b.handleInfo({ type: "error", connection: envelope.connection, error: envelope.error }, state);
+      case "start":
+      case "timers":
+      case "timerRead":
+        throw new Error(`unreachable: ${envelope.kind} has no handler turn`);
     }
   }
 
+  /** Loads the saved state (or runs init on the very first start), then handleStart: one turn, committed together. */
   async #start(): Promise<void> {
-    if (this.#storedAtOpen !== undefined) {
-      this.#state = JSON.parse(this.#storedAtOpen);
-      this.#committed = this.#storedAtOpen;
-      this.#started = true;
-      return;
-    }
     const turn = new Turn([]);
     this.#turn = turn;
+    const first = this.#storedAtOpen === undefined;
     try {
-      const state = await this.#behaviour.init();
-      await this.#commit(state, turn, undefined, true);
+      this.#committed = this.#storedAtOpen;
+      this.#state = first ? await this.#behaviour.init() : JSON.parse(this.#storedAtOpen!);
+      const result = await this.#behaviour.handleStart(this.#state, this.#startProps);
+      const kind = (result as { kind?: unknown } | null)?.kind;
+      if (kind !== "noreply") throw new InvalidResultError(`${this.label}: handleStart must return noreply(state?), got ${kind ?? typeof result}.`);
+      const next = (result as { state?: unknown }).state;
+      await this.#commit(next === undefined ? this.#state : next, turn, undefined, first);
     } finally {
       this.#turn = undefined;
     }
@@ -502,6 +546,7 @@ export class ActorRuntime {
 
   /** What a failed turn owes its sender: an error reply, or a closed socket for a failed connect. */
   #failedUnhandled(envelope: Envelope, error: unknown): void {
+    if (envelope.kind === "start") return envelope.failed(toRemoteError(error));
     if (envelope.kind === "connect") {
       const { connection, socket } = envelope.upgrade;
       if (connection) this.connections.retire(connection);
@@ -554,13 +599,6 @@ export class ActorRuntime {
     return new CallTimeoutError(
       `${this.label} did not reply within ${timeoutMs} ms. The handler was not cancelled and may still finish. Raise the timeout with { timeout }, or answer quickly and finish the work later. If the actor called itself through a stub, that call waits on its own turn: use this.getActor(...) to fail fast, or a cast.`,
     );
-  }
-
-  #requireTurn(api: string): Turn {
-    if (!this.#turn) {
-      throw new TimerError(`${this.label}: ${api} can only be used while a handler (or init) runs, so the change commits with that turn's state.`);
-    }
-    return this.#turn;
   }
 }
 

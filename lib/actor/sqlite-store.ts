@@ -1,4 +1,4 @@
-import type { Commit, Store, Stored, TimerOp, TimerRow } from "./storage.js";
+import type { AlarmApi, Commit, Store, Stored, TimerOp, TimerRow } from "./storage.js";
 
 /** 2 MB per row is the SQLite backend's limit; leave room for the row's other columns. */
 const MAX_SQLITE_STATE_BYTES = 2_000_000;
@@ -25,8 +25,11 @@ export class SqliteStore implements Store {
   /** What the platform alarm is set to, so a turn that doesn't move the earliest deadline writes nothing. */
   #armed: number | null | undefined;
 
-  constructor(storage: DurableObjectStorage) {
+  readonly #alarm: AlarmApi;
+
+  constructor(storage: DurableObjectStorage, alarm: AlarmApi) {
     this.#storage = storage;
+    this.#alarm = alarm;
     this.#sql = storage.sql;
     this.#sql.exec(SCHEMA);
   }
@@ -41,7 +44,7 @@ export class SqliteStore implements Store {
     if (name !== undefined && meta.get("name") !== name) {
       this.#sql.exec("INSERT OR REPLACE INTO _genparty_meta (key, value) VALUES ('name', ?)", name);
     }
-    this.#armed = await this.#storage.getAlarm();
+    this.#armed = await this.#alarm.get();
     return { name: name ?? meta.get("name"), state: meta.get("state") };
   }
 
@@ -102,8 +105,8 @@ export class SqliteStore implements Store {
     const next = this.#sql.exec<{ due: number | null }>("SELECT MIN(due) AS due FROM _genparty_timers").one().due;
     if (next === this.#armed) return;
     // Not awaited: inside transactionSync the alarm write joins the transaction.
-    if (next === null) void this.#storage.deleteAlarm();
-    else void this.#storage.setAlarm(next);
+    if (next === null) void this.#alarm.delete();
+    else void this.#alarm.set(next);
     this.#armed = next;
   }
 }

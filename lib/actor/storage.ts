@@ -56,8 +56,25 @@ export interface Store {
   alarmFired(): void;
 }
 
-export function openStore(storage: DurableObjectStorage): Store {
-  return hasSql(storage) ? new SqliteStore(storage) : new KvStore(storage);
+/**
+ * The platform alarm, captured when the object is built: adapters may wrap `ctx.storage.setAlarm`
+ * for user code (the hooks layer maps it onto a timer), and the runtime must not call the wrapper.
+ */
+export interface AlarmApi {
+  get(): Promise<number | null>;
+  set(time: number): Promise<void>;
+  delete(): Promise<void>;
+}
+
+export function alarmApi(storage: DurableObjectStorage): AlarmApi {
+  const get = storage.getAlarm.bind(storage);
+  const set = storage.setAlarm.bind(storage);
+  const remove = storage.deleteAlarm.bind(storage);
+  return { get: () => get(), set: (time) => set(time), delete: () => remove() };
+}
+
+export function openStore(storage: DurableObjectStorage, alarm: AlarmApi): Store {
+  return hasSql(storage) ? new SqliteStore(storage, alarm) : new KvStore(storage, alarm);
 }
 
 function hasSql(storage: DurableObjectStorage): boolean {

@@ -9,7 +9,7 @@
  *   without sleeping.
  * - `runAlarm(target)`: run the object's alarm now, if one is set.
  */
-import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { runInDurableObject } from "cloudflare:test";
 import { runtimeOf } from "../actor/actor.js";
 import { resetClockShift, shiftClock } from "../actor/clock.js";
 import { ActorRef } from "../actor/ref.js";
@@ -61,9 +61,19 @@ function isReset(error: unknown): boolean {
   return error instanceof Error && /evicted by genparty\/testing|reset|abort/i.test(`${error.message}`);
 }
 
-/** Runs the object's alarm now. Returns false when no alarm was set. */
+/**
+ * Runs the object's alarm now, as the platform would: the alarm is consumed, then `alarm()` runs.
+ * Returns false when no alarm was set. (Not the pool's runDurableObjectAlarm: it clears the alarm
+ * through `ctx.storage`, which a Server maps onto its own timer.)
+ */
 export function runAlarm(target: Target): Promise<boolean> {
-  return runDurableObjectAlarm(stubOf(target));
+  return inside(target, async (instance) => {
+    const alarm = runtimeOf(instance).platformAlarm;
+    if ((await alarm.get()) === null) return false;
+    await alarm.delete();
+    await (instance as { alarm(): Promise<void> }).alarm();
+    return true;
+  });
 }
 
 /** Moves genparty's clock forward by `ms`, then runs each target's alarm so its due timers fire. */

@@ -126,18 +126,21 @@ describe.each(backends)("Durable timers on %s", (_backend, namespace) => {
     expect(await counter.call({ type: "add", by: 1 })).toBe(1);
   });
 
-  it("refuses sendAfter outside a turn and bad delays", async () => {
-    const counter = counterOn(namespace, "bad-timer");
+  it("commits a timer set outside any turn on its own, in mailbox order", async () => {
+    const counter = counterOn(namespace, "outside");
     await counter.call({ type: "get" });
-    const outside = await runInDurableObject(counter.stub, (instance) => {
-      try {
-        instance.sendAfter(10, "x");
-        return "no error";
-      } catch (error) {
-        return (error as Error).message;
-      }
+    await runInDurableObject(counter.stub, (instance) => {
+      instance.sendAfter(1_000, { kind: "tick", label: "outside" }, { key: "o" });
     });
-    expect(outside).toMatch(/sendAfter can only be used while a handler \(or init\) runs/);
+    expect(await runInDurableObject(counter.stub, (instance) => instance.timerDeadline("o"))).toBeGreaterThan(Date.now());
+    await advanceClock(2_000, counter);
+    expect(timeouts((await counter.call({ type: "state" })).log)).toEqual(["timeout:o:outside"]);
+    expect(await runInDurableObject(counter.stub, (instance) => instance.timerDeadline("o"))).toBeNull();
+  });
+
+  it("refuses a bad delay", async () => {
+    const counter = counterOn(namespace, "bad-timer");
     await expect(counter.call({ type: "timer", ms: -5, label: "negative" })).rejects.toThrow(/finite delay ≥ 0 ms, got -5/);
   });
+
 });

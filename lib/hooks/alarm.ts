@@ -1,0 +1,27 @@
+/** The timer that stands for the platform alarm a Server sets through `ctx.storage.setAlarm`. */
+export const ALARM_TIMER_KEY = "genparty:alarm";
+
+interface TimerApi {
+  now(): number;
+  sendAfter(ms: number, msg: null, options: { key: string }): string;
+  cancelTimer(key: string): Promise<void>;
+  timerDeadline(key: string): Promise<number | null>;
+}
+
+/**
+ * An object has one alarm, and genparty's timers use it. So that partyserver code calling
+ * `this.ctx.storage.setAlarm/getAlarm/deleteAlarm` doesn't overwrite them, those calls become a
+ * keyed timer whose firing runs `onAlarm`. (`setAlarm` inside `storage.transaction` is not mapped.)
+ */
+export function mapAlarmsOntoTimers(storage: DurableObjectStorage, timers: TimerApi): void {
+  const define = (name: "setAlarm" | "getAlarm" | "deleteAlarm", value: (...args: never[]) => Promise<unknown>) =>
+    Object.defineProperty(storage, name, { configurable: true, writable: true, value });
+  define("setAlarm", async (time: number | Date) => {
+    const due = typeof time === "number" ? time : time.getTime();
+    timers.sendAfter(Math.max(0, due - timers.now()), null, { key: ALARM_TIMER_KEY });
+    // Read back in mailbox order: resolves once the timer is stored, as setAlarm does once the alarm is.
+    await timers.timerDeadline(ALARM_TIMER_KEY);
+  });
+  define("getAlarm", () => timers.timerDeadline(ALARM_TIMER_KEY));
+  define("deleteAlarm", () => timers.cancelTimer(ALARM_TIMER_KEY));
+}

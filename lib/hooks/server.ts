@@ -1,0 +1,166 @@
+import { Actor } from "../actor/actor.js";
+import { type CallResult, type CastResult, type NoReply, noreply, reply } from "../actor/results.js";
+import type { From, Info } from "../actor/types.js";
+import type { Connection, WSMessage } from "../connections/connection.js";
+import { type PartyServerOptions, routePartykitRequest } from "../routing/route.js";
+import { ALARM_TIMER_KEY, mapAlarmsOntoTimers } from "./alarm.js";
+import { HookError } from "./hook-error.js";
+
+export interface ConnectionContext {
+  readonly request: Request;
+}
+
+/**
+ * partyserver's `Server`, running on genparty's actor core: every hook is a turn of one mailbox,
+ * so an async `onMessage` never interleaves with another hook, and `onStart` has finished before
+ * any of them (also after a wake, in alarms and RPC).
+ *
+ * @example
+ * export class Chat extends Server {
+ *   onConnect(connection: Connection) {
+ *     connection.send(`welcome to ${this.name}`);
+ *   }
+ *   onMessage(connection: Connection, message: WSMessage) {
+ *     this.broadcast(message, [connection.id]);
+ *   }
+ * }
+ *
+ * What differs from partyserver, on purpose: hibernation is on by default (`static options =
+ * { hibernate: false }` opts out, and options are inherited); sends made in a hook leave once it
+ * returns (a hook that throws sends nothing); errors are logged and never reach a client or kill
+ * the room; `this.ctx.storage.setAlarm` shares the one alarm with genparty's timers.
+ */
+export class Server<Env = Cloudflare.Env, Props = Record<string, unknown>> extends Actor<Env, null> {
+  /** Routes `/parties/:server/:name` to the matching binding; the older name of `routePartykitRequest`. */
+  static partyFetch(request: Request, env?: object, options?: PartyServerOptions): Promise<Response | null> {
+    return routePartykitRequest(request, env, options);
+  }
+
+  static {
+    // Code written for partyserver reads WebSocket.OPEN etc.; the Workers runtime names them READY_STATE_*.
+    for (const [name, value] of Object.entries({ CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 })) {
+      if (typeof WebSocket !== "undefined" && !(name in WebSocket)) {
+        Object.defineProperty(WebSocket, name, { value, enumerable: true });
+        Object.defineProperty(WebSocket.prototype, name, { value, enumerable: true });
+      }
+    }
+  }
+
+  readonly #userAlarm: (() => unknown) | undefined;
+  #inUserAlarm = false;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    mapAlarmsOntoTimers(ctx.storage, this);
+    // The seed README tells users to implement alarm(). Ours stays the entry point, so the one alarm
+    // still drives timers and onStart runs first; the user's alarm() runs as a turn when its time comes.
+    const alarm = (Object.getPrototypeOf(this) as { alarm: () => Promise<void> }).alarm;
+    if (alarm !== Server.prototype.alarm) {
+      this.#userAlarm = alarm.bind(this);
+      Object.defineProperty(this, "alarm", { configurable: true, writable: true, value: Server.prototype.alarm.bind(this) });
+    }
+  }
+
+  // ── partyserver's hooks ──────────────────────────────────────────────────────
+
+  /** Once per start of the object (first start and every wake), before any other hook. */
+  onStart(props?: Props): void | Promise<void> {
+    void props;
+  }
+
+  /** A client connected. Runs before the client gets its 101, so sends here arrive first. */
+  onConnect(connection: Connection, ctx: ConnectionContext): void | Promise<void> {
+    void connection;
+    void ctx;
+  }
+
+  onMessage(connection: Connection, message: WSMessage): void | Promise<void> {
+    void connection;
+    void message;
+  }
+
+  onClose(connection: Connection, code: number, reason: string, wasClean: boolean): void | Promise<void> {
+    void connection;
+    void code;
+    void reason;
+    void wasClean;
+  }
+
+  onError(connection: Connection, error: unknown): void | Promise<void> {
+    console.error(`${this.name}: error on connection ${connection.id}:`, error);
+    console.info("Implement onError on your server to handle connection errors.");
+  }
+
+  onRequest(request: Request): Response | Promise<Response> {
+    console.warn(`${this.name}: onRequest is not implemented; answered 404 to ${request.method} ${new URL(request.url).pathname}.`);
+    return new Response("Not implemented", { status: 404 });
+  }
+
+  /** Runs when the time set with `this.ctx.storage.setAlarm(...)` comes. */
+  onAlarm(): void | Promise<void> {
+    console.info(`${this.name}: an alarm fired; implement onAlarm to handle it.`);
+  }
+
+  // ── the actor underneath ─────────────────────────────────────────────────────
+
+  init(): null {
+    return null;
+  }
+
+  override async handleStart(_state: null, props: unknown): Promise<NoReply<null>> {
+    await runHook("onStart", () => this.onStart(props as Props | undefined));
+    return noreply();
+  }
+
+  override async handleRequest(request: Request, _from: From, _state: null): Promise<CallResult<Response, null>> {
+    return reply(await runHook("onRequest", () => this.onRequest(request)));
+  }
+
+  override async handleInfo(info: Info, _state: null): Promise<CastResult<null>> {
+    switch (info.type) {
+      case "connect":
+        await runHook("onConnect", () => this.onConnect(info.connection, { request: info.request }));
+        break;
+      case "message":
+        await runHook("onMessage", () => this.onMessage(info.connection, info.data));
+        break;
+      case "close":
+        await runHook("onClose", () => this.onClose(info.connection, info.code, info.reason, info.wasClean));
+        break;
+      case "error":
+        await runHook("onError", () => this.onError(info.connection, info.error));
+        break;
+      case "timeout":
+        if (info.key === ALARM_TIMER_KEY) await runHook("onAlarm", () => this.#alarmHook());
+        else console.warn(`${this.name}: timer "${info.key}" fired, but a Server handles timers only through onAlarm.`);
+        break;
+      default:
+        return info satisfies never;
+    }
+    return noreply();
+  }
+
+  /** The Durable Object alarm entry. From a user's own `alarm()` override, `super.alarm()` runs onAlarm as partyserver did. */
+  override async alarm(): Promise<void> {
+    if (this.#inUserAlarm) return this.onAlarm();
+    return super.alarm();
+  }
+
+  async #alarmHook(): Promise<void> {
+    if (!this.#userAlarm) return this.onAlarm();
+    this.#inUserAlarm = true;
+    try {
+      await this.#userAlarm();
+    } finally {
+      this.#inUserAlarm = false;
+    }
+  }
+}
+
+async function runHook<T>(hook: string, run: () => T | Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (error) {
+    throw new HookError(hook, error);
+  }
+}

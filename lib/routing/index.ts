@@ -1,0 +1,3 @@
+export { corsHeaders } from "./cors.js";
+export { checkRoomName, getServerByName, InvalidNameError, type ServerByNameOptions } from "./names.js";
+export { type Lobby, type PartyServerOptions, routePartykitRequest, toKebab } from "./route.js";

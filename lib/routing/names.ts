@@ -1,0 +1,50 @@
+import type { AnyActor } from "../actor/ref.js";
+import { MAX_NAME_LENGTH } from "../actor/ref.js";
+
+export interface ServerByNameOptions<Props = unknown> {
+  locationHint?: DurableObjectLocationHint;
+  jurisdiction?: DurableObjectJurisdiction;
+  /** Handed to `onStart(props)` over RPC, never in a header. */
+  props?: Props;
+}
+
+/** A name that can't address a room. */
+export class InvalidNameError extends Error {
+  override readonly name = "InvalidNameError";
+}
+
+export function checkRoomName(name: string): string {
+  if (name.length === 0) throw new InvalidNameError("A room name must not be empty.");
+  if (name.length > MAX_NAME_LENGTH) {
+    throw new InvalidNameError(`A room name is at most ${MAX_NAME_LENGTH} characters after URL decoding; got ${name.length} ("${name.slice(0, 24)}…").`);
+  }
+  return name;
+}
+
+/** What routing calls on a genparty object before forwarding: start it (running `onStart`) with these props. */
+export interface Startable {
+  __genpartyStart(props: unknown): Promise<void>;
+}
+
+/**
+ * The stub of the object named `name`, started: it returns once the object's `onStart` (or the
+ * actor's `handleStart`) has run, with `props` if given. Works for `Actor` and `Server` classes.
+ */
+export async function getServerByName<T extends AnyActor>(
+  namespace: DurableObjectNamespace<T>,
+  name: string,
+  options: ServerByNameOptions = {},
+): Promise<DurableObjectStub<T>> {
+  const stub = stubFor(namespace, checkRoomName(name), options);
+  await (stub as unknown as Startable).__genpartyStart(options.props);
+  return stub;
+}
+
+export function stubFor<T extends Rpc.DurableObjectBranded | undefined>(
+  namespace: DurableObjectNamespace<T>,
+  name: string,
+  options: { locationHint?: DurableObjectLocationHint; jurisdiction?: DurableObjectJurisdiction },
+): DurableObjectStub<T> {
+  const scoped = options.jurisdiction ? namespace.jurisdiction(options.jurisdiction) : namespace;
+  return scoped.get(scoped.idFromName(name), options.locationHint ? { locationHint: options.locationHint } : undefined);
+}

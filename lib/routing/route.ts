@@ -1,0 +1,101 @@
+import { env as workerEnv } from "cloudflare:workers";
+import { isUpgrade } from "../actor/sockets.js";
+import { corsHeaders, withCors } from "./cors.js";
+import { checkRoomName, InvalidNameError, type Startable, stubFor } from "./names.js";
+
+/** Which room a request was routed to, as the hooks see it. */
+export interface Lobby {
+  /** The `:server` segment in kebab-case, e.g. `my-server`. */
+  readonly party: string;
+  /** The binding's name in `env`, e.g. `MyServer`. */
+  readonly className: string;
+  /** The room name, URL-decoded. */
+  readonly name: string;
+}
+
+type Hook = (request: Request, lobby: Lobby) => Response | Request | void | undefined | Promise<Response | Request | void | undefined>;
+
+export interface PartyServerOptions<Props = unknown> {
+  /** Path prefix before `/:server/:name`. @default "parties" */
+  prefix?: string;
+  jurisdiction?: DurableObjectJurisdiction;
+  locationHint?: DurableObjectLocationHint;
+  /** Given to `onStart(props)` over RPC; no header carries them, so a client can neither set nor read them. */
+  props?: unknown;
+  /** `true` for permissive CORS headers on HTTP responses (and OPTIONS preflights), or your own headers. */
+  cors?: boolean | HeadersInit;
+  /** Runs before a WebSocket upgrade: a Response answers instead, a Request replaces the original. */
+  onBeforeConnect?: Hook;
+  /** Runs before an HTTP request: a Response answers instead, a Request replaces the original. */
+  onBeforeRequest?: Hook;
+}
+
+type Bindings = Map<string, string>;
+const bindingsByEnv = new WeakMap<object, Bindings>();
+
+/** `MyServer` → `my-server`, `MY_SERVER` → `my-server`. */
+export function toKebab(binding: string): string {
+  if (binding === binding.toUpperCase()) return binding.toLowerCase().replaceAll("_", "-");
+  return binding
+    .replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`)
+    .replace(/^-/, "")
+    .replaceAll("_", "-");
+}
+
+/** Durable Object bindings in `env`, found by kebab-case or binding name, case-insensitively. */
+function bindingsOf(env: object): Bindings {
+  let bindings = bindingsByEnv.get(env);
+  if (!bindings) {
+    bindings = new Map();
+    for (const [key, value] of Object.entries(env)) {
+      if (typeof (value as { idFromName?: unknown } | null)?.idFromName !== "function") continue;
+      bindings.set(key.toLowerCase(), key);
+      bindings.set(toKebab(key), key);
+    }
+    bindingsByEnv.set(env, bindings);
+  }
+  return bindings;
+}
+
+/**
+ * Routes `/${prefix}/:server/:name` to the Durable Object of binding `:server` (written as the
+ * binding, `MyServer`, or kebab-case, `my-server`, in any case) named `:name` (URL-decoded).
+ * Returns `null` when the path doesn't match or no binding has that name: the worker decides.
+ *
+ * @example
+ * export default {
+ *   async fetch(request, env) {
+ *     return (await routePartykitRequest(request, env)) ?? new Response("Not found", { status: 404 });
+ *   },
+ * };
+ */
+export async function routePartykitRequest(request: Request, env: object = workerEnv, options: PartyServerOptions = {}): Promise<Response | null> {
+  const prefix = (options.prefix ?? "parties").split("/").filter(Boolean);
+  const parts = new URL(request.url).pathname.split("/").filter(Boolean);
+  if (parts.length < prefix.length + 2 || prefix.some((segment, i) => parts[i] !== segment)) return null;
+  const party = parts[prefix.length]!;
+  const className = bindingsOf(env).get(party.toLowerCase());
+  if (!className) return null;
+  const cors = corsHeaders(options.cors);
+  let name: string;
+  try {
+    name = checkRoomName(decodeURIComponent(parts[prefix.length + 1]!));
+  } catch (error) {
+    const message = error instanceof InvalidNameError ? error.message : `The room name "${parts[prefix.length + 1]}" is not valid URL encoding.`;
+    return withCors(new Response(message, { status: 400 }), cors);
+  }
+  if (request.method === "OPTIONS" && cors) return new Response(null, { status: 200, headers: cors });
+  const lobby: Lobby = { party: toKebab(className), className, name };
+  const upgrade = isUpgrade(request);
+  const hook = upgrade ? options.onBeforeConnect : options.onBeforeRequest;
+  let forwarded = request;
+  if (hook) {
+    const outcome = await hook(request, lobby);
+    if (outcome instanceof Response) return upgrade ? outcome : withCors(outcome, cors);
+    if (outcome instanceof Request) forwarded = outcome;
+  }
+  const namespace = (env as Record<string, DurableObjectNamespace>)[className]!;
+  const stub = stubFor(namespace, name, options);
+  if (options.props !== undefined) await (stub as unknown as Startable).__genpartyStart(options.props);
+  return withCors(await stub.fetch(forwarded), cors);
+}

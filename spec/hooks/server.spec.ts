@@ -1,0 +1,167 @@
+import { runInDurableObject, SELF } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { getActor, getServerByName } from "../../lib/index.js";
+import { advanceClock, evict, hibernate, resetClock, runAlarm } from "../../lib/testing/index.js";
+import { uniqueName } from "../helpers.js";
+import { connect, roomJson } from "../sockets.js";
+
+afterEach(() => resetClock());
+
+const modes = [
+  ["hibernating", "chat-server", () => env.ChatServer],
+  ["in-memory", "memory-chat", () => env.MEMORY_CHAT],
+] as const;
+
+describe.each(modes)("Server (%s)", (mode, party, namespace) => {
+  const room = () => uniqueName("chat");
+  const events = (name: string) => roomJson<string[]>(`/parties/${party}/${name}/events`);
+
+  it("runs onStart once, before onConnect and onRequest, even under concurrent connections", async () => {
+    const name = room();
+    const sockets = await Promise.all(["a", "b", "c"].map((id) => connect(`/parties/${party}/${name}?_pk=${id}`)));
+    await Promise.all(sockets.map((socket) => socket.next()));
+    const seen = await events(name);
+    expect(seen[0]).toBe(`start:${name}:null`);
+    expect(seen.filter((event) => event.startsWith("start:"))).toHaveLength(1);
+    expect(seen.slice(1).sort()).toEqual(["connect:a", "connect:b", "connect:c"]);
+  });
+
+  it("delivers messages and broadcasts to the others", async () => {
+    const name = room();
+    const a = await connect(`/parties/${party}/${name}?_pk=a`);
+    const b = await connect(`/parties/${party}/${name}?_pk=b`);
+    expect(await a.next()).toBe(`welcome a to ${name}`);
+    await b.next();
+    expect(await a.ask("hello")).toBe("sent: hello");
+    expect(await b.next()).toBe("a: hello");
+  });
+
+  it("never interleaves two async onMessage calls", async () => {
+    const name = room();
+    const socket = await connect(`/parties/${party}/${name}?_pk=s`);
+    await socket.next();
+    socket.send("slow:1");
+    socket.send("slow:2");
+    socket.send("record:after");
+    await vi.waitFor(async () => expect(await events(name)).toContain("record:after"));
+    expect((await events(name)).slice(2)).toEqual(["begin:slow:1", "end:slow:1", "begin:slow:2", "end:slow:2", "record:after"]);
+  });
+
+  it("keeps the room alive when onMessage rejects", async () => {
+    const name = room();
+    const socket = await connect(`/parties/${party}/${name}?_pk=t`);
+    await socket.next();
+    socket.send("throw");
+    expect(await socket.ask("still")).toBe("sent: still");
+  });
+
+  it("closes with 1011 and no detail when onConnect throws, leaving no orphaned connection", async () => {
+    const name = room();
+    const failed = await connect(`/parties/${party}/${name}?_pk=f&fail=1`);
+    const closed = await failed.closed;
+    expect(closed.code).toBe(1011);
+    expect(closed.reason).not.toMatch(/secret|\.ts/);
+    const ok = await connect(`/parties/${party}/${name}?_pk=ok`);
+    await ok.next();
+    expect(await ok.ask("hi")).toBe("sent: hi");
+    const ids = await runInDurableObject(namespace().getByName(name), (instance) => instance.getConnections().map((c) => c.id));
+    expect(ids).toEqual(["ok"]);
+  });
+
+  it("passes the peer's close code and reason to onClose and completes the handshake, even when onClose throws", async () => {
+    const name = room();
+    const socket = await connect(`/parties/${party}/${name}?_pk=c`);
+    await socket.next();
+    socket.close(4002, "throw");
+    expect(await socket.closed).toMatchObject({ code: 4002, reason: "throw" });
+    await vi.waitFor(async () => expect(await events(name)).toContain("close:c:4002:throw:true"));
+    const next = await connect(`/parties/${party}/${name}?_pk=d`);
+    expect(await next.next()).toBe(`welcome d to ${name}`);
+  });
+
+  it("answers 500 without a stack when onRequest throws", async () => {
+    const response = await SELF.fetch(`http://spec/parties/${party}/${room()}/throw`);
+    expect(response.status).toBe(500);
+    expect(await response.text()).not.toMatch(/secret|\.ts|at /);
+  });
+
+  it("maps ctx.storage.setAlarm onto the one alarm and runs onAlarm (after onStart) when it comes", async () => {
+    const name = room();
+    const socket = await connect(`/parties/${party}/${name}?_pk=al`);
+    await socket.next();
+    const before = Date.now();
+    const set = Number((await socket.ask("alarm:60000")).replace("alarm set for ", ""));
+    expect(set).toBeGreaterThanOrEqual(before + 60_000);
+    expect(await socket.ask("noalarm")).toBe("alarm null");
+    await socket.ask("alarm:60000");
+    await advanceClock(60_000, namespace().getByName(name));
+    expect(await events(name)).toContain(`alarm:${name}`);
+  });
+
+  if (mode === "hibernating") {
+    it("runs onStart again after a (simulated) hibernation, and hooks still see the connection", async () => {
+      const name = room();
+      const socket = await connect(`/parties/${party}/${name}?_pk=h`);
+      await socket.next();
+      await hibernate(getActor(namespace(), name));
+      expect(await socket.ask("after")).toBe("sent: after");
+      expect((await events(name)).filter((event) => event.startsWith("start:"))).toHaveLength(2);
+    });
+  }
+
+  it("runs onStart on a cold start by alarm after eviction, with this.name known", async () => {
+    const name = room();
+    const socket = await connect(`/parties/${party}/${name}?_pk=e`);
+    await socket.next();
+    await socket.ask("alarm:1000");
+    await evict(getActor(namespace(), name));
+    await advanceClock(1_000);
+    expect(await runAlarm(namespace().getByName(name))).toBe(true);
+    const seen = await events(name);
+    expect(seen.slice(-2)).toEqual([`start:${name}:null`, `alarm:${name}`]);
+  });
+});
+
+describe("Server alarms", () => {
+  it("run a user-defined alarm() after onStart, and super.alarm() reaches onAlarm", async () => {
+    const name = uniqueName("user-alarm");
+    const socket = await connect(`/parties/alarm-server/${name}?_pk=u`);
+    await socket.next();
+    await socket.ask("alarm:500");
+    await evict(getActor(env.AlarmServer, name));
+    await advanceClock(1_000, env.AlarmServer.getByName(name));
+    const seen = await roomJson<string[]>(`/parties/alarm-server/${name}/events`);
+    expect(seen.slice(-3)).toEqual([`start:${name}:null`, `user alarm:${name}`, `alarm:${name}`]);
+  });
+});
+
+describe("Server start-up", () => {
+  it("answers 500 when onStart fails and tries again on the next request", async () => {
+    const name = uniqueName("flaky");
+    const first = await SELF.fetch(`http://spec/parties/flaky-start-server/${name}`);
+    expect(first.status).toBe(500);
+    const second = await SELF.fetch(`http://spec/parties/flaky-start-server/${name}`);
+    expect(await second.text()).toBe("started after 2 attempts");
+  });
+
+  it("getServerByName returns after onStart resolved, with the props", async () => {
+    const name = uniqueName("byname");
+    const stub = await getServerByName(env.ChatServer, name, { props: { token: "s3cret", city: "Zürich" } });
+    const seen = await runInDurableObject(stub, (_instance, state) => state.storage.get<string[]>("events"));
+    expect(seen).toEqual([`start:${name}:{"token":"s3cret","city":"Zürich"}`]);
+  });
+});
+
+describe("The seed README's MyServer (KV-backed, new_classes)", () => {
+  it("relays a message to every other connection", async () => {
+    const name = uniqueName("readme");
+    const a = await connect(`/parties/my-server/${name}?_pk=a`);
+    const b = await connect(`/parties/my-server/${name}?_pk=b`);
+    a.send("hello from a");
+    expect(await b.next()).toBe("hello from a");
+    b.send(new Uint8Array([7, 7]).buffer);
+    // Binary frames stay binary on the way through (the test client reads them as a Blob).
+    expect(await a.next()).toBe("[object Blob]");
+  });
+});

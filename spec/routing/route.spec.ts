@@ -1,0 +1,116 @@
+import { runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { getServerByName, routePartykitRequest, Server, toKebab } from "../../lib/index.js";
+import { uniqueName } from "../helpers.js";
+
+const request = (path: string, init?: RequestInit) => new Request(`http://spec${path}`, init);
+const events = (name: string) => runInDurableObject(env.ChatServer.getByName(name), (_i, state) => state.storage.get<string[]>("events"));
+
+describe("routePartykitRequest", () => {
+  it("names bindings in kebab-case", () => {
+    expect(toKebab("ChatServer")).toBe("chat-server");
+    expect(toKebab("MY_SERVER")).toBe("my-server");
+    expect(toKebab("MyServer")).toBe("my-server");
+  });
+
+  it.each(["chat-server", "ChatServer", "CHAT-SERVER", "chatserver"])("finds the ChatServer binding from /parties/%s/…", async (party) => {
+    const name = uniqueName("route");
+    const response = await routePartykitRequest(request(`/parties/${party}/${name}/name`), env);
+    expect(await response?.text()).toBe(name);
+  });
+
+  it("URL-decodes the room name", async () => {
+    const response = await routePartykitRequest(request("/parties/chat-server/hello%20w%C3%B6rld%2Fx/name"), env);
+    expect(await response?.text()).toBe("hello wörld/x");
+  });
+
+  it("returns null when nothing matches, so the worker decides", async () => {
+    expect(await routePartykitRequest(request("/parties/nope/room"), env)).toBeNull();
+    expect(await routePartykitRequest(request("/parties/chat-server"), env)).toBeNull();
+    expect(await routePartykitRequest(request("/other/chat-server/room"), env)).toBeNull();
+  });
+
+  it("answers 400 with a message for a name too long or badly encoded", async () => {
+    const long = await routePartykitRequest(request(`/parties/chat-server/${"n".repeat(257)}`), env);
+    expect(long?.status).toBe(400);
+    expect(await long?.text()).toMatch(/at most 256 characters after URL decoding; got 257/);
+    const bad = await routePartykitRequest(request("/parties/chat-server/%E0%A4%A"), env);
+    expect(bad?.status).toBe(400);
+    expect(await bad?.text()).toMatch(/not valid URL encoding/);
+  });
+
+  it("honours a custom prefix, nested or not", async () => {
+    const name = uniqueName("prefix");
+    expect(await (await routePartykitRequest(request(`/api/rooms/chat-server/${name}/name`), env, { prefix: "api/rooms" }))?.text()).toBe(name);
+    expect(await routePartykitRequest(request(`/parties/chat-server/${name}`), env, { prefix: "api/rooms" })).toBeNull();
+  });
+
+  it("lets onBeforeRequest answer, or replace the request", async () => {
+    const name = uniqueName("before");
+    const denied = await routePartykitRequest(request(`/parties/chat-server/${name}`), env, {
+      onBeforeRequest: (_request, lobby) => new Response(`no entry to ${lobby.className}/${lobby.party}/${lobby.name}`, { status: 403 }),
+    });
+    expect(denied?.status).toBe(403);
+    expect(await denied?.text()).toBe(`no entry to ChatServer/chat-server/${name}`);
+    const rewritten = await routePartykitRequest(request(`/parties/chat-server/${name}/events`), env, {
+      onBeforeRequest: () => request(`/parties/chat-server/${name}/name`),
+    });
+    expect(await rewritten?.text()).toBe(name);
+  });
+
+  it("lets onBeforeConnect refuse a WebSocket before it reaches the room", async () => {
+    const name = uniqueName("connect");
+    const refused = await routePartykitRequest(request(`/parties/chat-server/${name}`, { headers: { Upgrade: "websocket" } }), env, {
+      onBeforeConnect: () => new Response("unauthorized", { status: 401 }),
+      onBeforeRequest: () => new Response("wrong hook", { status: 500 }),
+    });
+    expect(refused?.status).toBe(401);
+  });
+
+  it("hands props to onStart over RPC; a client's header can't set them", async () => {
+    const name = uniqueName("props");
+    const forged = request(`/parties/chat-server/${name}`, { headers: { "x-partykit-props": btoa(JSON.stringify({ token: "forged" })) } });
+    await routePartykitRequest(forged, env, { props: { token: "real", city: "Zürich" } });
+    expect(await events(name)).toEqual([`start:${name}:{"token":"real","city":"Zürich"}`]);
+    expect(forged.headers.get("x-partykit-props")).not.toBeNull();
+  });
+
+  it("answers CORS preflights and adds the headers to HTTP responses, not to upgrades", async () => {
+    const name = uniqueName("cors");
+    const preflight = await routePartykitRequest(request(`/parties/chat-server/${name}`, { method: "OPTIONS" }), env, { cors: true });
+    expect(preflight?.status).toBe(200);
+    expect(preflight?.headers.get("access-control-allow-origin")).toBe("*");
+    const plain = await routePartykitRequest(request(`/parties/chat-server/${name}/name`), env, { cors: { "access-control-allow-origin": "https://app.example" } });
+    expect(plain?.headers.get("access-control-allow-origin")).toBe("https://app.example");
+    const upgrade = await routePartykitRequest(request(`/parties/chat-server/${name}`, { headers: { Upgrade: "websocket" } }), env, { cors: true });
+    expect(upgrade?.status).toBe(101);
+    expect(upgrade?.headers.get("access-control-allow-origin")).toBeNull();
+    upgrade?.webSocket?.accept();
+    upgrade?.webSocket?.close();
+    expect(await routePartykitRequest(request(`/parties/chat-server/${name}/name`), env)).toSatisfy((r: Response | null) => r?.headers.get("access-control-allow-origin") === null);
+  });
+
+  it("routes to Actor classes as well", async () => {
+    const name = uniqueName("actor");
+    const response = await routePartykitRequest(request(`/parties/counter/${name}/add`, { method: "POST" }), env);
+    expect(await response?.json()).toEqual({ n: 1 });
+  });
+
+  it("is also Server.partyFetch", async () => {
+    const name = uniqueName("party-fetch");
+    expect(await (await Server.partyFetch(request(`/parties/chat-server/${name}/name`), env))?.text()).toBe(name);
+  });
+});
+
+describe("getServerByName", () => {
+  it("refuses an empty or over-long name", async () => {
+    await expect(getServerByName(env.ChatServer, "")).rejects.toThrow(/must not be empty/);
+    await expect(getServerByName(env.ChatServer, "n".repeat(257))).rejects.toThrow(/at most 256 characters/);
+  });
+
+  it("starts an Actor too (its handleStart runs)", async () => {
+    const stub = await getServerByName(env.COUNTER, uniqueName("start-actor"));
+    expect(await stub.call({ type: "get" })).toBe(0);
+  });
+});

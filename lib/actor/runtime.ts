@@ -1,28 +1,25 @@
-import { type Connection, type ConnectionHost, previewConnection } from "../connections/connection.js";
+import type { Connection, ConnectionHost } from "../connections/connection.js";
 import { HibernatingConnections } from "../connections/hibernating.js";
 import { InMemoryConnections } from "../connections/in-memory.js";
 import type { ConnectionManager } from "../connections/manager.js";
-import { checkConnectionId, connectionTags } from "../connections/tags.js";
 import { ActorStoppedError, CallTimeoutError, GenpartyError, MailboxFullError, SelfCallError, toRemoteError } from "../protocol/errors.js";
 import { clock } from "./clock.js";
-import { type AnyResult, checkResult, type Envelope, HANDLER, type Upgrade } from "./envelope.js";
-import { InvalidResultError, NameUnknownError, TimerError } from "./errors.js";
+import { type AnyResult, checkResult, type Envelope, HANDLER } from "./envelope.js";
+import { InvalidResultError, NameUnknownError } from "./errors.js";
 import { Mailbox } from "./mailbox.js";
 import { type Outcome, PendingCalls } from "./replies.js";
 import { clearState, type Stop } from "./results.js";
 import { type SendOrder, SenderOrder } from "./sender-order.js";
-import { closeReason, isBenignTeardown, isUpgrade, offeredProtocols, reciprocateClose } from "./sockets.js";
+import { closeReason, isBenignTeardown, isUpgrade } from "./sockets.js";
 import { checkStateSize, serializeState } from "./state-json.js";
-import { type AlarmApi, alarmApi, openStore, type Store, type TimerOp, type TimerRow } from "./storage.js";
+import { type AlarmApi, alarmApi, openStore, type Store } from "./storage.js";
+import { SocketTurns } from "./socket-turns.js";
+import { Timers } from "./timers.js";
 import { Turn } from "./turn.js";
 import type { CastOrigin, From, Info, Json, MailboxStats } from "./types.js";
 
 export const DEFAULT_CALL_TIMEOUT_MS = 5_000;
 export const DEFAULT_MAILBOX_LIMIT = 1_000;
-/** Deliveries of a throwing timeout before it is dropped with an error log. */
-export const MAX_TIMER_ATTEMPTS = 5;
-/** First retry delay of a throwing timeout; doubles per attempt. */
-export const TIMER_RETRY_BASE_MS = 1_000;
 /** Timers read per round of the alarm, and rounds per alarm before it yields to a re-armed alarm. */
 const ALARM_BATCH = 100;
 const ALARM_ROUNDS = 50;
@@ -64,6 +61,8 @@ export class ActorRuntime {
   readonly #order = new SenderOrder();
   readonly connections: ConnectionManager;
   readonly #host: ConnectionHost;
+  readonly #timers: Timers;
+  readonly #sockets: SocketTurns;
   /** The platform alarm itself, for `genparty/testing` (user code may see a wrapped `ctx.storage`). */
   readonly platformAlarm: AlarmApi;
   #store: Store;
@@ -94,9 +93,23 @@ export class ActorRuntime {
       ? new HibernatingConnections(ctx, this.#host)
       : new InMemoryConnections(this.#host, {
           message: (connection, data) => this.socketMessage(connection, data),
-          close: (connection, code, reason, wasClean, retired) => void this.#socketClosed(connection, code, reason, wasClean, retired),
+          close: (connection, code, reason, wasClean, retired) => void this.#sockets.closed(connection, code, reason, wasClean, retired),
           error: (connection, error) => this.socketError(connection, error),
         });
+    const enqueue = (envelope: Envelope) => this.#enqueue(envelope);
+    const label = () => this.label;
+    this.#timers = new Timers({ turn: () => this.#turn, enqueue, store: () => this.#store, label });
+    this.#sockets = new SocketTurns({
+      connections: this.connections,
+      host: this.#host,
+      enqueue,
+      label,
+      isFull: () => this.#isFull(),
+      state: () => this.#state,
+      handleInfo: (info, state) => behaviour.handleInfo(info, state),
+      getConnectionTags: (connection, context) => behaviour.getConnectionTags(connection, context),
+      getSubprotocol: (offered, request) => behaviour.getSubprotocol(offered, request),
+    });
   }
 
   /** Loads name and state from storage. Runs under blockConcurrencyWhile, before any message. */
@@ -147,7 +160,7 @@ export class ActorRuntime {
   }
 
   async request(request: Request, timeoutMs = DEFAULT_CALL_TIMEOUT_MS): Promise<Response> {
-    if (isUpgrade(request)) return this.#upgrade(request);
+    if (isUpgrade(request)) return this.#sockets.upgrade(request);
     if (this.#isFull()) {
       const error = this.#mailboxFull("request");
       return new Response(error.message, { status: 503, headers: { "retry-after": "1" } });
@@ -195,10 +208,8 @@ export class ActorRuntime {
   }
 
   /** Hibernation entry: `webSocketClose` of the Durable Object. */
-  async socketClose(socket: WebSocket, code: number, reason: string, wasClean: boolean): Promise<void> {
-    const connection = this.connections.of(socket);
-    if (!connection) return reciprocateClose(socket, code, reason);
-    await this.#socketClosed(connection, code, reason, wasClean, this.connections.isRetired(connection));
+  socketClose(socket: WebSocket, code: number, reason: string, wasClean: boolean): Promise<void> {
+    return this.#sockets.platformClosed(socket, code, reason, wasClean);
   }
 
   socketError(connection: Connection, error: unknown): void {
@@ -219,38 +230,16 @@ export class ActorRuntime {
     return this.#pending.settle(from, outcome);
   }
 
-  /** In a turn, the timer commits with it; outside any turn it commits on its own, in mailbox order. */
   sendAfter(ms: number, msg: Json, key: string | undefined): string {
-    if (!Number.isFinite(ms) || ms < 0) throw new TimerError(`${this.label}: sendAfter needs a finite delay ≥ 0 ms, got ${ms}.`);
-    const timerKey = key ?? crypto.randomUUID();
-    const json = JSON.stringify(msg);
-    if (json === undefined) throw new TimerError(`${this.label}: sendAfter's message must be JSON (got ${typeof msg}).`);
-    void this.#timerOp({ op: "set", key: timerKey, due: clock.now() + ms, msg: json });
-    return timerKey;
+    return this.#timers.sendAfter(ms, msg, key);
   }
 
   cancelTimer(key: string): Promise<void> {
-    return this.#timerOp({ op: "cancel", key });
+    return this.#timers.cancel(key);
   }
 
-  /** When the timer with this key is due (epoch ms), or null when there is none. */
-  async timerDeadline(key: string): Promise<number | null> {
-    if (!this.#turn) return new Promise((answer) => void this.#enqueue({ kind: "timerRead", key, answer }));
-    for (let i = this.#turn.timers.length - 1; i >= 0; i--) {
-      const op = this.#turn.timers[i]!;
-      if (op.op === "clear") return null;
-      if (op.op === "set" && op.key === key) return op.due;
-      if (op.op === "cancel" && op.key === key) return null;
-    }
-    return (await this.#store.timer(key))?.due ?? null;
-  }
-
-  #timerOp(op: TimerOp): Promise<void> {
-    if (this.#turn) {
-      this.#turn.timers.push(op);
-      return Promise.resolve();
-    }
-    return this.#enqueue({ kind: "timers", ops: [op] });
+  timerDeadline(key: string): Promise<number | null> {
+    return this.#timers.deadline(key);
   }
 
   // ── test support ────────────────────────────────────────────────────────────
@@ -272,55 +261,6 @@ export class ActorRuntime {
     this.#store = openStore(this.#ctx.storage, this.platformAlarm);
     this.connections.forget();
     await this.open();
-  }
-
-  // ── WebSockets ──────────────────────────────────────────────────────────────
-
-  async #upgrade(request: Request): Promise<Response> {
-    let id: string;
-    try {
-      id = checkConnectionId(new URL(request.url).searchParams.get("_pk") ?? crypto.randomUUID());
-    } catch (error) {
-      return new Response((error as Error).message, { status: 400 });
-    }
-    const [client, socket] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
-    if (this.#isFull()) {
-      // A browser can't read an HTTP status on a failed upgrade; a close code and reason it can.
-      socket.accept();
-      socket.close(1013, closeReason(`${this.label} is overloaded (mailbox full); try again later.`));
-      return new Response(null, { status: 101, webSocket: client });
-    }
-    const upgrade: Upgrade = { request, socket, id, offered: offeredProtocols(request) };
-    // Both queued together: the old socket with this id is closed (and heard of) before the new one connects.
-    void this.#enqueue({ kind: "replaced", id });
-    await this.#enqueue({ kind: "connect", upgrade });
-    const headers = upgrade.protocol ? { "sec-websocket-protocol": upgrade.protocol } : undefined;
-    return new Response(null, { status: 101, webSocket: client, headers });
-  }
-
-  async #socketClosed(connection: Connection, code: number, reason: string, wasClean: boolean, retired: boolean): Promise<void> {
-    if (!retired) await this.#enqueue({ kind: "closed", connection, code, reason, wasClean });
-    reciprocateClose(connection, code, reason);
-  }
-
-  async #connect(upgrade: Upgrade): Promise<unknown> {
-    const { request, socket, id } = upgrade;
-    const meta = { id, tags: [id], uri: request.url };
-    const preview = previewConnection(socket, meta, this.#host);
-    const userTags = await this.#behaviour.getConnectionTags(preview.connection, { request });
-    const tags = connectionTags(id, Array.isArray(userTags) ? userTags : []);
-    upgrade.protocol = this.#behaviour.getSubprotocol(upgrade.offered, request);
-    upgrade.connection = this.connections.accept(socket, { ...meta, tags }, preview.state());
-    return this.#behaviour.handleInfo({ type: "connect", connection: upgrade.connection, request }, this.#state);
-  }
-
-  /** Closes the socket that held `id` before, as the client that reconnected with it does not need it. */
-  #replace(id: string): unknown {
-    const previous = this.connections.get(id);
-    if (!previous) return undefined;
-    this.connections.retire(previous);
-    previous.close(1000, "Replaced by a newer connection with the same id");
-    return this.#behaviour.handleInfo({ type: "close", connection: previous, code: 1000, reason: "replaced", wasClean: true }, this.#state);
   }
 
   // ── the mailbox loop ────────────────────────────────────────────────────────
@@ -438,9 +378,9 @@ export class ActorRuntime {
       case "continue":
         return b.handleContinue(envelope.msg, state);
       case "connect":
-        return this.#connect(envelope.upgrade);
+        return this.#sockets.connect(envelope.upgrade);
       case "replaced":
-        return this.#replace(envelope.id) ?? { kind: "noreply", state: undefined };
+        return this.#sockets.replace(envelope.id);
       case "frame":
         return b.handleInfo({ type: "message", connection: envelope.connection, data: envelope.data }, state);
       case "closed": {
@@ -534,27 +474,13 @@ export class ActorRuntime {
     const what = envelope.kind === "timeout" ? `timeout "${envelope.row.key}"` : envelope.kind;
     console.error(`${this.label}: ${HANDLER[envelope.kind]} threw on a ${what}; the turn was rolled back and the actor keeps serving.`, error);
     if (envelope.kind !== "timeout") return this.#failedUnhandled(envelope, error);
-    const { key, seq, attempts } = envelope.row;
-    if (attempts + 1 >= MAX_TIMER_ATTEMPTS) {
-      console.error(`${this.label}: timeout "${key}" threw ${MAX_TIMER_ATTEMPTS} times and was dropped.`);
-      await this.#store.commit({ timers: [{ op: "fired", key, seq }], arm: !this.#inAlarm });
-      return;
-    }
-    const due = clock.now() + TIMER_RETRY_BASE_MS * 2 ** attempts;
-    await this.#store.commit({ timers: [{ op: "retry", key, seq, due }], arm: !this.#inAlarm });
+    await this.#store.commit({ timers: [this.#timers.afterFailure(envelope.row)], arm: !this.#inAlarm });
   }
 
   /** What a failed turn owes its sender: an error reply, or a closed socket for a failed connect. */
   #failedUnhandled(envelope: Envelope, error: unknown): void {
     if (envelope.kind === "start") return envelope.failed(toRemoteError(error));
-    if (envelope.kind === "connect") {
-      const { connection, socket } = envelope.upgrade;
-      if (connection) this.connections.retire(connection);
-      else socket.accept();
-      // The client learns that connecting failed, not why: details stay in the log.
-      socket.close(1011, closeReason(`${this.label} could not accept the connection (server error).`));
-      return;
-    }
+    if (envelope.kind === "connect") return this.#sockets.refuse(envelope.upgrade);
     this.#settleFailed(envelope, toRemoteError(error));
   }
 
@@ -575,14 +501,9 @@ export class ActorRuntime {
 
   /** A timer read by the alarm may have been cancelled, re-armed or put off since; a frame may come from a replaced socket. */
   async #isRelevant(envelope: Envelope): Promise<boolean> {
-    if (envelope.kind === "timeout") return this.#isLive(envelope.row);
+    if (envelope.kind === "timeout") return this.#timers.isLive(envelope.row);
     if (envelope.kind === "frame" || envelope.kind === "socketError") return !this.connections.isRetired(envelope.connection);
     return true;
-  }
-
-  async #isLive(row: TimerRow): Promise<boolean> {
-    const current = await this.#store.timer(row.key);
-    return current !== undefined && current.seq === row.seq && current.due <= clock.now();
   }
 
   #isFull(): boolean {

@@ -15,7 +15,7 @@ export interface Lobby {
 
 type Hook = (request: Request, lobby: Lobby) => Response | Request | void | undefined | Promise<Response | Request | void | undefined>;
 
-export interface PartyServerOptions<Props = unknown> {
+export interface PartyServerOptions {
   /** Path prefix before `/:server/:name`. @default "parties" */
   prefix?: string;
   jurisdiction?: DurableObjectJurisdiction;

@@ -1,0 +1,92 @@
+import { type Connection, type ConnectionHost, previewConnection } from "../connections/connection.js";
+import type { ConnectionManager } from "../connections/manager.js";
+import { checkConnectionId, connectionTags } from "../connections/tags.js";
+import type { Envelope, Upgrade } from "./envelope.js";
+import { closeReason, offeredProtocols, reciprocateClose } from "./sockets.js";
+import type { Info } from "./types.js";
+
+interface SocketHost {
+  readonly connections: ConnectionManager;
+  readonly host: ConnectionHost;
+  enqueue(envelope: Envelope): Promise<void>;
+  isFull(): boolean;
+  label(): string;
+  state(): unknown;
+  handleInfo(info: Info, state: unknown): unknown;
+  getConnectionTags(connection: Connection, context: { request: Request }): unknown;
+  getSubprotocol(offered: readonly string[], request: Request): string | undefined;
+}
+
+/** WebSocket upgrades and closes, turned into mailbox messages: the socket side of the runtime. */
+export class SocketTurns {
+  readonly #host: SocketHost;
+
+  constructor(host: SocketHost) {
+    this.#host = host;
+  }
+
+  /** Answers an upgrade request with 101 once the connect turn ran (so sends made in it arrive first). */
+  async upgrade(request: Request): Promise<Response> {
+    let id: string;
+    try {
+      id = checkConnectionId(new URL(request.url).searchParams.get("_pk") ?? crypto.randomUUID());
+    } catch (error) {
+      return new Response((error as Error).message, { status: 400 });
+    }
+    const [client, socket] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
+    if (this.#host.isFull()) {
+      // A browser can't read an HTTP status on a failed upgrade; a close code and reason it can.
+      socket.accept();
+      socket.close(1013, closeReason(`${this.#host.label()} is overloaded (mailbox full); try again later.`));
+      return new Response(null, { status: 101, webSocket: client });
+    }
+    const upgrade: Upgrade = { request, socket, id, offered: offeredProtocols(request) };
+    // Both queued together: the old socket with this id is closed (and heard of) before the new one connects.
+    void this.#host.enqueue({ kind: "replaced", id });
+    await this.#host.enqueue({ kind: "connect", upgrade });
+    const headers = upgrade.protocol ? { "sec-websocket-protocol": upgrade.protocol } : undefined;
+    return new Response(null, { status: 101, webSocket: client, headers });
+  }
+
+  /** The connect turn: tags, subprotocol, accept, then `handleInfo({ type: "connect" })`. */
+  async connect(upgrade: Upgrade): Promise<unknown> {
+    const { request, socket, id } = upgrade;
+    const meta = { id, tags: [id], uri: request.url };
+    // Before accept, state set in getConnectionTags lives on the pending socket and moves with it.
+    const preview = previewConnection(socket, meta, this.#host.host);
+    const userTags = await this.#host.getConnectionTags(preview.connection, { request });
+    const tags = connectionTags(id, Array.isArray(userTags) ? userTags : []);
+    upgrade.protocol = this.#host.getSubprotocol(upgrade.offered, request);
+    upgrade.connection = this.#host.connections.accept(socket, { ...meta, tags }, preview.state());
+    return this.#host.handleInfo({ type: "connect", connection: upgrade.connection, request }, this.#host.state());
+  }
+
+  /** Closes the socket that held `id` before: the client reconnected with it and won't use the old one. */
+  replace(id: string): unknown {
+    const previous = this.#host.connections.get(id);
+    if (!previous) return { kind: "noreply", state: undefined };
+    this.#host.connections.retire(previous);
+    previous.close(1000, "Replaced by a newer connection with the same id");
+    return this.#host.handleInfo({ type: "close", connection: previous, code: 1000, reason: "replaced", wasClean: true }, this.#host.state());
+  }
+
+  /** A failed connect turn: the client learns that connecting failed, not why (details stay in the log). */
+  refuse(upgrade: Upgrade): void {
+    if (upgrade.connection) this.#host.connections.retire(upgrade.connection);
+    else upgrade.socket.accept();
+    upgrade.socket.close(1011, closeReason(`${this.#host.label()} could not accept the connection (server error).`));
+  }
+
+  /** The client closed: tell the actor (unless the socket was replaced), then complete the handshake. */
+  async closed(connection: Connection, code: number, reason: string, wasClean: boolean, retired: boolean): Promise<void> {
+    if (!retired) await this.#host.enqueue({ kind: "closed", connection, code, reason, wasClean });
+    reciprocateClose(connection, code, reason);
+  }
+
+  /** Hibernation entry: `webSocketClose` of the Durable Object. Sockets the runtime didn't accept only get the handshake. */
+  async platformClosed(socket: WebSocket, code: number, reason: string, wasClean: boolean): Promise<void> {
+    const connection = this.#host.connections.of(socket);
+    if (!connection) return reciprocateClose(socket, code, reason);
+    await this.closed(connection, code, reason, wasClean, this.#host.connections.isRetired(connection));
+  }
+}

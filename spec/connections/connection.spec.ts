@@ -107,6 +107,11 @@ describe.each(modes)("Connections (%s)", (mode, route, namespace) => {
     expect(socket.response.headers.get("sec-websocket-protocol")).toBe("genparty.v1");
   });
 
+  it("lets getSubprotocol choose among the offered subprotocols", async () => {
+    const socket = await connect(`${room()}?_pk=q`, { "Sec-WebSocket-Protocol": "first, chosen" });
+    expect(socket.response.headers.get("sec-websocket-protocol")).toBe("chosen");
+  });
+
   it("drops the sends of a frame handler that throws, rolls its state back, and keeps the socket", async () => {
     const path = room();
     const socket = await connect(`${path}?_pk=t`);

@@ -48,6 +48,17 @@ describe.each(modes)("Server (%s)", (mode, party, namespace) => {
     expect((await events(name)).slice(2)).toEqual(["begin:slow:1", "end:slow:1", "begin:slow:2", "end:slow:2", "record:after"]);
   });
 
+  it("passes empty, binary and 1 MiB frames to onMessage", async () => {
+    const name = room();
+    const a = await connect(`/parties/${party}/${name}?_pk=a`);
+    await a.next();
+    expect(await a.ask("")).toBe("sent: ");
+    a.send(new Uint8Array(10).buffer);
+    expect(await a.next()).toBe("sent: binary:10");
+    const big = "z".repeat(1024 * 1024);
+    expect((await a.ask(big)).length).toBe(big.length + "sent: ".length);
+  });
+
   it("keeps the room alive when onMessage rejects", async () => {
     const name = room();
     const socket = await connect(`/parties/${party}/${name}?_pk=t`);

@@ -6,6 +6,7 @@ export type Outcome = { readonly ok: true; readonly value: unknown } | { readonl
 interface Pending {
   readonly resolve: (outcome: Outcome) => void;
   readonly timer: ReturnType<typeof setTimeout>;
+  readonly controller: AbortController;
 }
 
 /**
@@ -20,12 +21,17 @@ export class PendingCalls {
   }
 
   /** Registers a caller; after `timeoutMs` it gets `onTimeout()`'s error. */
-  open(type: From["type"], timeoutMs: number, onTimeout: () => GenpartyError): { from: From; outcome: Promise<Outcome> } {
+  open(type: "rpc" | "http", timeoutMs: number, onTimeout: () => GenpartyError): { from: From; outcome: Promise<Outcome> } {
+    const controller = new AbortController();
     // Random, not a counter: a `from` kept in state must never match a later instance's call.
-    const from: From = { type, id: crypto.randomUUID() };
+    const from: From = withSignal({ type, id: crypto.randomUUID() }, controller.signal);
     const outcome = new Promise<Outcome>((resolve) => {
-      const timer = setTimeout(() => this.settle(from, { ok: false, error: onTimeout() }), timeoutMs);
-      this.#pending.set(from.id, { resolve, timer });
+      const timer = setTimeout(() => {
+        const error = onTimeout();
+        this.settle(from, { ok: false, error });
+        controller.abort(error);
+      }, timeoutMs);
+      this.#pending.set(from.id, { resolve, timer, controller });
     });
     return { from, outcome };
   }
@@ -44,7 +50,15 @@ export class PendingCalls {
     return true;
   }
 
+  /** Rejects every waiting caller but those in `except` (keys as `rpc:<id>` / `http:<id>`). */
   rejectAll(error: GenpartyError, except: ReadonlySet<string> = new Set()): void {
-    for (const id of [...this.#pending.keys()]) if (!except.has(id)) this.settle({ type: "rpc", id }, { ok: false, error });
+    for (const id of [...this.#pending.keys()]) {
+      if (!except.has(`rpc:${id}`) && !except.has(`http:${id}`)) this.settle({ type: "rpc", id }, { ok: false, error });
+    }
   }
+}
+
+/** Adds `signal` without making it data: JSON (and so saved state) leaves it out. */
+export function withSignal<F extends object>(from: F, signal: AbortSignal): F & { readonly signal: AbortSignal } {
+  return Object.defineProperty(from, "signal", { value: signal, enumerable: false }) as F & { readonly signal: AbortSignal };
 }

@@ -16,6 +16,8 @@ import { type AlarmApi, alarmApi, openStore, type Store } from "./storage.js";
 import { SocketTurns } from "./socket-turns.js";
 import { Timers } from "./timers.js";
 import { Turn } from "./turn.js";
+import { callKey, SocketCalls } from "./socket-calls.js";
+import { isProtocolFrame } from "../protocol/frames.js";
 import type { CastOrigin, From, Info, Json, MailboxStats } from "./types.js";
 
 export const DEFAULT_CALL_TIMEOUT_MS = 5_000;
@@ -63,6 +65,7 @@ export class ActorRuntime {
   readonly #host: ConnectionHost;
   readonly #timers: Timers;
   readonly #sockets: SocketTurns;
+  readonly #socketCalls: SocketCalls;
   /** The platform alarm itself, for `genparty/testing` (user code may see a wrapped `ctx.storage`). */
   readonly platformAlarm: AlarmApi;
   #store: Store;
@@ -99,6 +102,13 @@ export class ActorRuntime {
     const enqueue = (envelope: Envelope) => this.#enqueue(envelope);
     const label = () => this.label;
     this.#timers = new Timers({ turn: () => this.#turn, enqueue, store: () => this.#store, label });
+    this.#socketCalls = new SocketCalls({
+      connections: this.connections,
+      label,
+      isFull: () => this.#isFull(),
+      enqueue: (envelope) => void this.#enqueue(envelope),
+      admit: (envelope) => this.#admit(envelope),
+    });
     this.#sockets = new SocketTurns({
       connections: this.connections,
       host: this.#host,
@@ -204,6 +214,7 @@ export class ActorRuntime {
   }
 
   socketMessage(connection: Connection, data: string | ArrayBuffer): void {
+    if (isProtocolFrame(data)) return this.#socketCalls.receive(connection, data);
     this.#admit({ kind: "frame", connection, data });
   }
 
@@ -223,11 +234,20 @@ export class ActorRuntime {
     const outcome: Outcome = { ok: true, value };
     if (this.#turn) {
       // Released after this turn commits: a reply never reveals state that could still roll back.
-      if (!this.#pending.has(from)) return false;
+      if (!this.#canAnswer(from)) return false;
       this.#turn.replies.push([from, outcome]);
       return true;
     }
-    return this.#pending.settle(from, outcome);
+    return this.#settle(from, outcome);
+  }
+
+  #canAnswer(from: From): boolean {
+    return from.type === "socket" ? this.#socketCalls.canAnswer(from) : this.#pending.has(from);
+  }
+
+  /** Delivers a call's outcome to its caller, wherever it waits. False if it was answered already or gave up. */
+  #settle(from: From, outcome: Outcome): boolean {
+    return from.type === "socket" ? this.#socketCalls.answer(from, outcome) : this.#pending.settle(from, outcome);
   }
 
   sendAfter(ms: number, msg: Json, key: string | undefined): string {
@@ -356,7 +376,7 @@ export class ActorRuntime {
     }
     this.#release(turn);
     if (result.kind === "reply" && (envelope.kind === "call" || envelope.kind === "request")) {
-      this.#pending.settle(envelope.from, { ok: true, value: result.value });
+      this.#settle(envelope.from, { ok: true, value: result.value });
     }
     if (result.continue !== undefined) void this.#enqueue({ kind: "continue", msg: result.continue }, true);
   }
@@ -443,7 +463,7 @@ export class ActorRuntime {
         // The socket closed meanwhile.
       }
     }
-    for (const [from, outcome] of turn.replies) this.#pending.settle(from, outcome);
+    for (const [from, outcome] of turn.replies) this.#settle(from, outcome);
   }
 
   async #stop(result: Stop<unknown, unknown>, envelope: Envelope, turn: Turn): Promise<void> {
@@ -455,10 +475,12 @@ export class ActorRuntime {
     this.#release(turn);
     const stopped = new ActorStoppedError(`${this.label} stopped (${result.reason}) before replying to this call.`);
     if (envelope.kind === "call" || envelope.kind === "request") {
-      this.#pending.settle(envelope.from, result.value === undefined ? { ok: false, error: stopped } : { ok: true, value: result.value });
+      this.#settle(envelope.from, result.value === undefined ? { ok: false, error: stopped } : { ok: true, value: result.value });
     }
     // Calls still queued are not lost: the restarted actor handles them. Deferred ones can't be answered any more.
-    this.#pending.rejectAll(stopped, this.#queuedCallers());
+    const queued = this.#queuedCallers();
+    this.#pending.rejectAll(stopped, queued);
+    this.#socketCalls.rejectPending(stopped, queued);
     const code = result.reason === "normal" || result.reason === "shutdown" ? 1000 : 1011;
     for (const connection of this.connections.all()) {
       this.connections.retire(connection);
@@ -490,13 +512,13 @@ export class ActorRuntime {
    */
   #settleFailed(envelope: Envelope, error: GenpartyError): void {
     if (envelope.kind !== "call" && envelope.kind !== "request") return;
-    this.#pending.settle(envelope.from, { ok: false, error });
+    this.#settle(envelope.from, { ok: false, error });
   }
 
   #queuedCallers(): Set<string> {
-    const ids = new Set<string>();
-    for (const { envelope } of this.#mailbox) if (envelope.kind === "call" || envelope.kind === "request") ids.add(envelope.from.id);
-    return ids;
+    const keys = new Set<string>();
+    for (const { envelope } of this.#mailbox) if (envelope.kind === "call" || envelope.kind === "request") keys.add(callKey(envelope.from));
+    return keys;
   }
 
   /** A timer read by the alarm may have been cancelled, re-armed or put off since; a frame may come from a replaced socket. */

@@ -22,17 +22,18 @@ export type ReplyFor<U, M> = U extends unknown ? (M extends U ? ReplyOf<U> : nev
 
 /**
  * Who is waiting for a call's reply. Plain data: keep it in state and answer later with
- * `this.reply(from, value)` from any turn.
+ * `this.reply(from, value)` from any turn; a socket caller is found again by its connection id,
+ * also after hibernation or a reconnect.
+ *
+ * `signal` (not part of the data, so it is not saved with state) aborts when the caller gives up:
+ * a socket client's AbortSignal or an RPC call's timeout.
  */
-export interface From {
-  readonly type: "rpc" | "http";
-  readonly id: string;
-}
+export type From =
+  | { readonly type: "rpc" | "http"; readonly id: string; readonly signal?: AbortSignal }
+  | { readonly type: "socket"; readonly id: string; readonly connection: string; readonly signal?: AbortSignal };
 
-/** Where a cast came from. */
-export interface CastOrigin {
-  readonly type: "rpc";
-}
+/** Where a cast came from. A socket cast is client input: validate it. */
+export type CastOrigin = { readonly type: "rpc" } | { readonly type: "socket"; readonly connection: Connection };
 
 /**
  * Everything that is not a call or a cast: timers and connection events. The type says who sent

@@ -33,8 +33,14 @@ export interface Connection<TState = unknown> extends WebSocket {
   /** What `setState` stored; survives hibernation. `null` until set. */
   readonly state: TState | null;
   /** Stores state with the socket (object, or updater of the previous one). Throws when over the attachment budget. */
-  setState(next: TState | null | ((previous: TState | null) => TState | null)): TState | null;
+  setState(next: TState | null | StateUpdater<TState>): TState | null;
 }
+
+/**
+ * Declared as a method so its parameter is bivariant: a `Connection<Presence>` then still passes
+ * where a `Connection` is expected (a hook's parameter), as it did with partyserver.
+ */
+export type StateUpdater<TState> = { update(previous: TState | null): TState | null }["update"];
 
 /** Where a connection's meta and state live: in the socket attachment, or in memory. */
 export interface StateSlot {

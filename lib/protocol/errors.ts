@@ -46,6 +46,18 @@ export class ActorStoppedError extends GenpartyError {
   readonly code = "actor_stopped";
 }
 
+/** A WebSocket frame that looked like a protocol frame but was not a valid one. The socket stays open. */
+export class ProtocolError extends GenpartyError {
+  override readonly name = "ProtocolError";
+  readonly code = "bad_frame";
+}
+
+/** The call was cancelled by its caller (AbortSignal). */
+export class CallCancelledError extends GenpartyError {
+  override readonly name = "CallCancelledError";
+  readonly code = "call_cancelled";
+}
+
 /** Plain-data form of an error, safe to send over DO RPC or a socket. */
 export interface WireError {
   name: string;
@@ -77,6 +89,8 @@ const wireClasses: Record<string, new (message: string) => GenpartyError> = {
   MailboxFullError,
   SelfCallError,
   ActorStoppedError,
+  ProtocolError,
+  CallCancelledError,
 };
 
 /** Rebuilds the error class from its wire form. Unknown names become a {@link RemoteError}. */

@@ -1,0 +1,134 @@
+import type { Connection } from "../connections/connection.js";
+import type { ConnectionManager } from "../connections/manager.js";
+import { CallCancelledError, type GenpartyError, MailboxFullError, ProtocolError, toWire } from "../protocol/errors.js";
+import { encodeFrame, parseClientFrame, type ServerFrame } from "../protocol/frames.js";
+import type { Envelope } from "./envelope.js";
+import { type Outcome, withSignal } from "./replies.js";
+import type { From } from "./types.js";
+
+type SocketFrom = Extract<From, { type: "socket" }>;
+
+/** How long an answered call id is remembered, so a client that re-sends it after a reconnect gets the same reply. */
+export const ANSWERED_CALL_TTL_MS = 5 * 60_000;
+/** Call ids remembered per connection id; the oldest answered ones go first. */
+const CALLS_PER_CONNECTION = 512;
+
+type Entry = { readonly status: "pending"; readonly controller: AbortController; readonly at: number } | { readonly status: "answered"; readonly frame: string; readonly at: number };
+
+interface SocketCallHost {
+  readonly connections: ConnectionManager;
+  label(): string;
+  isFull(): boolean;
+  enqueue(envelope: Envelope): void;
+  admit(envelope: Envelope): void;
+}
+
+/**
+ * Calls and casts that clients send as protocol frames. Each call id is answered once per
+ * connection id: a re-sent call (partysocket reconnected, the client resent what was pending) is
+ * not run again, and gets the stored reply if it was answered meanwhile.
+ */
+export class SocketCalls {
+  readonly #host: SocketCallHost;
+  readonly #calls = new Map<string, Map<string, Entry>>();
+
+  constructor(host: SocketCallHost) {
+    this.#host = host;
+  }
+
+  receive(connection: Connection, data: string): void {
+    const parsed = parseClientFrame(data);
+    if (!parsed.ok) {
+      const err = toWire(new ProtocolError(`${this.#host.label()}: ${parsed.problem}`));
+      return this.#send(connection, parsed.id === undefined ? { gp: 1, t: "error", err } : { gp: 1, t: "error", id: parsed.id, err });
+    }
+    const { frame } = parsed;
+    switch (frame.t) {
+      case "cast":
+        return this.#host.admit({ kind: "cast", msg: frame.msg, origin: { type: "socket", connection } });
+      case "cancel": {
+        const entry = this.#calls.get(connection.id)?.get(frame.id);
+        if (entry?.status === "pending") entry.controller.abort(new CallCancelledError(`The caller cancelled call ${frame.id}.`));
+        return;
+      }
+      case "call": {
+        const known = this.#calls.get(connection.id)?.get(frame.id);
+        if (known?.status === "answered") return this.#sendRaw(connection, known.frame);
+        if (known?.status === "pending") return;
+        if (this.#host.isFull()) {
+          const error = new MailboxFullError(`${this.#host.label()}'s mailbox is full; call ${frame.id} was rejected. Retry later.`);
+          return this.#send(connection, { gp: 1, t: "reply", id: frame.id, err: toWire(error) });
+        }
+        const controller = new AbortController();
+        this.#remember(connection.id, frame.id, { status: "pending", controller, at: Date.now() });
+        const from = withSignal({ type: "socket", id: frame.id, connection: connection.id } as const, controller.signal);
+        return this.#host.enqueue({ kind: "call", msg: frame.msg, from, chain: [] });
+      }
+    }
+  }
+
+  /** Whether `from` may still be answered (unknown counts: it may be a call from before a hibernation). */
+  canAnswer(from: SocketFrom): boolean {
+    return this.#calls.get(from.connection)?.get(from.id)?.status !== "answered";
+  }
+
+  /** Sends the answer to whichever socket holds the connection id now; remembers it for a re-sent call. */
+  answer(from: SocketFrom, outcome: Outcome): boolean {
+    if (!this.canAnswer(from)) return false;
+    const frame = encodeReply(from.id, outcome, this.#host.label());
+    this.#remember(from.connection, from.id, { status: "answered", frame, at: Date.now() });
+    const connection = this.#host.connections.get(from.connection);
+    if (connection) this.#sendRaw(connection, frame);
+    return true;
+  }
+
+  /** Answers every call still pending with `error`, except those in `except` (keys from {@link callKey}). */
+  rejectPending(error: GenpartyError, except: ReadonlySet<string>): void {
+    for (const [connection, calls] of this.#calls) {
+      for (const [id, entry] of calls) {
+        if (entry.status === "pending" && !except.has(callKey({ type: "socket", id, connection }))) {
+          this.answer({ type: "socket", id, connection }, { ok: false, error });
+        }
+      }
+    }
+  }
+
+  #remember(connection: string, id: string, entry: Entry): void {
+    let calls = this.#calls.get(connection);
+    if (!calls) this.#calls.set(connection, (calls = new Map()));
+    calls.delete(id);
+    calls.set(id, entry);
+    const cutoff = Date.now() - ANSWERED_CALL_TTL_MS;
+    for (const [oldId, old] of calls) {
+      if (calls.size <= CALLS_PER_CONNECTION && old.at >= cutoff) break;
+      if (old.status === "answered") calls.delete(oldId);
+    }
+  }
+
+  #send(connection: Connection, frame: ServerFrame): void {
+    this.#sendRaw(connection, encodeFrame(frame));
+  }
+
+  #sendRaw(connection: Connection, frame: string): void {
+    try {
+      connection.send(frame);
+    } catch {
+      // The socket closed; a reconnecting client re-sends the call and gets the stored answer.
+    }
+  }
+}
+
+/** Identifies a call across kinds of caller. */
+export function callKey(from: From): string {
+  return from.type === "socket" ? `socket:${from.connection}:${from.id}` : `${from.type}:${from.id}`;
+}
+
+function encodeReply(id: string, outcome: Outcome, label: string): string {
+  if (!outcome.ok) return encodeFrame({ gp: 1, t: "reply", id, err: toWire(outcome.error) });
+  try {
+    return encodeFrame({ gp: 1, t: "reply", id, ok: outcome.value });
+  } catch (error) {
+    const problem = new ProtocolError(`${label}: the reply to call ${id} can't be sent as JSON (${(error as Error).message}).`);
+    return encodeFrame({ gp: 1, t: "reply", id, err: toWire(problem) });
+  }
+}

@@ -1,0 +1,79 @@
+import type { WireError } from "./errors.js";
+
+/**
+ * genparty's wire format: JSON text frames whose first key is `"gp"` (the protocol version), so a
+ * server tells them from any other frame by their first bytes and plain partysocket clients keep
+ * working untouched.
+ *
+ * client → server: `call {id, msg}` · `cast {msg}` · `cancel {id}`
+ * server → client: `reply {id, ok}` or `reply {id, err}` · `error {id?, err}` (a bad frame) · `push {msg}`
+ */
+export const PROTOCOL_VERSION = 1;
+/** Protocol frames above this size are refused with an error frame; the socket stays open. */
+export const MAX_PROTOCOL_FRAME_BYTES = 1_048_576;
+const PREFIX = `{"gp":`;
+
+export type ClientFrame =
+  | { readonly gp: 1; readonly t: "call"; readonly id: string; readonly msg: unknown }
+  | { readonly gp: 1; readonly t: "cast"; readonly msg: unknown }
+  | { readonly gp: 1; readonly t: "cancel"; readonly id: string };
+
+export type ServerFrame =
+  | { readonly gp: 1; readonly t: "reply"; readonly id: string; readonly ok?: unknown; readonly err?: WireError }
+  | { readonly gp: 1; readonly t: "error"; readonly id?: string; readonly err: WireError }
+  | { readonly gp: 1; readonly t: "push"; readonly msg: unknown };
+
+/** Longest call id accepted. */
+export const MAX_CALL_ID_LENGTH = 128;
+
+export function isProtocolFrame(data: unknown): data is string {
+  return typeof data === "string" && data.startsWith(PREFIX);
+}
+
+/** Frames are built with `gp` first: that is what `isProtocolFrame` looks for. */
+export function encodeFrame(frame: ClientFrame | ServerFrame): string {
+  return JSON.stringify(frame);
+}
+
+export type Parsed<F> = { readonly ok: true; readonly frame: F } | { readonly ok: false; readonly id?: string; readonly problem: string };
+
+/** Reads a client frame; a bad one yields what is wrong with it and, when it can be found, the call id. */
+export function parseClientFrame(data: string): Parsed<ClientFrame> {
+  const id = /"id":"([^"\\]{1,128})"/.exec(data.slice(0, 512))?.[1];
+  const bad = (problem: string): Parsed<ClientFrame> => (id === undefined ? { ok: false, problem } : { ok: false, id, problem });
+  if (data.length > MAX_PROTOCOL_FRAME_BYTES) return bad(`The frame is ${data.length} characters; protocol frames are at most ${MAX_PROTOCOL_FRAME_BYTES}.`);
+  let value: unknown;
+  try {
+    value = JSON.parse(data);
+  } catch {
+    return bad("The frame starts like a genparty frame but is not valid JSON.");
+  }
+  const frame = value as Record<string, unknown>;
+  if (frame.gp !== PROTOCOL_VERSION) return bad(`Protocol version ${String(frame.gp)} is not spoken here (this server speaks ${PROTOCOL_VERSION}).`);
+  switch (frame.t) {
+    case "call":
+      if (typeof frame.id !== "string" || frame.id.length === 0 || frame.id.length > MAX_CALL_ID_LENGTH) {
+        return bad(`A call needs an "id": a string of 1 to ${MAX_CALL_ID_LENGTH} characters.`);
+      }
+      if (!("msg" in frame)) return bad(`A call needs a "msg".`);
+      return { ok: true, frame: { gp: 1, t: "call", id: frame.id, msg: frame.msg } };
+    case "cast":
+      if (!("msg" in frame)) return bad(`A cast needs a "msg".`);
+      return { ok: true, frame: { gp: 1, t: "cast", msg: frame.msg } };
+    case "cancel":
+      if (typeof frame.id !== "string") return bad(`A cancel needs the "id" of the call.`);
+      return { ok: true, frame: { gp: 1, t: "cancel", id: frame.id } };
+    default:
+      return bad(`Unknown frame type ${JSON.stringify(frame.t)}; expected "call", "cast" or "cancel".`);
+  }
+}
+
+/** Reads a server frame (in the client). */
+export function parseServerFrame(data: string): ServerFrame | undefined {
+  try {
+    const frame = JSON.parse(data) as ServerFrame;
+    return frame.gp === PROTOCOL_VERSION && (frame.t === "reply" || frame.t === "error" || frame.t === "push") ? frame : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,116 @@
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { getActor } from "../../lib/index.js";
+import { evict, hibernate } from "../../lib/testing/index.js";
+import { uniqueName } from "../helpers.js";
+import { connect, type TestSocket } from "../sockets.js";
+
+const call = (id: string, msg: unknown) => JSON.stringify({ gp: 1, t: "call", id, msg });
+const cast = (msg: unknown) => JSON.stringify({ gp: 1, t: "cast", msg });
+const frame = async (socket: TestSocket) => JSON.parse(await socket.next()) as Record<string, unknown>;
+
+async function counterSocket(name = uniqueName("sock"), pk = "c1") {
+  const socket = await connect(`/counter/${name}?_pk=${pk}`);
+  return { socket, name, counter: getActor(env.COUNTER, name) };
+}
+
+describe("Calls and casts over a socket", () => {
+  it("answer a call frame with a reply frame carrying its id", async () => {
+    const { socket } = await counterSocket();
+    socket.send(call("1", { type: "add", by: 2 }));
+    expect(await frame(socket)).toEqual({ gp: 1, t: "reply", id: "1", ok: 2 });
+  });
+
+  it("hand a cast frame to handleCast with the socket as origin", async () => {
+    const { socket, counter } = await counterSocket();
+    socket.send(cast({ type: "log", entry: "hi" }));
+    socket.send(call("2", { type: "state" }));
+    expect(((await frame(socket)).ok as { log: string[] }).log).toEqual(["init", "socket:hi"]);
+    expect((await counter.call({ type: "state" })).log).toEqual(["init", "socket:hi"]);
+  });
+
+  it("answer a throwing handler with an err frame (name, code, message; no stack)", async () => {
+    const { socket } = await counterSocket();
+    socket.send(call("3", { type: "throw" }));
+    expect(await frame(socket)).toEqual({
+      gp: 1,
+      t: "reply",
+      id: "3",
+      err: { name: "RemoteError", code: "remote_error", message: "n must stay small", remoteName: "ValidationError" },
+    });
+  });
+
+  it("answer a malformed or oversize frame with an error frame and keep the socket open", async () => {
+    const { socket } = await counterSocket();
+    socket.send(`{"gp":1,"t":"call","id":"4"`);
+    expect(await frame(socket)).toMatchObject({ t: "error", id: "4", err: { name: "ProtocolError", code: "bad_frame" } });
+    socket.send(`{"gp":1,"t":"call","id":"5","msg":"${"x".repeat(1_048_576)}"}`);
+    expect(await frame(socket)).toMatchObject({ t: "error", id: "5", err: { message: expect.stringMatching(/at most 1048576/) } });
+    socket.send(call("6", { type: "get" }));
+    expect(await frame(socket)).toEqual({ gp: 1, t: "reply", id: "6", ok: 0 });
+  });
+
+  it("runs a call re-sent with the same id once, and answers the re-send with the stored reply", async () => {
+    const { socket, counter } = await counterSocket();
+    socket.send(call("w", { type: "wait" }));
+    socket.send(call("w", { type: "wait" }));
+    await counter.call({ type: "get" });
+    expect((await counter.call({ type: "state" })).waiting).toHaveLength(1);
+    await counter.call({ type: "release", value: "once" });
+    expect(await frame(socket)).toEqual({ gp: 1, t: "reply", id: "w", ok: "once" });
+    socket.send(call("w", { type: "wait" }));
+    expect(await frame(socket)).toEqual({ gp: 1, t: "reply", id: "w", ok: "once" });
+    expect((await counter.call({ type: "state" })).waiting).toHaveLength(0);
+  });
+
+  it("defers a reply across hibernation", async () => {
+    const { socket, counter } = await counterSocket();
+    socket.send(call("d", { type: "wait" }));
+    await counter.call({ type: "get" });
+    await hibernate(counter);
+    expect(await counter.call({ type: "release", value: "after sleep" })).toBe(1);
+    expect(await frame(socket)).toEqual({ gp: 1, t: "reply", id: "d", ok: "after sleep" });
+  });
+
+  it("delivers a deferred reply to the new socket after the client reconnected with its id", async () => {
+    const { socket, counter, name } = await counterSocket(undefined, "same");
+    socket.send(call("r", { type: "wait" }));
+    await counter.call({ type: "get" });
+    socket.close(1000, "network blip");
+    const again = await connect(`/counter/${name}?_pk=same`);
+    await counter.call({ type: "release", value: "found you" });
+    expect(await frame(again)).toEqual({ gp: 1, t: "reply", id: "r", ok: "found you" });
+  });
+
+  it("delivers a deferred reply after eviction to the client that reconnected", async () => {
+    const { socket, counter, name } = await counterSocket(undefined, "evicted");
+    socket.send(call("e", { type: "wait" }));
+    await counter.call({ type: "get" });
+    await evict(counter);
+    await socket.closed;
+    const again = await connect(`/counter/${name}?_pk=evicted`);
+    expect(await counter.call({ type: "release", value: "still owed" })).toBe(1);
+    expect(await frame(again)).toEqual({ gp: 1, t: "reply", id: "e", ok: "still owed" });
+  });
+
+  it("reaches the handler as from.signal when the client cancels", async () => {
+    const { socket, counter } = await counterSocket();
+    socket.send(call("s", { type: "watchSignal", ms: 2_000 }));
+    socket.send(JSON.stringify({ gp: 1, t: "cancel", id: "s" }));
+    expect(await frame(socket)).toEqual({ gp: 1, t: "reply", id: "s", ok: "aborted: CallCancelledError" });
+    expect((await counter.call({ type: "state" })).log).toContain("signal:aborted: CallCancelledError");
+  });
+
+  it("aborts from.signal of an RPC call that timed out", async () => {
+    const counter = getActor(env.COUNTER, uniqueName("rpc-signal"));
+    await expect(counter.call({ type: "watchSignal", ms: 2_000 }, { timeout: 20 })).rejects.toThrow(/did not reply within 20 ms/);
+    expect((await counter.call({ type: "state" })).log).toContain("signal:aborted: CallTimeoutError");
+  });
+
+  it("leaves non-protocol frames to handleInfo", async () => {
+    const { socket } = await counterSocket();
+    socket.send(`{"type":"plain"}`);
+    socket.send(call("p", { type: "get" }));
+    expect(await frame(socket)).toEqual({ gp: 1, t: "reply", id: "p", ok: 0 });
+  });
+});

@@ -1,0 +1,38 @@
+import { describe, expect, it } from "vitest";
+import { encodeFrame, isProtocolFrame, MAX_PROTOCOL_FRAME_BYTES, parseClientFrame, parseServerFrame } from "../../lib/protocol/frames.js";
+
+describe("Protocol frames", () => {
+  it("are told apart from other frames by their first bytes", () => {
+    expect(isProtocolFrame(encodeFrame({ gp: 1, t: "cast", msg: 1 }))).toBe(true);
+    expect(isProtocolFrame(`{"type":"say"}`)).toBe(false);
+    expect(isProtocolFrame("hello")).toBe(false);
+    expect(isProtocolFrame(new ArrayBuffer(4))).toBe(false);
+  });
+
+  it("round-trip through JSON", () => {
+    const call = { gp: 1, t: "call", id: "7", msg: { type: "add", by: 2 } } as const;
+    expect(parseClientFrame(encodeFrame(call))).toEqual({ ok: true, frame: call });
+    expect(parseServerFrame(encodeFrame({ gp: 1, t: "reply", id: "7", ok: 3 }))).toEqual({ gp: 1, t: "reply", id: "7", ok: 3 });
+    expect(parseServerFrame("not json")).toBeUndefined();
+  });
+
+  it.each([
+    [`{"gp":1,"t":"call","id":"5"`, "5", /not valid JSON/],
+    [`{"gp":2,"t":"call","id":"6","msg":1}`, "6", /Protocol version 2 is not spoken here/],
+    [`{"gp":1,"t":"shout","msg":1}`, undefined, /Unknown frame type "shout"/],
+    [`{"gp":1,"t":"call","msg":1}`, undefined, /A call needs an "id"/],
+    [`{"gp":1,"t":"call","id":"8"}`, "8", /A call needs a "msg"/],
+    [`{"gp":1,"t":"cast"}`, undefined, /A cast needs a "msg"/],
+  ])("explain what is wrong with %s", (frame, id, problem) => {
+    const parsed = parseClientFrame(frame);
+    expect(parsed.ok).toBe(false);
+    if (parsed.ok) return;
+    expect(parsed.id).toBe(id);
+    expect(parsed.problem).toMatch(problem);
+  });
+
+  it("refuse an oversize frame, keeping its id", () => {
+    const parsed = parseClientFrame(`{"gp":1,"t":"call","id":"big","msg":"${"x".repeat(MAX_PROTOCOL_FRAME_BYTES)}"}`);
+    expect(parsed).toMatchObject({ ok: false, id: "big", problem: expect.stringMatching(/at most 1048576/) });
+  });
+});

@@ -1,5 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import { toWire, type WireError } from "../protocol/errors.js";
+import { encodeFrame } from "../protocol/frames.js";
 import { clock } from "./clock.js";
 import { NotImplementedError } from "./errors.js";
 import { ActorRef, type ActorRefOptions, type AnyActor } from "./ref.js";
@@ -198,6 +199,21 @@ export abstract class Actor<Env = Cloudflare.Env, State = unknown, CallMsg = nev
       } catch {
         // Closed between listing and sending; its close event is on its way.
       }
+    }
+  }
+
+  /**
+   * Sends `msg` as a protocol `push` frame, which `genparty/client` hands to `on("push")`: to one
+   * connection (`to`, a connection or its id), or to all open ones but the ids in `exclude`.
+   */
+  push(msg: Json, options: { to?: Connection | string; exclude?: readonly string[] } = {}): void {
+    const frame = encodeFrame({ gp: 1, t: "push", msg });
+    if (options.to === undefined) return this.broadcast(frame, options.exclude);
+    const connection = typeof options.to === "string" ? this.getConnection(options.to) : options.to;
+    try {
+      connection?.send(frame);
+    } catch {
+      // Left meanwhile.
     }
   }
 

@@ -1,6 +1,20 @@
 /**
- * What a caller outside the object needs: the error classes (rebuilt from their wire form) and the
- * message types. The WebSocket client grows here with the wire protocol.
+ * The browser / Node side: a typed client over partysocket, and what callers need to handle errors.
+ * Nothing here imports the Workers runtime.
  */
-export { ActorStoppedError, CallTimeoutError, fromWire, GenpartyError, MailboxFullError, RemoteError, SelfCallError, type WireError } from "../protocol/errors.js";
+export { type ActorClient, type CallerOptions, type ClientEvents, connect, type ConnectOptions } from "./connect.js";
+export { DEFAULT_CLIENT_CALL_TIMEOUT_MS } from "./pending-calls.js";
+export {
+  ActorStoppedError,
+  CallCancelledError,
+  CallTimeoutError,
+  fromWire,
+  GenpartyError,
+  MailboxFullError,
+  ProtocolError,
+  RemoteError,
+  SelfCallError,
+  type WireError,
+} from "../protocol/errors.js";
+export { PROTOCOL_VERSION } from "../protocol/frames.js";
 export type { Call, CallOptions, Json, ReplyFor, ReplyOf } from "../actor/types.js";

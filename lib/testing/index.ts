@@ -86,3 +86,5 @@ export async function advanceClock(ms: number, ...targets: Target[]): Promise<vo
 export function resetClock(): void {
   resetClockShift();
 }
+
+export { fetchWebSocket } from "./fetch-websocket.js";

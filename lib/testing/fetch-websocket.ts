@@ -1,0 +1,76 @@
+/**
+ * A WebSocket class (the shape partysocket and most clients expect) that opens its connection with
+ * `fetcher.fetch(url, { headers: { Upgrade: "websocket" } })`. Inside vitest-pool-workers a test
+ * can't dial its own worker by URL, but it can fetch it: this lets `genparty/client` (or any
+ * partysocket client) run against the real worker, over real sockets, in a spec.
+ *
+ * @example
+ * import { SELF } from "cloudflare:test";
+ * const counter = connect<typeof Counter>({ host: "spec", party: "counter", room: "r", WebSocket: fetchWebSocket(SELF) });
+ */
+export function fetchWebSocket(fetcher: { fetch(input: string, init?: RequestInit): Promise<Response> }) {
+  return class FetchWebSocket extends EventTarget {
+    static readonly CONNECTING = 0;
+    static readonly OPEN = 1;
+    static readonly CLOSING = 2;
+    static readonly CLOSED = 3;
+    readonly CONNECTING = 0;
+    readonly OPEN = 1;
+    readonly CLOSING = 2;
+    readonly CLOSED = 3;
+    readonly url: string;
+    readyState = 0;
+    binaryType: "arraybuffer" | "blob" = "blob";
+    protocol = "";
+    readonly extensions = "";
+    readonly bufferedAmount = 0;
+    #socket: WebSocket | undefined;
+
+    constructor(url: string | URL, protocols?: string | string[]) {
+      super();
+      this.url = String(url);
+      void this.#open(protocols);
+    }
+
+    send(data: string | ArrayBuffer | ArrayBufferView): void {
+      if (this.readyState !== 1 || !this.#socket) throw new Error("WebSocket is not open");
+      this.#socket.send(data);
+    }
+
+    close(code = 1000, reason?: string): void {
+      if (this.readyState >= 2) return;
+      this.readyState = 2;
+      if (this.#socket) this.#socket.close(code, reason);
+      else this.#closed(code, reason ?? "", false);
+    }
+
+    async #open(protocols?: string | string[]): Promise<void> {
+      const offered = protocols === undefined ? [] : [protocols].flat();
+      try {
+        const response = await fetcher.fetch(this.url.replace(/^ws/, "http"), {
+          headers: { Upgrade: "websocket", ...(offered.length > 0 ? { "Sec-WebSocket-Protocol": offered.join(", ") } : {}) },
+        });
+        const socket = response.webSocket;
+        if (!socket) throw new Error(`upgrade refused: ${response.status}`);
+        socket.accept();
+        if (this.readyState >= 2) return socket.close(1000, "closed before open");
+        this.#socket = socket;
+        this.protocol = response.headers.get("sec-websocket-protocol") ?? "";
+        socket.addEventListener("message", (event) => this.dispatchEvent(new MessageEvent("message", { data: event.data })));
+        socket.addEventListener("close", (event) => this.#closed(event.code, event.reason, event.wasClean));
+        socket.addEventListener("error", () => this.dispatchEvent(new Event("error")));
+        this.readyState = 1;
+        this.dispatchEvent(new Event("open"));
+      } catch {
+        this.dispatchEvent(new Event("error"));
+        this.#closed(1006, "", false);
+      }
+    }
+
+    #closed(code: number, reason: string, wasClean: boolean): void {
+      if (this.readyState === 3) return;
+      this.readyState = 3;
+      this.dispatchEvent(new CloseEvent("close", { code, reason, wasClean }));
+    }
+  };
+}

@@ -1,0 +1,116 @@
+import { SELF } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, expectTypeOf, it, vi } from "vitest";
+import { CallTimeoutError, connect, RemoteError } from "../../lib/client/index.js";
+import { getActor } from "../../lib/index.js";
+import { evict, fetchWebSocket, hibernate } from "../../lib/testing/index.js";
+import type { Counter } from "../fixtures/counter.js";
+import type { Room } from "../fixtures/room.js";
+import { uniqueName } from "../helpers.js";
+
+const open = <T>(party: string, room = uniqueName("client")) =>
+  connect<T>({ host: "spec", party, room, WebSocket: fetchWebSocket(SELF), minReconnectionDelay: 10, maxReconnectionDelay: 50 });
+
+describe("genparty/client", () => {
+  it("calls and casts, with replies typed from the actor class", async () => {
+    const client = open<typeof Counter>("counter");
+    const n = await client.call({ type: "add", by: 2 });
+    expectTypeOf(n).toEqualTypeOf<number>();
+    client.cast({ type: "add", by: 3 });
+    expect(await client.call({ type: "get" })).toBe(5);
+    // @ts-expect-error not a call message of Counter
+    void (() => client.call({ type: "nope" }));
+    client.close();
+  });
+
+  it("rejects with RemoteError when the handler throws", async () => {
+    const client = open<typeof Counter>("counter");
+    const error = await client.call({ type: "throw" }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RemoteError);
+    expect(error).toMatchObject({ remoteName: "ValidationError", message: "n must stay small" });
+    client.close();
+  });
+
+  it("rejects with CallTimeoutError and tells the handler through from.signal", async () => {
+    const room = uniqueName("timeout");
+    const client = open<typeof Counter>("counter", room);
+    await expect(client.call({ type: "watchSignal", ms: 5_000 }, { timeout: 50 })).rejects.toBeInstanceOf(CallTimeoutError);
+    await vi.waitFor(async () => expect((await getActor(env.COUNTER, room).call({ type: "state" })).log).toContain("signal:aborted: CallCancelledError"));
+    client.close();
+  });
+
+  it("rejects with AbortError when the caller's signal aborts", async () => {
+    const client = open<typeof Counter>("counter");
+    const controller = new AbortController();
+    const pending = client.call({ type: "watchSignal", ms: 5_000 }, { signal: controller.signal });
+    controller.abort();
+    const error = await pending.catch((e: unknown) => e);
+    expect((error as Error).name).toBe("AbortError");
+    client.close();
+  });
+
+  it("answers 1,000 concurrent calls from one client, each with its own reply", async () => {
+    const client = open<typeof Counter>("counter");
+    const values = Array.from({ length: 1_000 }, (_, i) => i);
+    const replies = await Promise.all(values.map((value) => client.call({ type: "echo", value, ms: value % 3 }, { timeout: 20_000 })));
+    expect(replies).toEqual(values);
+    client.close();
+  });
+
+  it("receives a deferred reply across hibernation", async () => {
+    const room = uniqueName("deferred");
+    const client = open<typeof Counter>("counter", room);
+    const waiting = client.call({ type: "wait" }, { timeout: 10_000 });
+    const counter = getActor(env.COUNTER, room);
+    await vi.waitFor(async () => expect((await counter.call({ type: "state" })).waiting).toHaveLength(1));
+    await hibernate(counter);
+    await counter.call({ type: "release", value: "after hibernation" });
+    expect(await waiting).toBe("after hibernation");
+    client.close();
+  });
+
+  it("re-sends a pending call after a reconnect and gets it answered once, run once", async () => {
+    const room = uniqueName("reconnect");
+    const client = open<typeof Counter>("counter", room);
+    const counter = getActor(env.COUNTER, room);
+    const waiting = client.call({ type: "wait" }, { timeout: 10_000 });
+    await vi.waitFor(async () => expect((await counter.call({ type: "state" })).waiting).toHaveLength(1));
+    let reopened = 0;
+    client.on("open", () => reopened++);
+    client.socket.reconnect();
+    await vi.waitFor(() => expect(reopened).toBe(1));
+    expect(await client.call({ type: "get" })).toBe(0);
+    expect((await counter.call({ type: "state" })).waiting).toHaveLength(1);
+    await counter.call({ type: "release", value: "once" });
+    expect(await waiting).toBe("once");
+    client.close();
+  });
+
+  it("gets its call answered after the object was evicted mid-call", async () => {
+    const room = uniqueName("evicted");
+    const client = open<typeof Counter>("counter", room);
+    const counter = getActor(env.COUNTER, room);
+    const waiting = client.call({ type: "wait" }, { timeout: 10_000 });
+    await vi.waitFor(async () => expect((await counter.call({ type: "state" })).waiting).toHaveLength(1));
+    let reopened = 0;
+    client.on("open", () => reopened++);
+    await evict(counter);
+    await vi.waitFor(() => expect(reopened).toBe(1));
+    await client.call({ type: "get" });
+    await counter.call({ type: "release", value: "still answered" });
+    expect(await waiting).toBe("still answered");
+    client.close();
+  });
+
+  it("hands raw frames to on('message') and push frames to on('push')", async () => {
+    const client = open<typeof Room>("room");
+    const messages: unknown[] = [];
+    const pushes: unknown[] = [];
+    client.on("message", (data) => messages.push(data));
+    client.on("push", (msg) => pushes.push(msg));
+    await vi.waitFor(() => expect(messages[0]).toMatch(/^welcome /));
+    client.socket.send("push:hello");
+    await vi.waitFor(() => expect(pushes).toEqual([{ pushed: "hello" }]));
+    client.close();
+  });
+});

@@ -11,6 +11,7 @@ declare global {
       MEMORY_CHAT: DurableObjectNamespace<import("./fixtures/party.js").ChatServer>;
       AlarmServer: DurableObjectNamespace<import("./fixtures/party.js").ChatServer>;
       FlakyStartServer: DurableObjectNamespace<import("./fixtures/party.js").FlakyStartServer>;
+      FLAKY: DurableObjectNamespace<import("./fixtures/flaky.js").FlakyObject>;
       MyServer: DurableObjectNamespace<import("./fixtures/party.js").MyServer>;
     }
   }

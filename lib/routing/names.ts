@@ -1,11 +1,14 @@
 import type { AnyActor } from "../actor/ref.js";
 import { MAX_NAME_LENGTH } from "../actor/ref.js";
+import { type RoutingRetryOptions, withRetry } from "./retry.js";
 
 export interface ServerByNameOptions<Props = unknown> {
   locationHint?: DurableObjectLocationHint;
   jurisdiction?: DurableObjectJurisdiction;
   /** Handed to `onStart(props)` over RPC, never in a header. */
   props?: Props;
+  /** Retries a transient Durable Object error while starting the object. `false` turns it off. */
+  routingRetry?: RoutingRetryOptions | false;
 }
 
 /** A name that can't address a room. */
@@ -35,9 +38,16 @@ export async function getServerByName<T extends AnyActor>(
   name: string,
   options: ServerByNameOptions = {},
 ): Promise<DurableObjectStub<T>> {
-  const stub = stubFor(namespace, checkRoomName(name), options);
-  await (stub as unknown as Startable).__genpartyStart(options.props);
-  return stub;
+  checkRoomName(name);
+  return withRetry(
+    async () => {
+      const stub = stubFor(namespace, name, options);
+      await (stub as unknown as Startable).__genpartyStart(options.props);
+      return stub;
+    },
+    options.routingRetry,
+    { name },
+  );
 }
 
 export function stubFor<T extends Rpc.DurableObjectBranded | undefined>(

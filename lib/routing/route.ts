@@ -2,6 +2,7 @@ import { env as workerEnv } from "cloudflare:workers";
 import { isUpgrade } from "../actor/sockets.js";
 import { corsHeaders, withCors } from "./cors.js";
 import { checkRoomName, InvalidNameError, type Startable, stubFor } from "./names.js";
+import { checkRetryOptions, type RoutingRetryOptions, withRetry } from "./retry.js";
 
 /** Which room a request was routed to, as the hooks see it. */
 export interface Lobby {
@@ -28,6 +29,8 @@ export interface PartyServerOptions {
   onBeforeConnect?: Hook;
   /** Runs before an HTTP request: a Response answers instead, a Request replaces the original. */
   onBeforeRequest?: Hook;
+  /** Retries transient Durable Object errors (the request body is replayed; hooks run once). `false` turns it off. @default { maxAttempts: 3 } */
+  routingRetry?: RoutingRetryOptions | false;
 }
 
 type Bindings = Map<string, string>;
@@ -70,6 +73,7 @@ function bindingsOf(env: object): Bindings {
  * };
  */
 export async function routePartykitRequest(request: Request, env: object = workerEnv, options: PartyServerOptions = {}): Promise<Response | null> {
+  checkRetryOptions(options.routingRetry);
   const prefix = (options.prefix ?? "parties").split("/").filter(Boolean);
   const parts = new URL(request.url).pathname.split("/").filter(Boolean);
   if (parts.length < prefix.length + 2 || prefix.some((segment, i) => parts[i] !== segment)) return null;
@@ -95,7 +99,17 @@ export async function routePartykitRequest(request: Request, env: object = worke
     if (outcome instanceof Request) forwarded = outcome;
   }
   const namespace = (env as Record<string, DurableObjectNamespace>)[className]!;
-  const stub = stubFor(namespace, name, options);
-  if (options.props !== undefined) await (stub as unknown as Startable).__genpartyStart(options.props);
-  return withCors(await stub.fetch(forwarded), cors);
+  // The body can be read once: buffer it so every attempt sends it again.
+  const body = forwarded.body && !upgrade ? await forwarded.arrayBuffer() : undefined;
+  const response = await withRetry(
+    async () => {
+      // A stub that threw may be broken for good: each attempt takes a new one.
+      const stub = stubFor(namespace, name, options);
+      if (options.props !== undefined) await (stub as unknown as Startable).__genpartyStart(options.props);
+      return stub.fetch(body === undefined ? forwarded : new Request(forwarded, { body }));
+    },
+    options.routingRetry,
+    { name, className },
+  );
+  return withCors(response, cors);
 }

@@ -1,0 +1,71 @@
+/** What `onRetry` hears before each new attempt. */
+export interface RoutingRetryEvent {
+  readonly error: unknown;
+  /** The attempt that failed, from 1. */
+  readonly attempt: number;
+  readonly maxAttempts: number;
+  /** How long until the next attempt. */
+  readonly delayMs: number;
+  readonly name: string;
+  readonly className?: string;
+}
+
+export interface RoutingRetryOptions {
+  /** Attempts in all, the first included. @default 3 */
+  maxAttempts?: number;
+  /** @default 100 */
+  baseDelayMs?: number;
+  /** @default 800 */
+  maxDelayMs?: number;
+  /** Called before each retry; a throw here is logged and retrying goes on. */
+  onRetry?: (event: RoutingRetryEvent) => void;
+}
+
+export const DEFAULT_ROUTING_RETRY = { maxAttempts: 3, baseDelayMs: 100, maxDelayMs: 800 } as const;
+
+/** Checks options where they are given, naming the path, rather than failing on first use. */
+export function checkRetryOptions(retry: RoutingRetryOptions | false | undefined): Required<Omit<RoutingRetryOptions, "onRetry">> & Pick<RoutingRetryOptions, "onRetry"> {
+  if (retry === false) return { ...DEFAULT_ROUTING_RETRY, maxAttempts: 1 };
+  const options = { ...DEFAULT_ROUTING_RETRY, ...retry };
+  const check = (key: keyof typeof DEFAULT_ROUTING_RETRY, min: number) => {
+    const value = options[key];
+    if (!Number.isFinite(value) || value < min) throw new RangeError(`routingRetry.${key} must be a number >= ${min}, got ${value}.`);
+  };
+  check("maxAttempts", 1);
+  check("baseDelayMs", 0);
+  check("maxDelayMs", 0);
+  return options;
+}
+
+/**
+ * Whether the platform says trying again may work: a transient Durable Object error (`retryable`),
+ * but never an overloaded object, which a retry would only load more.
+ */
+export function isRetryable(error: unknown): boolean {
+  const flags = error as { retryable?: unknown; overloaded?: unknown } | null;
+  return flags?.retryable === true && flags.overloaded !== true;
+}
+
+/** Runs `attempt` until it succeeds, a non-retryable error comes, or attempts run out (then the last error is thrown). */
+export async function withRetry<T>(
+  attempt: (n: number) => Promise<T>,
+  retry: RoutingRetryOptions | false | undefined,
+  about: { name: string; className?: string },
+): Promise<T> {
+  const options = checkRetryOptions(retry);
+  for (let n = 1; ; n++) {
+    try {
+      return await attempt(n);
+    } catch (error) {
+      if (n >= options.maxAttempts || !isRetryable(error)) throw error;
+      // Full jitter: retries of many callers spread out instead of arriving together.
+      const delayMs = Math.floor(Math.random() * Math.min(options.maxDelayMs, options.baseDelayMs * 2 ** (n - 1)));
+      try {
+        options.onRetry?.({ error, attempt: n, maxAttempts: options.maxAttempts, delayMs, ...about });
+      } catch (hookError) {
+        console.warn("routingRetry.onRetry threw; retrying anyway:", hookError);
+      }
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+    }
+  }
+}

@@ -2,7 +2,7 @@ import type { Connection, ConnectionHost } from "../connections/connection.js";
 import { HibernatingConnections } from "../connections/hibernating.js";
 import { InMemoryConnections } from "../connections/in-memory.js";
 import type { ConnectionManager } from "../connections/manager.js";
-import { ActorStoppedError, CallTimeoutError, GenpartyError, MailboxFullError, SelfCallError, toRemoteError } from "../protocol/errors.js";
+import { ActorStoppedError, CallTimeoutError, GenpartyError, MailboxFullError, RemoteError, SelfCallError, toRemoteError } from "../protocol/errors.js";
 import { clock } from "./clock.js";
 import { type AnyResult, checkResult, type Envelope, HANDLER } from "./envelope.js";
 import { InvalidResultError, NameUnknownError } from "./errors.js";
@@ -185,6 +185,8 @@ export class ActorRuntime {
     }
     if (result.error instanceof CallTimeoutError) return new Response(result.error.message, { status: 504 });
     if (result.error instanceof ActorStoppedError) return new Response(result.error.message, { status: 503 });
+    // A setup mistake, not a secret: say how to fix it.
+    if (result.error instanceof RemoteError && result.error.remoteName === "NameUnknownError") return new Response(result.error.message, { status: 500 });
     // No stack or internal detail over HTTP: the full error was logged where it was thrown.
     return new Response(`Internal error in ${this.label}`, { status: 500 });
   }

@@ -108,6 +108,8 @@ export class Server<Env = Cloudflare.Env, Props = Record<string, unknown>> exten
   }
 
   override async handleStart(_state: null, props: unknown): Promise<NoReply<null>> {
+    // Every hook may read this.name: a room reached without a name fails here, with how to fix it.
+    void this.name;
     await runHook("onStart", () => this.onStart(props as Props | undefined));
     return noreply();
   }

@@ -102,6 +102,12 @@ describe.each(modes)("Connections (%s)", (mode, route, namespace) => {
     expect(await roomJson(`${path}/events`)).toEqual(["connect:same", "close:same:1000:replaced:true", "connect:same"]);
   });
 
+  it("lets user code redefine connection.state", async () => {
+    const socket = await connect(`${room()}?_pk=re`);
+    await socket.next();
+    expect(JSON.parse(await socket.ask("redefine"))).toEqual({ redefined: true });
+  });
+
   it("echoes the first subprotocol the client offers", async () => {
     const socket = await connect(`${room()}?_pk=p`, { "Sec-WebSocket-Protocol": "genparty.v1, other" });
     expect(socket.response.headers.get("sec-websocket-protocol")).toBe("genparty.v1");
@@ -180,6 +186,31 @@ describe.each(modes)("Connections (%s)", (mode, route, namespace) => {
     const again = await connect(`${path}?_pk=e`);
     await again.next();
     expect(await roomJson(`${path}/events`)).toEqual(["connect:e", "message:e:before", "connect:e"]);
+  });
+});
+
+describe("Sockets the runtime did not accept", () => {
+  it("are left out of getConnections and broadcasts", async () => {
+    const name = uniqueName("foreign");
+    const path = `/room/${name}`;
+    const member = await connect(`${path}?_pk=m`);
+    await member.next();
+    const { runInDurableObject } = await import("cloudflare:test");
+    const received: unknown[] = [];
+    // A socket accepted by hand, not through genparty: the runtime must leave it alone.
+    await runInDurableObject(env.ROOM.getByName(name), (_instance, state) => {
+      const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
+      state.acceptWebSocket(server, ["foreign"]);
+      client.accept();
+      client.addEventListener("message", (event) => received.push(event.data));
+      client.send("ignored by the actor");
+    });
+    member.send("broadcastAll:to members");
+    expect(await member.next()).toBe("to members");
+    expect(JSON.parse(await member.ask("list"))).toEqual(["m"]);
+    expect(await member.ask("echo:still fine")).toBe("still fine");
+    expect(await roomJson(`${path}/events`)).toEqual(["connect:m"]);
+    expect(received).toEqual([]);
   });
 });
 

@@ -176,3 +176,38 @@ describe("The seed README's MyServer (KV-backed, new_classes)", () => {
     expect(await a.next()).toBe("[object Blob]");
   });
 });
+
+describe("Server names", () => {
+  it("are readable in field initializers", async () => {
+    const name = uniqueName("field");
+    expect(await (await SELF.fetch(`http://spec/parties/chat-server/${name}/constructed-as`)).text()).toBe(name);
+  });
+
+  it("answer 500 saying how to fix it when the object was reached without a name", async () => {
+    const stub = env.ChatServer.get(env.ChatServer.newUniqueId());
+    const response = await stub.fetch("http://spec/anything");
+    expect(response.status).toBe(500);
+    expect(await response.text()).toMatch(/has no name: it was created with newUniqueId\(\) or idFromString\(\).*getByName/);
+  });
+});
+
+describe.each(modes)("Close handshake (%s)", (_mode, party) => {
+  it("does not echo a reserved code when the client closes without one", async () => {
+    const name = uniqueName("nocode");
+    const socket = await connect(`/parties/${party}/${name}?_pk=n`);
+    await socket.next();
+    socket.close();
+    await socket.closed;
+    await vi.waitFor(async () => expect(await roomJson<string[]>(`/parties/${party}/${name}/events`)).toContain("close:n:1005::true"));
+  });
+
+  it("completes a close the server starts, and a close() inside onClose is harmless", async () => {
+    const name = uniqueName("server-close");
+    const socket = await connect(`/parties/${party}/${name}?_pk=s`);
+    await socket.next();
+    socket.send("closeInOnClose");
+    expect(await socket.closed).toMatchObject({ code: 4005, reason: "server closes" });
+    const next = await connect(`/parties/${party}/${name}?_pk=t`);
+    expect(await next.next()).toBe(`welcome t to ${name}`);
+  });
+});

@@ -1,7 +1,7 @@
 import { defineConfig } from "tsup";
 
 export default defineConfig({
-  entry: { index: "lib/index.ts", "client/index": "lib/client/index.ts", "testing/index": "lib/testing/index.ts" },
+  entry: { index: "lib/index.ts", "client/index": "lib/client/index.ts", "testing/index": "lib/testing/index.ts", "machine/index": "lib/machine/index.ts" },
   format: ["esm"],
   dts: true,
   sourcemap: true,

@@ -11,6 +11,9 @@ declare global {
       MEMORY_CHAT: DurableObjectNamespace<import("./fixtures/party.js").ChatServer>;
       AlarmServer: DurableObjectNamespace<import("./fixtures/party.js").ChatServer>;
       FlakyStartServer: DurableObjectNamespace<import("./fixtures/party.js").FlakyStartServer>;
+      TicTacToe: DurableObjectNamespace<import("./fixtures/machines.js").TicTacToe>;
+      WORKFLOW: DurableObjectNamespace<import("./fixtures/machines.js").Workflow>;
+      STRICT_WORKFLOW: DurableObjectNamespace<import("./fixtures/machines.js").StrictWorkflow>;
       FLAKY: DurableObjectNamespace<import("./fixtures/flaky.js").FlakyObject>;
       MyServer: DurableObjectNamespace<import("./fixtures/party.js").MyServer>;
     }

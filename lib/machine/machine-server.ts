@@ -1,0 +1,245 @@
+import { type Actor as XStateActor, type AnyStateMachine, createActor, type EventFromLogic, type SnapshotFrom } from "xstate";
+import { Actor } from "../actor/actor.js";
+import { type CallResult, type CastResult, type NoReply, noreply, reply } from "../actor/results.js";
+import type { CastOrigin, From, Info, Json } from "../actor/types.js";
+import type { Connection } from "../connections/connection.js";
+import { encodeFrame } from "../protocol/frames.js";
+import { toWire } from "../protocol/errors.js";
+import { DELAY_KEY_PREFIX, DurableClock } from "./durable-clock.js";
+import { InterruptedActorError, MachineVersionError, UnknownEventError } from "./errors.js";
+import { checkMachine, interruptedChildren, type MachineState, withoutChildren } from "./snapshot.js";
+
+/** What a subclass declares. */
+interface MachineStatics {
+  readonly name: string;
+  readonly machine: AnyStateMachine;
+  readonly version: number;
+  readonly migrate?: (snapshot: unknown, fromVersion: number) => unknown;
+}
+
+const checkedClasses = new WeakSet<object>();
+
+/**
+ * A room driven by an xstate machine: one xstate actor per room, its snapshot saved with each turn,
+ * its `after` delays on genparty's durable timers, so a game or workflow continues in the same
+ * state, with the same context and the same deadlines, after hibernation and eviction.
+ *
+ * @example
+ * export class Game extends MachineServer<Env, typeof gameMachine> {
+ *   static override machine = gameMachine;
+ *   override project(snapshot: SnapshotFrom<typeof gameMachine>, connection?: Connection) {
+ *     return { value: snapshot.value, board: snapshot.context.board };
+ *   }
+ * }
+ *
+ * Events come from clients (`cast`, `call`, or a JSON text frame with a string `type`) and RPC; an
+ * event from a socket carries `connection` (the sender's connection id) for guards and actions,
+ * set by the server so a client can't pretend to be another. A call replies with the caller's view
+ * of the resulting state. Connections get their view as a push frame `{ type: "state", state }`
+ * on connect and whenever it changes.
+ */
+export abstract class MachineServer<Env = Cloudflare.Env, M extends AnyStateMachine = AnyStateMachine> extends Actor<
+  Env,
+  MachineState,
+  EventFromLogic<M>,
+  EventFromLogic<M>
+> {
+  /** The machine, made with `setup({ actors, … }).createMachine(…)`. */
+  static machine: AnyStateMachine;
+  /** Bump when a change to the machine makes old snapshots unfit; pair it with `static migrate`. */
+  static version = 1;
+
+  #xstate: XStateActor<M> | undefined;
+  #clock: DurableClock | undefined;
+  /** The state this instance returned last: anything else means a turn rolled back and the actor must be rebuilt. */
+  #current: MachineState | undefined;
+  /** The view each connection was sent last, to send only changes. */
+  readonly #sent = new Map<string, string>();
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    const statics = this.#statics;
+    if (!checkedClasses.has(statics)) {
+      if (!statics.machine) throw new TypeError(`${statics.name} extends MachineServer but sets no static machine.`);
+      checkMachine(statics.machine, statics.name);
+      checkedClasses.add(statics);
+    }
+  }
+
+  /**
+   * What `connection` (or an RPC caller, when undefined) sees of the state: sent to connections and
+   * returned by calls. Override it to hide what a player must not see. @default value, context, status
+   */
+  project(snapshot: SnapshotFrom<M>, connection?: Connection): Json {
+    void connection;
+    const { value, context, status } = snapshot as { value: Json; context: Json; status: string };
+    return { value, context, status };
+  }
+
+  /** The running xstate actor, e.g. to read `getSnapshot()` outside a turn. */
+  get machineActor(): XStateActor<M> | undefined {
+    return this.#xstate;
+  }
+
+  // ── the actor underneath ─────────────────────────────────────────────────────
+
+  init(): MachineState {
+    return { version: this.#statics.version, snapshot: null, delays: {} };
+  }
+
+  override handleStart(state: MachineState, props: unknown): NoReply<MachineState> {
+    this.#boot(state, props);
+    return noreply(this.#changed());
+  }
+
+  override handleCast(event: EventFromLogic<M>, state: MachineState, origin: CastOrigin): CastResult<MachineState> {
+    this.#ensure(state);
+    this.#send(event, origin.type === "socket" ? origin.connection.id : undefined);
+    return noreply(this.#changed());
+  }
+
+  override handleCall(event: EventFromLogic<M>, from: From, state: MachineState): CallResult<never, MachineState> {
+    this.#ensure(state);
+    const connection = from.type === "socket" ? this.getConnection(from.connection) : undefined;
+    this.#send(event, from.type === "socket" ? from.connection : undefined);
+    const next = this.#changed();
+    return reply(this.project(this.#snapshot(), connection) as never, next);
+  }
+
+  override handleInfo(info: Info, state: MachineState): CastResult<MachineState> {
+    this.#ensure(state);
+    switch (info.type) {
+      case "connect":
+        this.#sendView(info.connection, true);
+        return noreply();
+      case "message":
+        this.#receiveFrame(info.connection, info.data);
+        return noreply(this.#changed());
+      case "timeout":
+        if (info.key.startsWith(DELAY_KEY_PREFIX)) {
+          this.#clock?.fire(info.key);
+          this.#checkHealthy();
+        }
+        return noreply(this.#changed());
+      case "close":
+        this.#sent.delete(info.connection.id);
+        return noreply();
+      case "error":
+        return noreply();
+    }
+  }
+
+  // ── machine plumbing ─────────────────────────────────────────────────────────
+
+  get #statics(): MachineStatics {
+    return this.constructor as unknown as MachineStatics;
+  }
+
+  /** Creates the xstate actor: fresh (with `props` as input) or restored, with its delays re-registered. */
+  #boot(state: MachineState, props: unknown): void {
+    const statics = this.#statics;
+    let snapshot = state.snapshot;
+    if (snapshot !== null && state.version !== statics.version) {
+      if (!statics.migrate) {
+        throw new MachineVersionError(
+          `${statics.name}:${this.name}: the saved snapshot was made by machine version ${state.version}, this is version ${statics.version}. Add static migrate(snapshot, fromVersion) to carry it over, or clear the room.`,
+        );
+      }
+      snapshot = statics.migrate(snapshot, state.version);
+    }
+    const interrupted = snapshot === null ? [] : interruptedChildren(snapshot, statics.machine);
+    this.#clock?.detach();
+    this.#xstate?.stop();
+    const clock = new DurableClock(
+      { now: () => this.now(), arm: (key, ms) => void this.sendAfter(ms, { delay: key }, { key }), disarm: (key) => void this.cancelTimer(key) },
+      snapshot === null ? {} : state.delays,
+    );
+    const options = snapshot === null ? { clock, input: props } : { clock, snapshot: withoutChildren(snapshot, interrupted) };
+    const actor = createActor(statics.machine, options as never) as XStateActor<M>;
+    clock.attach(actor);
+    // Errors are read from the snapshot after each event; unobserved, xstate would rethrow them later.
+    actor.subscribe({ error: () => undefined });
+    actor.start();
+    if (snapshot !== null) clock.restore();
+    this.#xstate = actor;
+    this.#clock = clock;
+    // Connections saw this state before the restart: only what changes from here on is news to them.
+    for (const connection of this.getConnections()) this.#sent.set(connection.id, JSON.stringify(this.project(this.#snapshot(), connection)));
+    // An invoked promise or callback can't resume its work: the machine hears it failed, and decides (onError).
+    for (const id of interrupted) {
+      actor.send({ type: `xstate.error.actor.${id}`, error: new InterruptedActorError(`Child "${id}" was interrupted: the room restarted while it ran.`) } as never);
+    }
+    this.#checkHealthy();
+  }
+
+  /** After a rolled-back turn the xstate actor is ahead of the saved state: rebuild it from what was committed. */
+  #ensure(state: MachineState): void {
+    if (state !== this.#current || !this.#xstate) this.#boot(state, undefined);
+  }
+
+  #send(event: unknown, connection: string | undefined): void {
+    const type = (event as { type?: unknown } | null)?.type;
+    if (typeof event !== "object" || event === null || typeof type !== "string") {
+      throw new UnknownEventError(`${this.#statics.name}:${this.name}: an event must be an object with a string "type".`);
+    }
+    if (type.startsWith("xstate.") || !this.#accepts(type)) {
+      throw new UnknownEventError(`${this.#statics.name}:${this.name}: the machine has no event "${type}". Known: ${this.#knownEvents().join(", ")}.`);
+    }
+    this.#xstate!.send((connection === undefined ? event : { ...event, connection }) as EventFromLogic<M>);
+    this.#checkHealthy();
+  }
+
+  #receiveFrame(connection: Connection, data: string | ArrayBuffer): void {
+    let event: unknown;
+    try {
+      event = typeof data === "string" ? JSON.parse(data) : undefined;
+    } catch {
+      event = undefined;
+    }
+    try {
+      if (event === undefined) throw new UnknownEventError(`${this.#statics.name}:${this.name}: frames must be JSON text events like {"type": "…"}.`);
+      this.#send(event, connection.id);
+    } catch (error) {
+      if (!(error instanceof UnknownEventError)) throw error;
+      connection.send(encodeFrame({ gp: 1, t: "error", err: toWire(error) }));
+    }
+  }
+
+  /** A machine in error status would be saved dead: fail the turn instead, so it rolls back. */
+  #checkHealthy(): void {
+    const snapshot = this.#xstate?.getSnapshot() as { status?: string; error?: unknown } | undefined;
+    if (snapshot?.status === "error") throw snapshot.error instanceof Error ? snapshot.error : new Error(String(snapshot.error));
+  }
+
+  #accepts(type: string): boolean {
+    const events = this.#statics.machine.events as readonly string[];
+    return events.includes(type) || events.includes("*");
+  }
+
+  #knownEvents(): string[] {
+    return (this.#statics.machine.events as readonly string[]).filter((type) => !type.startsWith("xstate."));
+  }
+
+  #snapshot(): SnapshotFrom<M> {
+    return this.#xstate!.getSnapshot() as SnapshotFrom<M>;
+  }
+
+  /** The state to commit, and each connection's view when it changed (sent after the commit). */
+  #changed(): MachineState {
+    const next: MachineState = {
+      version: this.#statics.version,
+      snapshot: this.#xstate!.getPersistedSnapshot(),
+      delays: this.#clock!.toJSON() as MachineState["delays"],
+    };
+    this.#current = next;
+    for (const connection of this.getConnections()) this.#sendView(connection, false);
+    return next;
+  }
+
+  #sendView(connection: Connection, force: boolean): void {
+    const view = JSON.stringify(this.project(this.#snapshot(), connection));
+    if (!force && this.#sent.get(connection.id) === view) return;
+    this.#sent.set(connection.id, view);
+    connection.send(encodeFrame({ gp: 1, t: "push", msg: { type: "state", state: JSON.parse(view) as Json } }));
+  }
+}

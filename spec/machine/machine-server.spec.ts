@@ -1,0 +1,198 @@
+import { runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { getActor, RemoteError } from "../../lib/index.js";
+import { advanceClock, evict, hibernate, resetClock, runAlarm } from "../../lib/testing/index.js";
+import { uniqueName } from "../helpers.js";
+import { connect, type TestSocket } from "../sockets.js";
+
+afterEach(() => resetClock());
+
+type View = { value: string; board: (string | null)[]; turn: string; winner: string | null; you: string | null };
+
+/** The next state push a socket got. */
+async function nextState(socket: TestSocket): Promise<View> {
+  for (;;) {
+    const frame = JSON.parse(await socket.next()) as { t: string; msg?: { type: string; state: View } };
+    if (frame.t === "push" && frame.msg?.type === "state") return frame.msg.state;
+  }
+}
+
+describe("MachineServer", () => {
+  it("plays tic-tac-toe over real sockets, each player seeing their own mark", async () => {
+    const room = uniqueName("ttt");
+    const alice = await connect(`/parties/tic-tac-toe/${room}?_pk=alice`);
+    expect(await nextState(alice)).toMatchObject({ value: "waiting", you: null });
+    const bob = await connect(`/parties/tic-tac-toe/${room}?_pk=bob`);
+    await nextState(bob);
+    alice.send(JSON.stringify({ type: "join" }));
+    expect(await nextState(alice)).toMatchObject({ value: "waiting", you: "x" });
+    bob.send(JSON.stringify({ type: "join" }));
+    expect(await nextState(bob)).toMatchObject({ value: "playing", you: "o", turn: "x" });
+    for (const [player, cell] of [[alice, 0], [bob, 3], [alice, 1], [bob, 4], [alice, 2]] as const) {
+      player.send(JSON.stringify({ type: "move", cell }));
+      await nextState(player);
+    }
+    let final = await nextState(bob);
+    while (final.value !== "finished") final = await nextState(bob);
+    expect(final).toMatchObject({ value: "finished", winner: "x", you: "o" });
+    expect(final.board).toEqual(["x", "x", "x", "o", "o", null, null, null, null]);
+  });
+
+  it("ignores a move out of turn and answers bad or unknown frames with an error frame, the room going on", async () => {
+    const room = uniqueName("ttt-bad");
+    const alice = await connect(`/parties/tic-tac-toe/${room}?_pk=alice`);
+    await nextState(alice);
+    alice.send("not json");
+    expect(JSON.parse(await alice.next())).toMatchObject({ t: "error", err: { name: "UnknownEventError", message: expect.stringMatching(/JSON text events/) } });
+    alice.send(JSON.stringify({ no: "type" }));
+    expect(JSON.parse(await alice.next())).toMatchObject({ t: "error", err: { message: expect.stringMatching(/string "type"/) } });
+    alice.send(JSON.stringify({ type: "fly" }));
+    expect(JSON.parse(await alice.next())).toMatchObject({ t: "error", err: { message: expect.stringMatching(/no event "fly". Known: join, move, reset/) } });
+    alice.send(JSON.stringify({ type: "xstate.after.30000.ttt.playing" }));
+    expect(JSON.parse(await alice.next())).toMatchObject({ t: "error", err: { name: "UnknownEventError" } });
+    alice.send(JSON.stringify({ type: "join" }));
+    expect(await nextState(alice)).toMatchObject({ you: "x" });
+  });
+
+  it("takes the sender from the connection, not from what the client wrote", async () => {
+    const room = uniqueName("ttt-spoof");
+    const game = getActor(env.TicTacToe, room);
+    await game.cast({ type: "join", player: "alice" });
+    await game.cast({ type: "join", player: "bob" });
+    const mallory = await connect(`/parties/tic-tac-toe/${room}?_pk=mallory`);
+    await nextState(mallory);
+    mallory.send(JSON.stringify({ type: "move", cell: 4, connection: "alice" }));
+    mallory.send(JSON.stringify({ gp: 1, t: "call", id: "1", msg: { type: "move", cell: 4, connection: "alice" } }));
+    const reply = JSON.parse(await mallory.next()) as { t: string; ok: View };
+    expect(reply.ok.board[4]).toBeNull();
+  });
+
+  it("replies to a call with the caller's view, and keeps state across hibernation and eviction", async () => {
+    const room = uniqueName("ttt-rpc");
+    const game = getActor(env.TicTacToe, room);
+    await game.call({ type: "join", player: "a" });
+    await hibernate(game);
+    expect(await game.call({ type: "join", player: "b" })).toMatchObject({ value: "playing", you: null });
+    await evict(game);
+    expect(await game.call({ type: "move", cell: 4, player: "a" })).toMatchObject({ board: [null, null, null, null, "x", null, null, null, null], turn: "o" });
+  });
+
+  it("rejects an unknown event from RPC with UnknownEventError", async () => {
+    const game = getActor(env.TicTacToe, uniqueName("ttt-unknown"));
+    const error = await game.call({ type: "dance" } as never).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RemoteError);
+    expect(error).toMatchObject({ remoteName: "UnknownEventError" });
+  });
+
+  it("fires a 30 s `after` once, at its original deadline, across an eviction in between", async () => {
+    const room = uniqueName("ttt-after");
+    const game = getActor(env.TicTacToe, room);
+    await game.call({ type: "join", player: "a" });
+    await game.call({ type: "join", player: "b" });
+    await advanceClock(20_000, game);
+    await evict(game);
+    await advanceClock(9_000, game);
+    expect(await game.call({ type: "join", player: "c" })).toMatchObject({ value: "playing" });
+    await advanceClock(1_500, game);
+    const view = await game.call({ type: "join", player: "c" });
+    expect(view).toMatchObject({ value: "finished", winner: "o" });
+    const state = await runInDurableObject(game.stub, (instance) => (instance.machineActor?.getSnapshot().context as { log: string[] }).log);
+    expect(state).toEqual(["forfeit:x"]);
+    expect(await runAlarm(game)).toBe(false);
+  });
+
+  it("restarts the deadline when a move re-enters the state, and never fires the cancelled one", async () => {
+    const room = uniqueName("ttt-rearm");
+    const game = getActor(env.TicTacToe, room);
+    await game.call({ type: "join", player: "a" });
+    await game.call({ type: "join", player: "b" });
+    await advanceClock(20_000, game);
+    await game.call({ type: "move", cell: 0, player: "a" });
+    await hibernate(game);
+    await advanceClock(20_000, game);
+    expect(await game.call({ type: "join", player: "z" })).toMatchObject({ value: "playing", turn: "o" });
+    await advanceClock(11_000, game);
+    expect(await game.call({ type: "join", player: "z" })).toMatchObject({ value: "finished", winner: "x" });
+  });
+
+  it("ends in the same state whether or not it was hibernated and evicted along the way", async () => {
+    const script = [
+      { type: "join", player: "a" },
+      { type: "join", player: "b" },
+      { type: "move", cell: 4, player: "a" },
+      { type: "move", cell: 4, player: "b" },
+      { type: "move", cell: 0, player: "b" },
+      { type: "move", cell: 8, player: "a" },
+      { type: "move", cell: 2, player: "b" },
+      { type: "move", cell: 6, player: "a" },
+      { type: "move", cell: 3, player: "b" },
+      { type: "move", cell: 7, player: "a" },
+    ] as const;
+    let seed = 7;
+    const random = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
+    const continuous = getActor(env.TicTacToe, uniqueName("ttt-continuous"));
+    const interrupted = getActor(env.TicTacToe, uniqueName("ttt-interrupted"));
+    for (const event of script) {
+      await continuous.call(event);
+      await interrupted.call(event);
+      const roll = random();
+      if (roll < 0.3) await hibernate(interrupted);
+      else if (roll < 0.6) await evict(interrupted);
+    }
+    const persisted = async (ref: typeof continuous) => runInDurableObject(ref.stub, (instance) => instance.machineActor?.getPersistedSnapshot());
+    expect(await interrupted.call({ type: "join", player: "q" })).toEqual(await continuous.call({ type: "join", player: "q" }));
+    expect(await persisted(interrupted)).toEqual(await persisted(continuous));
+  });
+});
+
+describe("MachineServer restarts", () => {
+  it("tells the machine an invoked promise was interrupted instead of silently running it again", async () => {
+    const flow = getActor(env.WORKFLOW, uniqueName("flow"));
+    expect(await flow.call({ type: "start" })).toMatchObject({ value: "working" });
+    await evict(flow);
+    // The first message after the restart finds the machine told, through its onError transition.
+    expect(await flow.call({ type: "step" })).toMatchObject({ value: "failed", context: { error: "InterruptedActorError" } });
+    // Running the job again is the machine's own decision.
+    expect(await flow.call({ type: "start" })).toMatchObject({ value: "working" });
+  });
+
+  it("migrates a snapshot saved by an older machine version", async () => {
+    const name = uniqueName("migrate");
+    const flow = getActor(env.WORKFLOW, name);
+    await flow.call({ type: "step" });
+    await runInDurableObject(flow.stub, (_i, state) => {
+      const row = state.storage.sql.exec<{ value: string }>("SELECT value FROM _genparty_meta WHERE key = 'state'").one();
+      const saved = JSON.parse(row.value) as { version: number; snapshot: { context: Record<string, unknown> } };
+      saved.version = 1;
+      saved.snapshot.context = { result: null, error: null, count: 5 };
+      state.storage.sql.exec("UPDATE _genparty_meta SET value = ? WHERE key = 'state'", JSON.stringify(saved));
+    });
+    await hibernate(flow);
+    expect(await flow.call({ type: "step" })).toMatchObject({ context: { steps: 6 } });
+  });
+
+  it("refuses a snapshot of another version when there is no migrate, leaving it untouched", async () => {
+    const flow = getActor(env.STRICT_WORKFLOW, uniqueName("strict"));
+    await flow.call({ type: "step" });
+    await runInDurableObject(flow.stub, (_i, state) => {
+      state.storage.sql.exec("UPDATE _genparty_meta SET value = json_set(value, '$.version', 1) WHERE key = 'state'");
+    });
+    await hibernate(flow);
+    const error = await flow.call({ type: "step" }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ remoteName: "MachineVersionError", message: expect.stringMatching(/made by machine version 1, this is version 2\. Add static migrate/) });
+    const saved = await runInDurableObject(flow.stub, (_i, state) => state.storage.sql.exec<{ value: string }>("SELECT value FROM _genparty_meta WHERE key = 'state'").one().value);
+    expect(JSON.parse(saved)).toMatchObject({ version: 1, snapshot: { context: { steps: 1 } } });
+  });
+});
+
+describe("MachineServer definitions", () => {
+  it("refuse inline child logic at construction, saying what to do", async () => {
+    const { checkMachine } = await import("../../lib/machine/snapshot.js");
+    const { createMachine, fromPromise } = await import("xstate");
+    const inline = createMachine({ id: "m", initial: "a", states: { a: { invoke: { src: fromPromise(async () => 1) } } } });
+    expect(() => checkMachine(inline, "Inline")).toThrow(/state "m\.a" invokes inline logic.*setup\(\{ actors: \{ myActor: fromPromise/);
+  });
+});
+
+void vi;

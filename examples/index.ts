@@ -1,10 +1,14 @@
-import { MAX_NAME_LENGTH } from "../lib/index.js";
-import { escapeHtml } from "./counter/page.js";
+import { MAX_NAME_LENGTH, routePartykitRequest } from "../lib/index.js";
+import { chatPage } from "./chat/page.js";
 import { serveCounter } from "./counter/serve.js";
+import { escapeHtml, htmlResponse } from "./html.js";
+import { readmePage } from "./partyserver-readme/page.js";
 
 // Durable Object classes must be exported by the worker's main module, under the class_name
 // that wrangler.toml binds.
+export { ChatRoom } from "./chat/chat.js";
 export { Counter } from "./counter/counter.js";
+export { MyServer } from "./partyserver-readme/index.js";
 
 /** One runnable example: the landing page and the router are both built from this list. */
 interface Example {
@@ -23,7 +27,26 @@ const EXAMPLES: readonly Example[] = [
     summary: "An Elixir-style GenServer: typed calls, a cast, a key/value store and a durable reset timer, over a JSON API.",
     serve: serveCounter,
   },
+  {
+    path: "chat",
+    title: "Chat",
+    summary:
+      "A chat room on the PartyServer-style Server: history in storage, names in connection state, a who list, hibernating WebSockets at /parties/chat/:name.",
+    serve: servePage(chatPage),
+  },
+  {
+    path: "partyserver-readme",
+    title: "PartyServer README example",
+    summary: "partyserver's README example as written (import aside): MyServer relays each message to the room's other connections, at /parties/my-server/:name.",
+    serve: servePage(readmePage),
+  },
 ];
+
+/**
+ * The Servers reachable at `/parties/:server/:name`, by binding. Only these: routePartykitRequest
+ * routes every Durable Object binding it is given, and the counter has its own API at /counter/.
+ */
+const parties = (env: Cloudflare.Env) => ({ CHAT: env.CHAT, MyServer: env.MyServer });
 
 /** The room each example's link on the landing page opens. Any other name is another room. */
 const DEMO_ROOM = "demo";
@@ -31,6 +54,9 @@ const DEMO_ROOM = "demo";
 export default {
   async fetch(request: Request, env: Cloudflare.Env): Promise<Response> {
     const { pathname } = new URL(request.url);
+    if (pathname.startsWith("/parties/")) {
+      return (await routePartykitRequest(request, parties(env))) ?? text(404, "The parties here are /parties/chat/:name and /parties/my-server/:name.");
+    }
     if (pathname === "/") {
       if (request.method !== "GET" && request.method !== "HEAD") return text(405, "Only GET / is served here.", { allow: "GET, HEAD" });
       return landingPage();
@@ -45,6 +71,15 @@ export default {
     return example.serve(request, env, name, `/${rest.join("/")}`);
   },
 } satisfies ExportedHandler<Cloudflare.Env>;
+
+/** For examples that are a page at `/${path}/:name` talking to a Server at `/parties/…`. */
+function servePage(page: (name: string) => Response): Example["serve"] {
+  return async (request, _env, name, rest) => {
+    if (rest !== "/") return text(404, `Nothing at ${rest} here: this example is the page itself.`);
+    if (request.method !== "GET" && request.method !== "HEAD") return text(405, "Only GET is served here.", { allow: "GET, HEAD" });
+    return page(name);
+  };
+}
 
 /** The room name from its path segment, or why it can't be one (the same bounds `getActor` enforces). */
 function decodeName(segment: string): string | { problem: string } {
@@ -80,7 +115,7 @@ ${items}
 </body>
 </html>
 `;
-  return new Response(html, { headers: { "content-type": "text/html; charset=utf-8" } });
+  return htmlResponse(html);
 }
 
 function text(status: number, message: string, headers: Record<string, string> = {}): Response {

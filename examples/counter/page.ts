@@ -1,3 +1,5 @@
+import { escapeHtml, htmlResponse, scriptValue } from "../html.js";
+
 /**
  * The counter's browser page: buttons calling the JSON API with plain `fetch`. No build step and
  * no client library, to show that an actor's HTTP API is just HTTP.
@@ -41,7 +43,7 @@ export function counterPage(name: string): Response {
 <pre id="last">—</pre>
 <p class="muted">Open this page in two tabs: both talk to the same actor. The state survives restarts of <code>npm start</code>.</p>
 <script>
-const base = ${JSON.stringify(base).replace(/</g, "\\u003c")};
+const base = ${scriptValue(base)};
 const $ = (id) => document.getElementById(id);
 let resetAt = null;
 
@@ -98,9 +100,5 @@ refresh();
 </body>
 </html>
 `;
-  return new Response(html, { headers: { "content-type": "text/html; charset=utf-8" } });
-}
-
-export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+  return htmlResponse(html);
 }

@@ -281,8 +281,13 @@ export abstract class Actor<Env = Cloudflare.Env, State = unknown, CallMsg = nev
   }
 
   /** RPC used by routing and `getServerByName`: starts the actor (its `handleStart` gets `props`) and resolves once started. */
-  async __genpartyStart(props?: unknown): Promise<void> {
-    await runtimeOf(this).start(props);
+  async __genpartyStart(props?: unknown): Promise<CallEnvelope> {
+    try {
+      await runtimeOf(this).start(props);
+      return { ok: true, value: undefined };
+    } catch (error) {
+      return { ok: false, error: toWire(error) };
+    }
   }
 
   /** RPC used by `ActorRef`: like `call`, with errors as data so their class survives the trip. */

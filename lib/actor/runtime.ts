@@ -1,4 +1,4 @@
-import type { Connection, ConnectionHost } from "../connections/connection.js";
+import { closeSilently, type Connection, type ConnectionHost } from "../connections/connection.js";
 import { HibernatingConnections } from "../connections/hibernating.js";
 import { InMemoryConnections } from "../connections/in-memory.js";
 import type { ConnectionManager } from "../connections/manager.js";
@@ -91,6 +91,11 @@ export class ActorRuntime {
     this.#host = {
       roomName: () => this.#ctx.id.name ?? this.#name ?? this.id,
       defer: (operation) => (this.#turn ? this.#turn.outbox.push(operation) > 0 : false),
+      closedByServer: (connection, code, reason) => {
+        if (this.connections.isRetired(connection)) return;
+        this.connections.retire(connection);
+        this.#admit({ kind: "closed", connection, code, reason, wasClean: true });
+      },
     };
     this.connections = options.hibernate
       ? new HibernatingConnections(ctx, this.#host)
@@ -183,7 +188,9 @@ export class ActorRuntime {
       console.error(`${this.label}: a request was answered with ${typeof result.value}; handleRequest must reply with a Response.`);
       return new Response(`Internal error in ${this.label}`, { status: 500 });
     }
-    if (result.error instanceof CallTimeoutError) return new Response(result.error.message, { status: 504 });
+    if (result.error instanceof CallTimeoutError) {
+      return new Response(`${this.label} did not answer this request within ${timeoutMs} ms. Answer sooner, or reply first and finish the work in a later turn.`, { status: 504 });
+    }
     if (result.error instanceof ActorStoppedError) return new Response(result.error.message, { status: 503 });
     // A setup mistake, not a secret: say how to fix it.
     if (result.error instanceof RemoteError && result.error.remoteName === "NameUnknownError") return new Response(result.error.message, { status: 500 });
@@ -486,7 +493,7 @@ export class ActorRuntime {
     const code = result.reason === "normal" || result.reason === "shutdown" ? 1000 : 1011;
     for (const connection of this.connections.all()) {
       this.connections.retire(connection);
-      connection.close(code, closeReason(`${this.label} stopped: ${result.reason}`));
+      closeSilently(connection, code, closeReason(`${this.label} stopped: ${result.reason}`));
     }
     this.#started = false;
     this.#state = undefined;

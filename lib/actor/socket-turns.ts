@@ -1,4 +1,4 @@
-import { type Connection, type ConnectionHost, previewConnection } from "../connections/connection.js";
+import { closeSilently, type Connection, type ConnectionHost, previewConnection } from "../connections/connection.js";
 import type { ConnectionManager } from "../connections/manager.js";
 import { checkConnectionId, connectionTags } from "../connections/tags.js";
 import type { Envelope, Upgrade } from "./envelope.js";
@@ -66,7 +66,7 @@ export class SocketTurns {
     const previous = this.#host.connections.get(id);
     if (!previous) return { kind: "noreply", state: undefined };
     this.#host.connections.retire(previous);
-    previous.close(1000, "Replaced by a newer connection with the same id");
+    closeSilently(previous, 1000, "Replaced by a newer connection with the same id");
     return this.#host.handleInfo({ type: "close", connection: previous, code: 1000, reason: "replaced", wasClean: true }, this.#host.state());
   }
 
@@ -74,7 +74,8 @@ export class SocketTurns {
   refuse(upgrade: Upgrade): void {
     if (upgrade.connection) this.#host.connections.retire(upgrade.connection);
     else upgrade.socket.accept();
-    upgrade.socket.close(1011, closeReason(`${this.#host.label()} could not accept the connection (server error).`));
+
+    closeSilently(upgrade.socket, 1011, closeReason(`${this.#host.label()} could not accept the connection (server error).`));
   }
 
   /** The client closed: tell the actor (unless the socket was replaced), then complete the handshake. */

@@ -1,11 +1,16 @@
-/** Close codes a peer may never send in a Close frame: answering a close with one of them would fail. */
-const RESERVED_CLOSE_CODES = new Set([1005, 1006, 1015]);
+/** Codes that never appear in a Close frame (no frame came, or TLS failed): nothing to answer. */
+const NO_FRAME_CODES = new Set([1006, 1015]);
 
-/** Answers a client's close (the handshake must complete or the client hangs in CLOSING), skipping reserved codes. */
+/**
+ * Answers a client's close (the handshake must complete or the client hangs in CLOSING). A close
+ * without a code (1005, a reserved code that must not be sent) is answered with an empty Close frame.
+ */
 export function reciprocateClose(socket: WebSocket, code: number, reason: string): void {
-  if (RESERVED_CLOSE_CODES.has(code)) return;
+  if (NO_FRAME_CODES.has(code)) return;
   try {
-    socket.close(code, reason);
+    // The platform's close, not a connection's own (which would report a server-started close).
+    if (code === 1005) WebSocket.prototype.close.call(socket);
+    else WebSocket.prototype.close.call(socket, code, reason);
   } catch {
     // Already closed from this side: nothing to answer.
   }

@@ -36,6 +36,10 @@ export interface Connection<TState = unknown> extends WebSocket {
   setState(next: TState | null | StateUpdater<TState>): TState | null;
 }
 
+/** partyserver's names for the state types. */
+export type ConnectionState<TState> = TState | null;
+export type ConnectionSetStateFn<TState> = StateUpdater<TState>;
+
 /**
  * Declared as a method so its parameter is bivariant: a `Connection<Presence>` then still passes
  * where a `Connection` is expected (a hook's parameter), as it did with partyserver.
@@ -53,6 +57,11 @@ export interface ConnectionHost {
   roomName(): string;
   /** Queues a socket operation to run after the current turn commits; false when no turn is running. */
   defer(operation: () => void): boolean;
+  /**
+   * The server closed this connection. The platform doesn't report a close the server started, so
+   * the runtime tells the actor itself (once: the socket's own close event is then ignored).
+   */
+  closedByServer(connection: Connection, code: number, reason: string): void;
 }
 
 export const OPEN = 1;
@@ -82,7 +91,15 @@ export function toConnection<TState>(socket: WebSocket, slot: StateSlot, host: C
   });
   // Sends and closes made in a turn leave after it commits, in order, so a rolled-back turn sends nothing.
   define("send", { value: (message: WSMessage) => host.defer(() => send.call(socket, message)) || send.call(socket, message) });
-  define("close", { value: (code?: number, reason?: string) => host.defer(() => close.call(socket, code, reason)) || close.call(socket, code, reason) });
+  const closeNow = (code?: number, reason?: string) => {
+    if (socket.readyState >= 2) return;
+    close.call(socket, code, reason);
+    host.closedByServer(socket as Connection, code ?? 1005, reason ?? "");
+  };
+  define("close", { value: (code?: number, reason?: string) => host.defer(() => closeNow(code, reason)) || closeNow(code, reason) });
+  // partyserver redirected the attachment calls to the connection's state; keep code that uses them working.
+  define("serializeAttachment", { value: (value: unknown) => void (socket as Connection).setState(value) });
+  define("deserializeAttachment", { value: () => slot.read().state ?? null });
   return socket as Connection<TState>;
 }
 
@@ -127,4 +144,13 @@ export function previewConnection(socket: WebSocket, meta: ConnectionMeta, host:
     },
   };
   return { connection: toConnection(socket, slot, host), state: () => state };
+}
+
+/** Closes without telling the actor: for closes the runtime reports itself (replaced, stopped, refused). */
+export function closeSilently(socket: WebSocket, code: number, reason: string): void {
+  try {
+    WebSocket.prototype.close.call(socket, code, reason);
+  } catch {
+    // Already closed.
+  }
 }

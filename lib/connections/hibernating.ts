@@ -7,8 +7,13 @@ interface Attachment {
   readonly state: unknown;
 }
 
+/** The platform's own methods: a connection's `serializeAttachment` is redirected to its state. */
+function writeAttachment(socket: WebSocket, attachment: Attachment): void {
+  WebSocket.prototype.serializeAttachment.call(socket, attachment);
+}
+
 function readAttachment(socket: WebSocket): Attachment | undefined {
-  const attachment: unknown = socket.deserializeAttachment();
+  const attachment: unknown = WebSocket.prototype.deserializeAttachment.call(socket);
   if (typeof attachment !== "object" || attachment === null || !("gp" in attachment)) return undefined;
   return attachment as Attachment;
 }
@@ -29,7 +34,7 @@ export class HibernatingConnections implements ConnectionManager {
   accept(socket: WebSocket, meta: ConnectionMeta, state: unknown): Connection {
     this.#ctx.acceptWebSocket(socket, [...meta.tags]);
     const attachment: Attachment = { gp: meta, state: state ?? null };
-    socket.serializeAttachment(attachment);
+    writeAttachment(socket, attachment);
     return this.#wrap(socket, attachment);
   }
 
@@ -58,7 +63,7 @@ export class HibernatingConnections implements ConnectionManager {
     if (!entry) return;
     entry.attachment = { ...entry.attachment, gp: { ...entry.attachment.gp, retired: true } };
     try {
-      connection.serializeAttachment(entry.attachment);
+      writeAttachment(connection, entry.attachment);
     } catch {
       // Already closed: its events can't come any more, and the in-memory flag covers this instance.
     }
@@ -79,7 +84,7 @@ export class HibernatingConnections implements ConnectionManager {
       read: () => ({ meta: entry.attachment.gp, state: entry.attachment.state }),
       write: (meta, state) => {
         const next = { gp: meta, state };
-        socket.serializeAttachment(next);
+        writeAttachment(socket, next);
         entry.attachment = next;
       },
     };

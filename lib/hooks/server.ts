@@ -13,7 +13,8 @@ export interface ConnectionContext {
 /**
  * partyserver's `Server`, running on genparty's actor core: every hook is a turn of one mailbox,
  * so an async `onMessage` never interleaves with another hook, and `onStart` has finished before
- * any of them (also after a wake, in alarms and RPC).
+ * any of them (also after a wake and in alarms). Custom RPC methods you add run outside the mailbox:
+ * reach the room with `getServerByName` (which waits for `onStart`) and keep them to reads.
  *
  * @example
  * export class Chat extends Server {

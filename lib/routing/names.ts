@@ -1,5 +1,7 @@
 import type { AnyActor } from "../actor/ref.js";
+import type { CallEnvelope } from "../actor/actor.js";
 import { MAX_NAME_LENGTH } from "../actor/ref.js";
+import { fromWire } from "../protocol/errors.js";
 import { type RoutingRetryOptions, withRetry } from "./retry.js";
 
 export interface ServerByNameOptions<Props = unknown> {
@@ -25,8 +27,14 @@ export function checkRoomName(name: string): string {
 }
 
 /** What routing calls on a genparty object before forwarding: start it (running `onStart`) with these props. */
-export interface Startable {
-  __genpartyStart(props: unknown): Promise<void>;
+interface Startable {
+  __genpartyStart(props: unknown): Promise<CallEnvelope>;
+}
+
+/** Starts the object behind `stub`; a failed start (e.g. `onStart` threw) is thrown here as its class. */
+export async function startObject(stub: unknown, props: unknown): Promise<void> {
+  const started = await (stub as Startable).__genpartyStart(props);
+  if (!started.ok) throw fromWire(started.error);
 }
 
 /**
@@ -42,7 +50,7 @@ export async function getServerByName<T extends AnyActor>(
   return withRetry(
     async () => {
       const stub = stubFor(namespace, name, options);
-      await (stub as unknown as Startable).__genpartyStart(options.props);
+      await startObject(stub, options.props);
       return stub;
     },
     options.routingRetry,

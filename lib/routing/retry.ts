@@ -18,7 +18,7 @@ export interface RoutingRetryOptions {
   /** @default 800 */
   maxDelayMs?: number;
   /** Called before each retry; a throw here is logged and retrying goes on. */
-  onRetry?: (event: RoutingRetryEvent) => void;
+  onRetry?: (event: RoutingRetryEvent) => void | Promise<void>;
 }
 
 export const DEFAULT_ROUTING_RETRY = { maxAttempts: 3, baseDelayMs: 100, maxDelayMs: 800 } as const;
@@ -61,7 +61,7 @@ export async function withRetry<T>(
       // Full jitter: retries of many callers spread out instead of arriving together.
       const delayMs = Math.floor(Math.random() * Math.min(options.maxDelayMs, options.baseDelayMs * 2 ** (n - 1)));
       try {
-        options.onRetry?.({ error, attempt: n, maxAttempts: options.maxAttempts, delayMs, ...about });
+        await options.onRetry?.({ error, attempt: n, maxAttempts: options.maxAttempts, delayMs, ...about });
       } catch (hookError) {
         console.warn("routingRetry.onRetry threw; retrying anyway:", hookError);
       }

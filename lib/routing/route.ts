@@ -1,11 +1,12 @@
 import { env as workerEnv } from "cloudflare:workers";
 import { isUpgrade } from "../actor/sockets.js";
 import { corsHeaders, withCors } from "./cors.js";
-import { checkRoomName, InvalidNameError, type Startable, stubFor } from "./names.js";
+import { RemoteError } from "../protocol/errors.js";
+import { checkRoomName, InvalidNameError, startObject, stubFor } from "./names.js";
 import { checkRetryOptions, type RoutingRetryOptions, withRetry } from "./retry.js";
 
-/** Which room a request was routed to, as the hooks see it. */
-export interface Lobby {
+/** Which room a request was routed to, as the hooks see it. (`Env` is accepted for partyserver's `Lobby<Env>` and unused.) */
+export interface Lobby<_Env = unknown> {
   /** The `:server` segment in kebab-case, e.g. `my-server`. */
   readonly party: string;
   /** The binding's name in `env`, e.g. `MyServer`. */
@@ -105,11 +106,26 @@ export async function routePartykitRequest(request: Request, env: object = worke
     async () => {
       // A stub that threw may be broken for good: each attempt takes a new one.
       const stub = stubFor(namespace, name, options);
-      if (options.props !== undefined) await (stub as unknown as Startable).__genpartyStart(options.props);
+      if (options.props !== undefined) {
+        const refused = await startOrRefuse(stub, options.props, `${className}:${name}`);
+        if (refused) return refused;
+      }
       return stub.fetch(body === undefined ? forwarded : new Request(forwarded, { body }));
     },
     options.routingRetry,
     { name, className },
   );
   return withCors(response, cors);
+}
+
+/** Starts the room with its props; a start that failed is answered 500 like any request would be, without detail. */
+async function startOrRefuse(stub: unknown, props: unknown, label: string): Promise<Response | undefined> {
+  try {
+    await startObject(stub, props);
+    return undefined;
+  } catch (error) {
+    if (!(error instanceof RemoteError)) throw error;
+    if (error.remoteName === "NameUnknownError") return new Response(error.message, { status: 500 });
+    return new Response(`Internal error in ${label}`, { status: 500 });
+  }
 }

@@ -84,11 +84,21 @@ describe.each(modes)("Connections (%s)", (mode, route, namespace) => {
     expect(await a.next()).toBe("after b left");
   });
 
-  it("completes a close the server starts", async () => {
-    const socket = await connect(`${room()}?_pk=c`);
+  it("completes a close the server starts, and tells the actor once", async () => {
+    const path = room();
+    const socket = await connect(`${path}?_pk=c`);
     await socket.next();
     expect(await socket.ask("close")).toBe("closing");
     expect(await socket.closed).toMatchObject({ code: 4000, reason: "bye" });
+    await vi.waitFor(async () => expect(await roomJson(`${path}/events`)).toEqual(["connect:c", "close:c:4000:bye:true"]));
+  });
+
+  it("keeps partyserver's serializeAttachment working as the connection's state", async () => {
+    const socket = await connect(`${room()}?_pk=att`);
+    await socket.next();
+    expect(await socket.ask("attach:{\"legacy\":true}")).toBe("attached");
+    expect(JSON.parse(await socket.ask("getstate"))).toEqual({ legacy: true });
+    expect(JSON.parse(await socket.ask("list"))).toEqual(["att"]);
   });
 
   it("replaces an older socket with the same _pk instead of keeping two", async () => {

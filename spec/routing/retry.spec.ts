@@ -32,7 +32,7 @@ describe("Routing retries", () => {
     const response = await routePartykitRequest(
       new Request(`http://spec/parties/flaky/${name}?failures=0`, { method: "POST", body: "the body" }),
       { FLAKY: flakyNamespace(env.FLAKY, 2, transient) },
-      { onBeforeRequest: hook, routingRetry: { baseDelayMs: 1, onRetry: (event) => events.push(event) } },
+      { onBeforeRequest: hook, routingRetry: { baseDelayMs: 1, onRetry: (event) => void events.push(event) } },
     );
     expect(await response?.text()).toBe("ok after 1 attempts; body: the body");
     expect(hook).toHaveBeenCalledTimes(1);

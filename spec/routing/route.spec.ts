@@ -114,3 +114,14 @@ describe("getServerByName", () => {
     expect(await stub.call({ type: "get" })).toBe(0);
   });
 });
+
+describe("Routing with props to a room whose onStart fails", () => {
+  it("answers 500 without detail, and the next request tries again", async () => {
+    const name = uniqueName("flaky-props");
+    const first = await routePartykitRequest(request(`/parties/flaky-start-server/${name}`), env, { props: { any: 1 } });
+    expect(first?.status).toBe(500);
+    expect(await first?.text()).toBe(`Internal error in FlakyStartServer:${name}`);
+    const second = await routePartykitRequest(request(`/parties/flaky-start-server/${name}`), env, { props: { any: 1 } });
+    expect(await second?.text()).toBe("started after 2 attempts");
+  });
+});

@@ -1,0 +1,527 @@
+#!/usr/bin/env node
+// Benchmarks the same room as a raw Durable Object, on partyserver, on genparty's Server and as a
+// genparty Actor, in one `wrangler dev` run with interleaved rounds. See bench/README.md.
+//
+//   node bench/run.mjs            full size, 3 rounds, writes bench/results.md and results.json
+//   node bench/run.mjs --quick    small sizes, 1 round (or BENCH_QUICK=1), writes bench/results-quick.*
+//
+// Sizes: BENCH_CLIENTS, BENCH_MSGS, BENCH_ECHO, BENCH_CONNECT, BENCH_CONNECT_CONCURRENCY,
+// BENCH_RPC_CALLS, BENCH_RPC_CONCURRENCY, BENCH_ROUNDS, BENCH_SCENARIO_TIMEOUT_S, BENCH_RUN_TIMEOUT_S.
+// Subsets: BENCH_KINDS=raw,gp-actor  BENCH_SCENARIOS=echo,broadcast,persisted,connect,rpc
+import { execFileSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import os from "node:os";
+import { join } from "node:path";
+import {
+  closeSockets,
+  cpuSeconds,
+  openSocket,
+  openSockets,
+  percentile,
+  ROOT,
+  rssKiB,
+  serverProcesses,
+  sleep,
+  startWrangler,
+  terminateLiveSockets,
+  versionOf,
+} from "./harness.mjs";
+
+const argv = process.argv.slice(2);
+const QUICK = process.env.BENCH_QUICK === "1" || argv.includes("--quick");
+
+function setting(name, full, quick) {
+  const raw = process.env[`BENCH_${name}`];
+  if (raw === undefined || raw === "") return QUICK ? quick : full;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1) throw new RangeError(`BENCH_${name} must be a positive integer, got "${raw}".`);
+  return value;
+}
+
+const CONFIG = {
+  clients: setting("CLIENTS", 50, 10),
+  messages: setting("MSGS", 200, 50),
+  echo: setting("ECHO", 1000, 100),
+  connect: setting("CONNECT", 200, 50),
+  connectConcurrency: setting("CONNECT_CONCURRENCY", 20, 10),
+  rpcCalls: setting("RPC_CALLS", 2000, 200),
+  rpcConcurrency: setting("RPC_CONCURRENCY", 100, 20),
+  rounds: setting("ROUNDS", 3, 1),
+  scenarioTimeoutMs: setting("SCENARIO_TIMEOUT_S", 60, 30) * 1000,
+  runTimeoutMs: setting("RUN_TIMEOUT_S", 1500, 300) * 1000,
+};
+/** A fan-out that receives nothing for this long has lost messages: it ends early as incomplete. */
+const STALL_MS = 5_000;
+/** Time for the room to handle the closes of one scenario before the next one's CPU is counted. */
+const SETTLE_MS = 300;
+const ECHO_WARMUP = 20;
+
+const KINDS = [
+  { key: "raw", label: "raw DO", path: (persisted, room) => `/raw/${persisted ? "BENCH_RAW_PERSISTED" : "BENCH_RAW"}/${room}` },
+  { key: "partyserver", label: "partyserver", path: (persisted, room) => `/ps/bench-party${persisted ? "-persisted" : ""}/${room}` },
+  { key: "gp-server", label: "genparty Server", path: (persisted, room) => `/gp/bench-gp-server${persisted ? "-persisted" : ""}/${room}` },
+  { key: "gp-actor", label: "genparty Actor", path: (persisted, room) => `/gp/bench-gp-actor${persisted ? "-persisted" : ""}/${room}` },
+].filter((kind) => !process.env.BENCH_KINDS || process.env.BENCH_KINDS.split(",").includes(kind.key));
+
+const RPC_TARGETS = [
+  { key: "raw", label: "raw DO RPC" },
+  { key: "gp", label: "genparty call" },
+];
+const RPC_OPS = [
+  { key: "ping-seq", op: "ping", concurrency: 1, label: "ping, sequential" },
+  { key: "ping-conc", op: "ping", concurrency: CONFIG.rpcConcurrency, label: `ping, ${CONFIG.rpcConcurrency} in flight` },
+  { key: "incr-seq", op: "incr", concurrency: 1, label: "write (incr), sequential" },
+  { key: "incr-conc", op: "incr", concurrency: CONFIG.rpcConcurrency, label: `write (incr), ${CONFIG.rpcConcurrency} in flight` },
+  { key: "fresh-seq", op: "ping-fresh", concurrency: 1, label: "ping, new stub/ref per call" },
+];
+
+const SCENARIOS = ["echo", "broadcast", "persisted", "connect", "rpc"].filter(
+  (name) => !process.env.BENCH_SCENARIOS || process.env.BENCH_SCENARIOS.split(",").includes(name),
+);
+
+const runId = Date.now().toString(36);
+/** samples[scenario][kind] = one metrics object per round. */
+const samples = {};
+const record = (scenario, kind, metrics) => ((samples[scenario] ??= {})[kind] ??= []).push(metrics);
+
+let server;
+let processes = [];
+const startedAt = new Date();
+const loadAtStart = os.loadavg();
+
+// ── scenarios ─────────────────────────────────────────────────────────────────
+
+function serverCpu(before, after, count, unit) {
+  const user = after.user - before.user;
+  const all = user + after.proxy - before.proxy;
+  return { [`cpuUser${unit}`]: (user * 1e6) / count, [`cpuAll${unit}`]: (all * 1e6) / count };
+}
+
+/** One client, messages one after another: the room's echo latency with nothing else going on. */
+async function echo(kind, round, deadline) {
+  const { socket } = await openSocket(server.wsBase + kind.path(false, `echo-${kind.key}-${runId}-${round}`), deadline - Date.now());
+  let next;
+  socket.on("message", () => next?.resolve());
+  socket.on("close", () => next?.reject(new Error("the socket closed")));
+  const roundTrip = () => new Promise((resolve, reject) => (next = { resolve, reject }));
+  const stallTimer = setInterval(() => Date.now() > deadline && next?.reject(new Error("echo scenario timed out")), 250);
+  try {
+    for (let i = 0; i < ECHO_WARMUP; i++) {
+      socket.send(`000${i}`);
+      await roundTrip();
+    }
+    const latencies = [];
+    const cpu0 = cpuSeconds(processes);
+    const t0 = performance.now();
+    for (let i = 0; i < CONFIG.echo && Date.now() < deadline; i++) {
+      const sent = performance.now();
+      socket.send(`000${i}`);
+      await roundTrip();
+      latencies.push(performance.now() - sent);
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    const cpu1 = cpuSeconds(processes);
+    latencies.sort((a, b) => a - b);
+    return {
+      complete: latencies.length === CONFIG.echo,
+      done: latencies.length,
+      expected: CONFIG.echo,
+      perSec: latencies.length / seconds,
+      p50: percentile(latencies, 50),
+      p99: percentile(latencies, 99),
+      ...serverCpu(cpu0, cpu1, latencies.length, "UsPerMsg"),
+    };
+  } finally {
+    clearInterval(stallTimer);
+    await closeSockets([socket]);
+  }
+}
+
+/** N clients in one room each send M messages as fast as they can; every message goes to all N. */
+async function fanOut(kind, persisted, round, deadline) {
+  const room = `${persisted ? "persisted" : "broadcast"}-${kind.key}-${runId}-${round}`;
+  const { sockets } = await openSockets(server.wsBase + kind.path(persisted, room), CONFIG.clients, 20, deadline);
+  const n = sockets.length;
+  const m = CONFIG.messages;
+  const expected = n * n * m;
+  let delivered = 0;
+  let lastDelivery = performance.now();
+  const latencies = [];
+  const sentAt = sockets.map(() => new Float64Array(m));
+  const tags = sockets.map((_, i) => String(i).padStart(3, "0"));
+  let finish;
+  const finished = new Promise((resolve) => (finish = resolve));
+  sockets.forEach((socket, i) => {
+    const [a, b, c] = [...tags[i]].map((ch) => ch.charCodeAt(0));
+    const mine = sentAt[i];
+    socket.on("message", (data) => {
+      delivered++;
+      lastDelivery = performance.now();
+      // Its own message back: the sender's echo latency (under the full load of the room).
+      if (data[0] === a && data[1] === b && data[2] === c) latencies.push(lastDelivery - mine[Number(data.toString("latin1", 3))]);
+      if (delivered >= expected) finish("done");
+    });
+  });
+  const watchdog = setInterval(() => {
+    if (performance.now() - lastDelivery > STALL_MS) finish("stalled");
+    else if (Date.now() > deadline) finish("timeout");
+  }, 250);
+  const cpu0 = cpuSeconds(processes);
+  const client0 = process.cpuUsage();
+  const t0 = performance.now();
+  for (let seq = 0; seq < m; seq++) {
+    for (let i = 0; i < n; i++) {
+      sentAt[i][seq] = performance.now();
+      sockets[i].send(tags[i] + seq);
+    }
+  }
+  const outcome = await finished;
+  const cpu1 = cpuSeconds(processes);
+  const client = process.cpuUsage(client0);
+  clearInterval(watchdog);
+  const seconds = (lastDelivery - t0) / 1000;
+  latencies.sort((x, y) => x - y);
+  await closeSockets(sockets);
+  return {
+    complete: outcome === "done",
+    outcome,
+    done: delivered,
+    expected,
+    perSec: delivered / seconds,
+    seconds,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    ...serverCpu(cpu0, cpu1, delivered / 1000, "UsPer1k"),
+    clientCpuS: (client.user + client.system) / 1e6,
+  };
+}
+
+/** K sockets, C handshakes at a time, into a room that is already running (one warm socket stays open). */
+async function connect(kind, round, deadline) {
+  const url = server.wsBase + kind.path(false, `connect-${kind.key}-${runId}-${round}`);
+  const warm = await openSocket(url, deadline - Date.now());
+  await sleep(50);
+  const user = processes.find((p) => p.role === "user");
+  const rss0 = user ? rssKiB(user.pid) : NaN;
+  const cpu0 = cpuSeconds(processes);
+  const t0 = performance.now();
+  let opened;
+  try {
+    opened = await openSockets(url, CONFIG.connect, CONFIG.connectConcurrency, deadline);
+  } finally {
+    if (!opened) await closeSockets([warm.socket]);
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  const cpu1 = cpuSeconds(processes);
+  const rss1 = user ? rssKiB(user.pid) : NaN;
+  const latencies = opened.latencies.sort((a, b) => a - b);
+  await closeSockets([warm.socket, ...opened.sockets]);
+  return {
+    complete: latencies.length === CONFIG.connect,
+    done: latencies.length,
+    expected: CONFIG.connect,
+    perSec: latencies.length / seconds,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    ...serverCpu(cpu0, cpu1, latencies.length, "UsPerConn"),
+    rssKiBPerConn: (rss1 - rss0) / latencies.length,
+  };
+}
+
+/** The worker calls the object n times (c in flight) and reports how long the calls took, measured inside the worker. */
+async function rpc(target, spec, round, deadline) {
+  const params = new URLSearchParams({
+    target: target.key,
+    op: spec.op,
+    n: String(CONFIG.rpcCalls),
+    c: String(spec.concurrency),
+    room: `rpc-${runId}-${round}`,
+  });
+  const cpu0 = cpuSeconds(processes);
+  const response = await fetch(`${server.base}/rpc?${params}`, { signal: AbortSignal.timeout(Math.max(1, deadline - Date.now())) });
+  const cpu1 = cpuSeconds(processes);
+  if (!response.ok) throw new Error(`/rpc answered ${response.status}: ${(await response.text()).slice(0, 200)}`);
+  const result = await response.json();
+  if (result.errors > 0) console.warn(`  ${target.key} ${spec.key}: ${result.errors} errors, first: ${result.firstError}`);
+  return {
+    complete: result.done === CONFIG.rpcCalls,
+    done: result.done,
+    expected: CONFIG.rpcCalls,
+    perSec: result.done / (result.ms / 1000),
+    usPerCall: (result.ms * 1000) / result.done,
+    p50: result.p50,
+    p99: result.p99,
+    // Includes the warm-up call and the worker's own loop, the same for both targets.
+    cpuUserUsPerCall: ((cpu1.user - cpu0.user) * 1e6) / result.done,
+  };
+}
+
+/** Pids of the workerds at startup: one that changed means the objects restarted and the figures can't be trusted. */
+let initialPids = "";
+const pidsOf = (list) => list.map((p) => `${p.role}:${p.pid}`).sort().join(",");
+
+async function bounded(label, run) {
+  processes = serverProcesses(server.pgid);
+  if (pidsOf(processes) !== initialPids) {
+    console.warn(`  workerd processes changed (${initialPids} → ${pidsOf(processes)}): wrangler restarted them`);
+    initialPids = pidsOf(processes);
+  }
+  const deadline = Date.now() + CONFIG.scenarioTimeoutMs;
+  let timer;
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${label} exceeded ${CONFIG.scenarioTimeoutMs} ms`)), CONFIG.scenarioTimeoutMs + 5_000);
+  });
+  try {
+    return await Promise.race([run(deadline), timeout]);
+  } catch (error) {
+    console.error(`  ${label} failed: ${error.message}`);
+    return { complete: false, error: error.message };
+  } finally {
+    clearTimeout(timer);
+    terminateLiveSockets();
+    await sleep(SETTLE_MS);
+  }
+}
+
+function describe(metrics) {
+  if (metrics.error) return `error: ${metrics.error}`;
+  const parts = [`${fmt(metrics.perSec)}/s`];
+  if (metrics.p50 !== undefined) parts.push(`p50 ${fmt(metrics.p50)} ms`, `p99 ${fmt(metrics.p99)} ms`);
+  if (!metrics.complete) parts.push(`INCOMPLETE ${metrics.done}/${metrics.expected}${metrics.outcome ? ` (${metrics.outcome})` : ""}`);
+  return parts.join(", ");
+}
+
+async function runAll() {
+  for (let round = 1; round <= CONFIG.rounds; round++) {
+    // Rotate the order each round so drift (warm-up, other load) doesn't always favour the same target.
+    const kinds = KINDS.map((_, i) => KINDS[(i + round - 1) % KINDS.length]);
+    for (const scenario of SCENARIOS) {
+      if (scenario === "rpc") {
+        for (const spec of RPC_OPS) {
+          const targets = round % 2 === 1 ? RPC_TARGETS : [...RPC_TARGETS].reverse();
+          for (const target of targets) {
+            const metrics = await bounded(`rpc ${spec.key} ${target.key}`, (deadline) => rpc(target, spec, round, deadline));
+            record(`rpc:${spec.key}`, target.key, metrics);
+            console.log(`round ${round}/${CONFIG.rounds}  rpc ${spec.key.padEnd(10)} ${target.label.padEnd(16)} ${describe(metrics)}`);
+          }
+        }
+        continue;
+      }
+      for (const kind of kinds) {
+        const run =
+          scenario === "echo"
+            ? (deadline) => echo(kind, round, deadline)
+            : scenario === "connect"
+              ? (deadline) => connect(kind, round, deadline)
+              : (deadline) => fanOut(kind, scenario === "persisted", round, deadline);
+        const metrics = await bounded(`${scenario} ${kind.key}`, run);
+        record(scenario, kind.key, metrics);
+        console.log(`round ${round}/${CONFIG.rounds}  ${scenario.padEnd(10)} ${kind.label.padEnd(16)} ${describe(metrics)}`);
+      }
+    }
+  }
+}
+
+// ── report ────────────────────────────────────────────────────────────────────
+
+function fmt(value) {
+  if (value === undefined || value === null || !Number.isFinite(value)) return "–";
+  const abs = Math.abs(value);
+  if (abs >= 1000) return Math.round(value).toLocaleString("en-US");
+  if (abs >= 100) return value.toFixed(0);
+  if (abs >= 10) return value.toFixed(1);
+  return value.toFixed(2);
+}
+
+function median(values) {
+  const sorted = values.filter(Number.isFinite).sort((a, b) => a - b);
+  if (sorted.length === 0) return NaN;
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+const footnotes = [];
+
+function cell(runs, metric) {
+  if (!runs || runs.length === 0) return { text: "–", value: NaN };
+  const values = runs.map((r) => r[metric]).filter(Number.isFinite);
+  const value = median(values);
+  let text = fmt(value);
+  if (values.length > 1) text += ` <sub>${fmt(Math.min(...values))}–${fmt(Math.max(...values))}</sub>`;
+  const bad = runs.filter((r) => !r.complete);
+  if (bad.length > 0) {
+    footnotes.push(bad.map((r) => r.error ?? `${r.done} of ${r.expected} done${r.outcome ? ` (${r.outcome})` : ""}`).join("; "));
+    text += ` [${footnotes.length}]`;
+  }
+  return { text, value };
+}
+
+const ratio = (a, b) => (Number.isFinite(a) && Number.isFinite(b) && b !== 0 ? `${(a / b).toFixed(2)}×` : "–");
+
+const ROOM_ROWS = [
+  ["echo", "perSec", "echo: round trips/s, 1 client ↑"],
+  ["echo", "p50", "echo: p50 ms ↓"],
+  ["echo", "p99", "echo: p99 ms ↓"],
+  ["echo", "cpuAllUsPerMsg", "echo: server CPU µs per message ↓"],
+  ["broadcast", "perSec", "broadcast: delivered/s ↑"],
+  ["broadcast", "p50", "broadcast: own echo p50 ms ↓"],
+  ["broadcast", "p99", "broadcast: own echo p99 ms ↓"],
+  ["broadcast", "cpuUserUsPer1k", "broadcast: DO workerd CPU ms per 1k deliveries ↓", 1e-3],
+  ["broadcast", "cpuAllUsPer1k", "broadcast: both workerds CPU ms per 1k deliveries ↓", 1e-3],
+  ["persisted", "perSec", "persisted: delivered/s ↑"],
+  ["persisted", "p50", "persisted: own echo p50 ms ↓"],
+  ["persisted", "p99", "persisted: own echo p99 ms ↓"],
+  ["persisted", "cpuUserUsPer1k", "persisted: DO workerd CPU ms per 1k deliveries ↓", 1e-3],
+  ["persisted", "cpuAllUsPer1k", "persisted: both workerds CPU ms per 1k deliveries ↓", 1e-3],
+  ["connect", "perSec", "connect: sockets/s ↑"],
+  ["connect", "p50", "connect: p50 ms ↓"],
+  ["connect", "p99", "connect: p99 ms ↓"],
+  ["connect", "cpuAllUsPerConn", "connect: server CPU µs per socket ↓"],
+  ["connect", "rssKiBPerConn", "connect: DO workerd RSS KiB per open socket ↓"],
+];
+
+const RPC_ROWS = [
+  ["perSec", "calls/s ↑"],
+  ["usPerCall", "µs per call (wall, in the worker) ↓"],
+  ["p99", "p99 ms ↓", (spec) => spec.concurrency > 1],
+  ["cpuUserUsPerCall", "workerd CPU µs per call ↓"],
+];
+
+function scaled(runs, metric, factor) {
+  if (!factor || !runs) return runs;
+  return runs.map((r) => ({ ...r, [metric]: r[metric] * factor }));
+}
+
+function roomTable() {
+  const kinds = KINDS.map((k) => k.key);
+  const has = (key) => kinds.includes(key);
+  const head = ["scenario · metric", ...KINDS.map((k) => k.label)];
+  if (has("raw") && has("gp-server")) head.push("Server ÷ raw");
+  if (has("raw") && has("gp-actor")) head.push("Actor ÷ raw");
+  if (has("raw") && has("partyserver")) head.push("partyserver ÷ raw");
+  if (has("partyserver") && has("gp-server")) head.push("Server ÷ partyserver");
+  const lines = [`| ${head.join(" | ")} |`, `|${head.map((_, i) => (i === 0 ? "---" : "---:")).join("|")}|`];
+  for (const [scenario, metric, label, factor] of ROOM_ROWS) {
+    if (!samples[scenario]) continue;
+    const cells = Object.fromEntries(kinds.map((key) => [key, cell(scaled(samples[scenario][key], metric, factor), metric)]));
+    const row = [label, ...kinds.map((key) => cells[key].text)];
+    if (has("raw") && has("gp-server")) row.push(ratio(cells["gp-server"].value, cells.raw.value));
+    if (has("raw") && has("gp-actor")) row.push(ratio(cells["gp-actor"].value, cells.raw.value));
+    if (has("raw") && has("partyserver")) row.push(ratio(cells.partyserver.value, cells.raw.value));
+    if (has("partyserver") && has("gp-server")) row.push(ratio(cells["gp-server"].value, cells.partyserver.value));
+    lines.push(`| ${row.join(" | ")} |`);
+  }
+  return lines.join("\n");
+}
+
+function rpcTable() {
+  const lines = ["| call · metric | raw DO RPC | genparty call | genparty ÷ raw |", "|---|---:|---:|---:|"];
+  for (const spec of RPC_OPS) {
+    const runs = samples[`rpc:${spec.key}`];
+    if (!runs) continue;
+    for (const [metric, label, when] of RPC_ROWS) {
+      if (when && !when(spec)) continue;
+      const raw = cell(runs.raw, metric);
+      const gp = cell(runs.gp, metric);
+      lines.push(`| ${spec.label}: ${label} | ${raw.text} | ${gp.text} | ${ratio(gp.value, raw.value)} |`);
+    }
+  }
+  return lines.join("\n");
+}
+
+function environment() {
+  let commit = "unknown";
+  try {
+    commit = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: ROOT, encoding: "utf8" }).trim();
+    const dirty = execFileSync("git", ["status", "--porcelain", "--", "lib"], { cwd: ROOT, encoding: "utf8" }).trim();
+    if (dirty) commit += " (lib/ has uncommitted changes)";
+  } catch {
+    // Not a git checkout.
+  }
+  const cpus = os.cpus();
+  return {
+    date: startedAt.toISOString(),
+    node: process.version,
+    wrangler: versionOf("wrangler"),
+    workerd: versionOf("workerd"),
+    partyserver: versionOf("partyserver"),
+    ws: versionOf("ws"),
+    cores: cpus.length,
+    cpuModel: cpus[0]?.model ?? "unknown",
+    platform: `${os.type()} ${os.release()}`,
+    loadAtStart: loadAtStart.map((l) => l.toFixed(2)).join(" "),
+    loadAtEnd: os.loadavg().map((l) => l.toFixed(2)).join(" "),
+    commit,
+    bundleSha: server?.bundleSha,
+    startupMs: server?.startupMs,
+  };
+}
+
+function report(status) {
+  footnotes.length = 0;
+  const env = environment();
+  const rooms = roomTable();
+  const calls = rpcTable();
+  const md = [
+    `# genparty benchmark results${QUICK ? " (quick mode)" : ""}`,
+    "",
+    `Written by \`node bench/run.mjs${QUICK ? " --quick" : ""}\` on ${env.date}${status === "complete" ? "" : ` — **${status}**, partial results`}. How to read them: bench/README.md.`,
+    "",
+    `- Node ${env.node}, wrangler ${env.wrangler} (workerd ${env.workerd}) via \`wrangler dev\` on 127.0.0.1, partyserver ${env.partyserver}, client \`ws\` ${env.ws}`,
+    `- Machine: ${env.cores} cores (${env.cpuModel}), ${env.platform}; load average ${env.loadAtStart} at start, ${env.loadAtEnd} at end`,
+    `- genparty at ${env.commit}; bundle sha256 ${env.bundleSha ?? "?"}… (built once per run, so edits during a run don't reload it)`,
+    `- Sizes: echo ${CONFIG.echo} sequential · fan-out ${CONFIG.clients} clients × ${CONFIG.messages} msgs (${(CONFIG.clients * CONFIG.clients * CONFIG.messages).toLocaleString("en-US")} deliveries) · connect ${CONFIG.connect} sockets, ${CONFIG.connectConcurrency} at a time · RPC ${CONFIG.rpcCalls} calls · ${CONFIG.rounds} interleaved round(s); cells are the median <sub>min–max</sub>`,
+    "",
+    "## WebSocket rooms",
+    "",
+    rooms,
+    "",
+    "## Calls (RPC from the worker into the object)",
+    "",
+    calls,
+    "",
+    ...(footnotes.length ? ["Incomplete runs:", "", ...footnotes.map((note, i) => `${i + 1}. ${note}`), ""] : []),
+    "↑ higher is better, ↓ lower is better. Ratios are of medians.",
+    "",
+  ].join("\n");
+  const base = QUICK ? "results-quick" : "results";
+  writeFileSync(join(ROOT, "bench", `${base}.md`), md);
+  writeFileSync(join(ROOT, "bench", `${base}.json`), JSON.stringify({ status, environment: env, config: CONFIG, samples }, null, 2) + "\n");
+  return md;
+}
+
+// ── main ──────────────────────────────────────────────────────────────────────
+
+const watchdog = setTimeout(async () => {
+  console.error(`The whole run exceeded ${CONFIG.runTimeoutMs / 1000} s; stopping.`);
+  terminateLiveSockets();
+  try {
+    report("aborted (run timeout)");
+  } finally {
+    await server?.stop();
+    process.exit(2);
+  }
+}, CONFIG.runTimeoutMs);
+
+let exitCode = 0;
+try {
+  console.log(`genparty bench${QUICK ? " (quick)" : ""}: ${KINDS.map((k) => k.key).join(", ")} × ${SCENARIOS.join(", ")}, ${CONFIG.rounds} round(s)`);
+  if (loadAtStart[0] > 0.5) console.warn(`Load average is ${loadAtStart[0].toFixed(2)} before starting: other work on this machine will skew the figures.`);
+  server = await startWrangler();
+  processes = serverProcesses(server.pgid);
+  initialPids = pidsOf(processes);
+  console.log(`wrangler dev ready on ${server.base} in ${server.startupMs} ms (workerd: ${processes.map((p) => `${p.role} ${p.pid}`).join(", ")})`);
+  if (!processes.some((p) => p.role === "user")) console.warn("Could not find the workerd running the objects: CPU figures will be 0.");
+  await runAll();
+  const md = report("complete");
+  console.log(`\n${md}`);
+  console.log(`Written to bench/${QUICK ? "results-quick" : "results"}.md and .json`);
+} catch (error) {
+  console.error(error);
+  exitCode = 1;
+} finally {
+  clearTimeout(watchdog);
+  terminateLiveSockets();
+  await server?.stop();
+}
+process.exit(exitCode);

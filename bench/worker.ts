@@ -1,0 +1,235 @@
+// The benchmark worker (bench/wrangler.toml): the same tiny room four ways, side by side, so one
+// `wrangler dev` serves every target of bench/run.mjs. Every room broadcasts each frame it gets to
+// every open socket, the sender included; the `…Persisted` subclasses also write once per message.
+import { DurableObject } from "cloudflare:workers";
+import { type Connection as PsConnection, routePartykitRequest as partyserverRoute, Server as PartyServer, type WSMessage as PsMessage } from "partyserver";
+import { Actor, type Call, type Connection, type From, getActor, type Info, noreply, reply, routePartykitRequest, Server, type WSMessage } from "../lib/index.js";
+
+const MESSAGES_TABLE = "CREATE TABLE IF NOT EXISTS bench_messages (id INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT NOT NULL)";
+const INSERT_MESSAGE = "INSERT INTO bench_messages (body) VALUES (?)";
+/** Close codes a peer may not send back (see lib/actor/sockets.ts). */
+const RESERVED_CLOSE_CODES = new Set([1005, 1006, 1015]);
+
+function asText(message: string | ArrayBuffer | ArrayBufferView): string {
+  return typeof message === "string" ? message : new TextDecoder().decode(message);
+}
+
+// ── (a) a hand-written Durable Object: the baseline ─────────────────────────────
+
+/** Hibernatable WebSockets and plain RPC methods, nothing else: what the other rooms are measured against. */
+export class RawRoom extends DurableObject<Cloudflare.Env> {
+  get persisted(): boolean {
+    return false;
+  }
+
+  constructor(ctx: DurableObjectState, env: Cloudflare.Env) {
+    super(ctx, env);
+    ctx.storage.sql.exec(MESSAGES_TABLE);
+    ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS bench_counter (id INTEGER PRIMARY KEY CHECK (id = 1), n INTEGER NOT NULL)");
+    ctx.storage.sql.exec("INSERT OR IGNORE INTO bench_counter (id, n) VALUES (1, 0)");
+  }
+
+  override async fetch(request: Request): Promise<Response> {
+    if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") return new Response("raw room");
+    const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
+    this.ctx.acceptWebSocket(server);
+    return new Response(null, { status: 101, webSocket: client });
+  }
+
+  override webSocketMessage(_socket: WebSocket, message: string | ArrayBuffer): void {
+    if (this.persisted) this.ctx.storage.sql.exec(INSERT_MESSAGE, asText(message));
+    for (const socket of this.ctx.getWebSockets()) {
+      try {
+        socket.send(message);
+      } catch {
+        // Closing; its close event follows.
+      }
+    }
+  }
+
+  override webSocketClose(socket: WebSocket, code: number, reason: string): void {
+    if (RESERVED_CLOSE_CODES.has(code)) return;
+    try {
+      socket.close(code, reason);
+    } catch {
+      // Already closed.
+    }
+  }
+
+  /** RPC baseline for a call that changes nothing. */
+  ping(): number {
+    return 1;
+  }
+
+  /** RPC baseline for a call that writes: one SQL UPDATE. */
+  incr(): number {
+    return this.ctx.storage.sql.exec<{ n: number }>("UPDATE bench_counter SET n = n + 1 WHERE id = 1 RETURNING n").one().n;
+  }
+}
+
+export class RawRoomPersisted extends RawRoom {
+  override get persisted(): boolean {
+    return true;
+  }
+}
+
+// ── (b) upstream partyserver 0.5.10 ─────────────────────────────────────────────
+
+export class PartyRoom extends PartyServer<Cloudflare.Env> {
+  // partyserver's default is in-memory sockets; the baseline hibernates, so this does too.
+  static override options = { hibernate: true };
+
+  get persisted(): boolean {
+    return false;
+  }
+
+  override onStart(): void {
+    if (this.persisted) this.ctx.storage.sql.exec(MESSAGES_TABLE);
+  }
+
+  override onMessage(_connection: PsConnection, message: PsMessage): void {
+    if (this.persisted) this.ctx.storage.sql.exec(INSERT_MESSAGE, asText(message));
+    this.broadcast(message);
+  }
+}
+
+export class PartyRoomPersisted extends PartyRoom {
+  override get persisted(): boolean {
+    return true;
+  }
+}
+
+// ── (c) genparty's Server: the same hooks on the actor core ─────────────────────
+
+export class GpServerRoom extends Server<Cloudflare.Env> {
+  get persisted(): boolean {
+    return false;
+  }
+
+  override onStart(): void {
+    if (this.persisted) this.ctx.storage.sql.exec(MESSAGES_TABLE);
+  }
+
+  override onMessage(_connection: Connection, message: WSMessage): void {
+    if (this.persisted) this.ctx.storage.sql.exec(INSERT_MESSAGE, asText(message));
+    this.broadcast(message);
+  }
+}
+
+export class GpServerRoomPersisted extends GpServerRoom {
+  override get persisted(): boolean {
+    return true;
+  }
+}
+
+// ── (d) the room as a genparty Actor ────────────────────────────────────────────
+
+export type BenchCall = Call<{ type: "ping" }, number> | Call<{ type: "incr" }, number>;
+interface Count {
+  n: number;
+}
+
+/** Frames arrive as `handleInfo({ type: "message" })`; persisted, each one bumps `n`, so every message commits a turn. */
+export class GpActorRoom extends Actor<Cloudflare.Env, Count, BenchCall> {
+  get persisted(): boolean {
+    return false;
+  }
+
+  init(): Count {
+    return { n: 0 };
+  }
+
+  override handleCall(msg: BenchCall, _from: From, state: Count) {
+    return msg.type === "ping" ? reply(1) : reply(state.n + 1, { n: state.n + 1 });
+  }
+
+  override handleInfo(info: Info, state: Count) {
+    if (info.type !== "message") return noreply<Count>();
+    this.broadcast(info.data);
+    return this.persisted ? noreply({ n: state.n + 1 }) : noreply<Count>();
+  }
+}
+
+export class GpActorRoomPersisted extends GpActorRoom {
+  override get persisted(): boolean {
+    return true;
+  }
+}
+
+// ── the worker ──────────────────────────────────────────────────────────────────
+
+/** Stops an RPC loop that takes longer than this, so a hang can't hold the request (run.mjs has its own bound too). */
+const RPC_LOOP_DEADLINE_MS = 50_000;
+
+type RpcTarget = "raw" | "gp";
+type RpcOp = "ping" | "incr" | "ping-fresh";
+
+/**
+ * `GET /rpc?target=raw|gp&op=ping|incr|ping-fresh&n=…&c=…&room=…` runs `n` calls from this worker,
+ * `c` in flight at a time, and answers with the time they took. `ping-fresh` takes a new stub (or
+ * `getActor` ref) for every call, as a worker handling one request per call would.
+ */
+async function rpcLoop(url: URL, env: Cloudflare.Env): Promise<Response> {
+  const target = url.searchParams.get("target") as RpcTarget;
+  const op = url.searchParams.get("op") as RpcOp;
+  const n = Number(url.searchParams.get("n") ?? 1000);
+  const concurrency = Math.max(1, Math.min(n, Number(url.searchParams.get("c") ?? 1)));
+  const room = url.searchParams.get("room") ?? "rpc";
+  if ((target !== "raw" && target !== "gp") || !["ping", "incr", "ping-fresh"].includes(op)) {
+    return new Response("bad target or op", { status: 400 });
+  }
+  const rawStub = env.BENCH_RAW.getByName(room);
+  const ref = getActor(env.BENCH_GP_ACTOR, room);
+  const callOnce = (): Promise<number> => {
+    if (target === "raw") {
+      if (op === "ping-fresh") return env.BENCH_RAW.getByName(room).ping() as Promise<number>;
+      return (op === "ping" ? rawStub.ping() : rawStub.incr()) as Promise<number>;
+    }
+    if (op === "ping-fresh") return getActor(env.BENCH_GP_ACTOR, room).call({ type: "ping" });
+    return ref.call({ type: op === "ping" ? "ping" : "incr" });
+  };
+  // Warm-up: the object starts (and genparty loads its state) before the clock runs.
+  await callOnce();
+  const latencies: number[] = [];
+  let errors = 0;
+  let firstError: string | undefined;
+  let issued = 0;
+  const started = performance.now();
+  const deadline = Date.now() + RPC_LOOP_DEADLINE_MS;
+  const lane = async () => {
+    while (issued < n && Date.now() < deadline) {
+      issued++;
+      const t0 = performance.now();
+      try {
+        await callOnce();
+        latencies.push(performance.now() - t0);
+      } catch (error) {
+        errors++;
+        firstError ??= String(error);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, lane));
+  const ms = performance.now() - started;
+  latencies.sort((a, b) => a - b);
+  const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? null;
+  return Response.json({ target, op, n, concurrency, done: latencies.length, errors, firstError, ms, p50: pct(50), p99: pct(99) });
+}
+
+export default {
+  async fetch(request: Request, env: Cloudflare.Env): Promise<Response> {
+    const url = new URL(request.url);
+    const parts = url.pathname.split("/").filter(Boolean);
+    if (parts.length === 0) return new Response("genparty bench");
+    if (parts[0] === "rpc") return rpcLoop(url, env);
+    // `/raw/<BINDING>/<room>`: a hand-written worker would reach its object this directly.
+    if (parts[0] === "raw" && parts.length === 3) {
+      const namespace = parts[1] === "BENCH_RAW_PERSISTED" ? env.BENCH_RAW_PERSISTED : env.BENCH_RAW;
+      return namespace.getByName(decodeURIComponent(parts[2]!)).fetch(request);
+    }
+    // Each library's own router, as its users would call it: `/ps/bench-party/<room>`, `/gp/bench-gp-server/<room>`.
+    if (parts[0] === "ps") return (await partyserverRoute(request, env, { prefix: "ps" })) ?? new Response("no such party", { status: 404 });
+    if (parts[0] === "gp") return (await routePartykitRequest(request, env, { prefix: "gp" })) ?? new Response("no such room", { status: 404 });
+    return new Response("not found", { status: 404 });
+  },
+} satisfies ExportedHandler<Cloudflare.Env>;

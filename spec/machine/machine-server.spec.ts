@@ -146,6 +146,41 @@ describe("MachineServer", () => {
   });
 });
 
+describe("Delayed raise and sendTo", () => {
+  const context = (view: unknown) => (view as { context: { pings: number; pongs: number } }).context;
+
+  it("fire after an eviction, at their deadline, once", async () => {
+    const pinger = getActor(env.PINGER, uniqueName("ping"));
+    await pinger.call({ type: "arm" });
+    await pinger.call({ type: "send" });
+    await evict(pinger);
+    await advanceClock(1_000, pinger);
+    expect(context(await pinger.call({ type: "pong" }))).toEqual({ pings: 0, pongs: 1 });
+    await advanceClock(1_500, pinger);
+    expect(context(await pinger.call({ type: "pong" }))).toEqual({ pings: 0, pongs: 3 });
+    await advanceClock(3_000, pinger);
+    expect(context(await pinger.call({ type: "disarm" }))).toEqual({ pings: 1, pongs: 3 });
+  });
+
+  it("never fire once cancelled, and leave no alarm behind", async () => {
+    const pinger = getActor(env.PINGER, uniqueName("cancel"));
+    await pinger.call({ type: "arm" });
+    await hibernate(pinger);
+    await pinger.call({ type: "disarm" });
+    await advanceClock(10_000, pinger);
+    expect(context(await pinger.call({ type: "pong" }))).toEqual({ pings: 0, pongs: 1 });
+    expect(await runAlarm(pinger)).toBe(false);
+  });
+
+  it("fires an overdue delay when the room wakes", async () => {
+    const pinger = getActor(env.PINGER, uniqueName("overdue"));
+    await pinger.call({ type: "arm" });
+    await evict(pinger);
+    await advanceClock(60_000, pinger);
+    expect(context(await pinger.call({ type: "pong" }))).toEqual({ pings: 1, pongs: 1 });
+  });
+});
+
 describe("MachineServer restarts", () => {
   it("tells the machine an invoked promise was interrupted instead of silently running it again", async () => {
     const flow = getActor(env.WORKFLOW, uniqueName("flow"));

@@ -5,8 +5,7 @@ declare global {
     interface Env {
       COUNTER_EXAMPLE: DurableObjectNamespace<import("./counter/counter.js").Counter>;
       CHAT: DurableObjectNamespace<import("./chat/chat.js").ChatRoom>;
-      // The spec worker binds its own copy of the README's MyServer under this name; it compiles
-      // only while both classes have the same shape (tsc: "Subsequent property declarations…").
+      // The spec worker binds this same class under this name (it tests the example itself).
       MyServer: DurableObjectNamespace<import("./partyserver-readme/index.js").MyServer>;
     }
   }

@@ -8,6 +8,17 @@ import type { Counter } from "../fixtures/counter.js";
 import type { Room } from "../fixtures/room.js";
 import { uniqueName } from "../helpers.js";
 
+/** A client with a `wait` call pending (deferred by the actor), once the actor holds it. */
+async function clientWaiting(room: string) {
+  const client = open<typeof Counter>("counter", room);
+  const counter = getActor(env.COUNTER, room);
+  const waiting = client.call({ type: "wait" }, { timeout: 10_000 });
+  await vi.waitFor(async () => expect((await counter.call({ type: "state" })).waiting).toHaveLength(1));
+  let opened = 0;
+  client.on("open", () => opened++);
+  return { client, counter, waiting, reopened: () => opened };
+}
+
 const open = <T>(party: string, room = uniqueName("client")) =>
   connect<T>({ host: "spec", party, room, WebSocket: fetchWebSocket(SELF), minReconnectionDelay: 10, maxReconnectionDelay: 50 });
 
@@ -58,11 +69,7 @@ describe("genparty/client", () => {
   });
 
   it("receives a deferred reply across hibernation", async () => {
-    const room = uniqueName("deferred");
-    const client = open<typeof Counter>("counter", room);
-    const waiting = client.call({ type: "wait" }, { timeout: 10_000 });
-    const counter = getActor(env.COUNTER, room);
-    await vi.waitFor(async () => expect((await counter.call({ type: "state" })).waiting).toHaveLength(1));
+    const { client, counter, waiting } = await clientWaiting(uniqueName("deferred"));
     await hibernate(counter);
     await counter.call({ type: "release", value: "after hibernation" });
     expect(await waiting).toBe("after hibernation");
@@ -70,15 +77,9 @@ describe("genparty/client", () => {
   });
 
   it("re-sends a pending call after a reconnect and gets it answered once, run once", async () => {
-    const room = uniqueName("reconnect");
-    const client = open<typeof Counter>("counter", room);
-    const counter = getActor(env.COUNTER, room);
-    const waiting = client.call({ type: "wait" }, { timeout: 10_000 });
-    await vi.waitFor(async () => expect((await counter.call({ type: "state" })).waiting).toHaveLength(1));
-    let reopened = 0;
-    client.on("open", () => reopened++);
+    const { client, counter, waiting, reopened } = await clientWaiting(uniqueName("reconnect"));
     client.socket.reconnect();
-    await vi.waitFor(() => expect(reopened).toBe(1));
+    await vi.waitFor(() => expect(reopened()).toBe(1));
     expect(await client.call({ type: "get" })).toBe(0);
     expect((await counter.call({ type: "state" })).waiting).toHaveLength(1);
     await counter.call({ type: "release", value: "once" });
@@ -87,15 +88,9 @@ describe("genparty/client", () => {
   });
 
   it("gets its call answered after the object was evicted mid-call", async () => {
-    const room = uniqueName("evicted");
-    const client = open<typeof Counter>("counter", room);
-    const counter = getActor(env.COUNTER, room);
-    const waiting = client.call({ type: "wait" }, { timeout: 10_000 });
-    await vi.waitFor(async () => expect((await counter.call({ type: "state" })).waiting).toHaveLength(1));
-    let reopened = 0;
-    client.on("open", () => reopened++);
+    const { client, counter, waiting, reopened } = await clientWaiting(uniqueName("evicted"));
     await evict(counter);
-    await vi.waitFor(() => expect(reopened).toBe(1));
+    await vi.waitFor(() => expect(reopened()).toBe(1));
     await client.call({ type: "get" });
     await counter.call({ type: "release", value: "still answered" });
     expect(await waiting).toBe("still answered");

@@ -289,6 +289,8 @@ export class ActorRuntime {
     this.#name = undefined;
     this.#store = openStore(this.#ctx.storage, this.platformAlarm);
     this.connections.forget();
+    this.#socketCalls.forget();
+    this.#order.forget();
     await this.open();
   }
 

@@ -25,6 +25,12 @@ interface Sender {
 export class SenderOrder {
   readonly #senders = new Map<string, Sender>();
 
+  /** Forgets every sender, as a new instance starts without them (for `genparty/testing`). */
+  forget(): void {
+    for (const sender of this.#senders.values()) if (sender.timer) clearTimeout(sender.timer);
+    this.#senders.clear();
+  }
+
   /** Runs `deliver` once every earlier message of the same sender was delivered (or waited for long enough). */
   arrive(order: SendOrder | undefined, deliver: () => void): void {
     if (!order) return deliver();

@@ -67,6 +67,11 @@ export class SocketCalls {
     }
   }
 
+  /** Forgets remembered call ids, as a wake from hibernation does (for `genparty/testing`). */
+  forget(): void {
+    this.#calls.clear();
+  }
+
   /** Whether `from` may still be answered (unknown counts: it may be a call from before a hibernation). */
   canAnswer(from: SocketFrom): boolean {
     return this.#calls.get(from.connection)?.get(from.id)?.status !== "answered";

@@ -1,5 +1,6 @@
 import { env } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
+import { runInDurableObject } from "cloudflare:test";
+import { describe, expect, it, vi } from "vitest";
 import { getActor, MailboxFullError, RemoteError, SelfCallError } from "../../lib/index.js";
 import { evict, hibernate } from "../../lib/testing/index.js";
 import { backends, counterOn, uniqueName } from "../helpers.js";
@@ -104,9 +105,11 @@ describe("Bounded mailbox", () => {
   it("answers HTTP with 503 while the mailbox is full", async () => {
     const name = uniqueName("tiny-http");
     const tiny = getActor(env.TINY, name);
-    const running = tiny.call({ type: "slowAdd", by: 1, ms: 60, tag: "running" });
+    const running = tiny.call({ type: "slowAdd", by: 1, ms: 200, tag: "running" });
     await new Promise((resolve) => setTimeout(resolve, 10));
     const queued = [1, 2, 3].map(() => tiny.cast({ type: "add", by: 1 }));
+    // Read the queue from inside (not through the full mailbox) until the three casts are in it.
+    await vi.waitFor(async () => expect(await runInDurableObject(tiny.stub, (instance) => instance.mailboxStats.queued)).toBe(3));
     const response = await tiny.stub.fetch(`http://do/counter/${name}/get`);
     expect(response.status).toBe(503);
     expect(response.headers.get("retry-after")).toBe("1");

@@ -7,6 +7,8 @@ declare global {
       CHAT: DurableObjectNamespace<import("./chat/chat.js").ChatRoom>;
       // The spec worker binds this same class under this name (it tests the example itself).
       MyServer: DurableObjectNamespace<import("./partyserver-readme/index.js").MyServer>;
+      // Not "TicTacToe": the spec worker binds its own tic-tac-toe fixture under that name.
+      TIC_TAC_TOE: DurableObjectNamespace<import("./tic-tac-toe/game.js").TicTacToeRoom>;
     }
   }
 }

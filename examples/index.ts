@@ -3,12 +3,14 @@ import { chatPage } from "./chat/page.js";
 import { serveCounter } from "./counter/serve.js";
 import { escapeHtml, htmlResponse } from "./html.js";
 import { readmePage } from "./partyserver-readme/page.js";
+import { routeTicTacToe, serveTicTacToe } from "./tic-tac-toe/serve.js";
 
 // Durable Object classes must be exported by the worker's main module, under the class_name
 // that wrangler.toml binds.
 export { ChatRoom } from "./chat/chat.js";
 export { Counter } from "./counter/counter.js";
 export { MyServer } from "./partyserver-readme/index.js";
+export { TicTacToeRoom } from "./tic-tac-toe/game.js";
 
 /** One runnable example: the landing page and the router are both built from this list. */
 interface Example {
@@ -40,11 +42,19 @@ const EXAMPLES: readonly Example[] = [
     summary: "partyserver's README example as written (import aside): MyServer relays each message to the room's other connections, at /parties/my-server/:name.",
     serve: servePage(readmePage),
   },
+  {
+    path: "tic-tac-toe",
+    title: "Tic-tac-toe",
+    summary:
+      "An xstate machine on MachineServer: seats, turns and wins as guards, a 30 s move clock on a durable `after`, a view per player, at /parties/tic-tac-toe/:name.",
+    serve: serveTicTacToe,
+  },
 ];
 
 /**
  * The Servers reachable at `/parties/:server/:name`, by binding. Only these: routePartykitRequest
  * routes every Durable Object binding it is given, and the counter has its own API at /counter/.
+ * Tic-tac-toe is routed on its own (routeTicTacToe), as it passes props to new rooms.
  */
 const parties = (env: Cloudflare.Env) => ({ CHAT: env.CHAT, MyServer: env.MyServer });
 
@@ -55,7 +65,11 @@ export default {
   async fetch(request: Request, env: Cloudflare.Env): Promise<Response> {
     const { pathname } = new URL(request.url);
     if (pathname.startsWith("/parties/")) {
-      return (await routePartykitRequest(request, parties(env))) ?? text(404, "The parties here are /parties/chat/:name and /parties/my-server/:name.");
+      return (
+        (await routeTicTacToe(request, env)) ??
+        (await routePartykitRequest(request, parties(env))) ??
+        text(404, "The parties here are /parties/chat/:name, /parties/my-server/:name and /parties/tic-tac-toe/:name.")
+      );
     }
     if (pathname === "/") {
       if (request.method !== "GET" && request.method !== "HEAD") return text(405, "Only GET / is served here.", { allow: "GET, HEAD" });

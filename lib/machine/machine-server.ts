@@ -36,7 +36,8 @@ const checkedClasses = new WeakSet<object>();
  * event from a socket carries `connection` (the sender's connection id) for guards and actions,
  * set by the server so a client can't pretend to be another. A call replies with the caller's view
  * of the resulting state. Connections get their view as a push frame `{ type: "state", state }`
- * on connect and whenever it changes.
+ * on connect and whenever it changes. A machine that names `connect` / `disconnect` events gets
+ * them when a socket connects or closes (with `connection` set), e.g. to free a player's seat.
  */
 export abstract class MachineServer<Env = Cloudflare.Env, M extends AnyStateMachine = AnyStateMachine> extends Actor<
   Env,
@@ -110,8 +111,10 @@ export abstract class MachineServer<Env = Cloudflare.Env, M extends AnyStateMach
     this.#ensure(state);
     switch (info.type) {
       case "connect":
+        // Opt-in: a machine that names a "connect" event hears of connections (with `connection` set).
+        if (this.#accepts("connect", false)) this.#send({ type: "connect" }, info.connection.id);
         this.#sendView(info.connection, true);
-        return noreply();
+        return noreply(this.#changed());
       case "message":
         this.#receiveFrame(info.connection, info.data);
         return noreply(this.#changed());
@@ -123,7 +126,8 @@ export abstract class MachineServer<Env = Cloudflare.Env, M extends AnyStateMach
         return noreply(this.#changed());
       case "close":
         this.#sent.delete(info.connection.id);
-        return noreply();
+        if (this.#accepts("disconnect", false)) this.#send({ type: "disconnect" }, info.connection.id);
+        return noreply(this.#changed());
       case "error":
         return noreply();
     }
@@ -211,9 +215,9 @@ export abstract class MachineServer<Env = Cloudflare.Env, M extends AnyStateMach
     if (snapshot?.status === "error") throw snapshot.error instanceof Error ? snapshot.error : new Error(String(snapshot.error));
   }
 
-  #accepts(type: string): boolean {
+  #accepts(type: string, wildcard = true): boolean {
     const events = this.#statics.machine.events as readonly string[];
-    return events.includes(type) || events.includes("*");
+    return events.includes(type) || (wildcard && events.includes("*"));
   }
 
   #knownEvents(): string[] {

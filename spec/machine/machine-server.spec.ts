@@ -147,7 +147,10 @@ describe("MachineServer", () => {
 });
 
 describe("Delayed raise and sendTo", () => {
-  const context = (view: unknown) => (view as { context: { pings: number; pongs: number } }).context;
+  const context = (view: unknown) => {
+    const { pings, pongs } = (view as { context: { pings: number; pongs: number } }).context;
+    return { pings, pongs };
+  };
 
   it("fire after an eviction, at their deadline, once", async () => {
     const pinger = getActor(env.PINGER, uniqueName("ping"));
@@ -178,6 +181,18 @@ describe("Delayed raise and sendTo", () => {
     await evict(pinger);
     await advanceClock(60_000, pinger);
     expect(context(await pinger.call({ type: "pong" }))).toEqual({ pings: 1, pongs: 1 });
+  });
+});
+
+describe("Connection events", () => {
+  it("reach a machine that names connect and disconnect, with the connection id", async () => {
+    const name = uniqueName("seen");
+    const socket = await connect(`/parties/pinger/${name}?_pk=p1`);
+    const first = JSON.parse(await socket.next()) as { msg: { state: { context: { seen: string[] } } } };
+    expect(first.msg.state.context.seen).toEqual(["+p1"]);
+    socket.close(1000, "bye");
+    const pinger = getActor(env.PINGER, name);
+    await vi.waitFor(async () => expect(((await pinger.call({ type: "pong" })) as { context: { seen: string[] } }).context.seen).toEqual(["+p1", "-p1"]));
   });
 });
 

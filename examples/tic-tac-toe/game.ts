@@ -1,6 +1,6 @@
 import { and, assign, setup, type SnapshotFrom } from "xstate";
-import type { CastResult, Connection, Info } from "../../lib/index.js";
-import { type MachineState, MachineServer } from "../../lib/machine/index.js";
+import type { Connection } from "../../lib/index.js";
+import { MachineServer } from "../../lib/machine/index.js";
 
 export type Mark = "x" | "o";
 export type Cell = Mark | null;
@@ -45,7 +45,9 @@ export type TicTacToeEvent =
   | { type: "join"; connection?: string }
   | { type: "move"; cell: number; connection?: string }
   | { type: "rematch"; connection?: string }
-  | { type: "leave"; connection?: string };
+  | { type: "leave"; connection?: string }
+  /** Sent by MachineServer itself when a socket closes (clients can't send it). */
+  | { type: "disconnect"; connection?: string };
 
 const LINES = [
   [0, 1, 2],
@@ -175,6 +177,8 @@ export const ticTacToeMachine = setup({
           { guard: and(["isNewcomer", "hasFreeSeat"]), actions: "takeSeat" },
         ],
         leave: { guard: "isSeated", actions: "freeSeat" },
+        // A player who closes the tab while waiting must not hold the seat forever.
+        disconnect: { guard: "isSeated", actions: "freeSeat" },
       },
     },
     playing: {
@@ -203,6 +207,7 @@ export const ticTacToeMachine = setup({
         ],
         // The one who stays keeps their mark and waits for a new opponent; the old result is cleared.
         leave: { guard: "isSeated", target: "waiting", actions: ["freeSeat", "clearBoard"] },
+        disconnect: { guard: "isSeated", target: "waiting", actions: ["freeSeat", "clearBoard"] },
       },
     },
   },
@@ -267,18 +272,5 @@ export class TicTacToeRoom extends MachineServer<Cloudflare.Env, typeof ticTacTo
       line: context.line,
       rematch: context.rematch,
     };
-  }
-
-  /**
-   * MachineServer doesn't tell the machine about sockets closing, so a player who closes the tab
-   * while waiting would hold the seat forever. Their close becomes a `leave`, which the machine
-   * takes only where leaving costs nothing (waiting, finished); in a game it is ignored and the
-   * clock decides. A reload closes first too: the page joins again when it reconnects.
-   */
-  override handleInfo(info: Info, state: MachineState): CastResult<MachineState> {
-    if (info.type !== "close") return super.handleInfo(info, state);
-    super.handleInfo(info, state);
-    // An RPC-origin cast keeps the `connection` we set; only socket events have theirs overwritten.
-    return this.handleCast({ type: "leave", connection: info.connection.id }, state, { type: "rpc" });
   }
 }

@@ -19,6 +19,12 @@ interface MachineStatics {
 
 const checkedClasses = new WeakSet<object>();
 
+/** Events only the server sends (on socket connect and close); a client sending one is refused. */
+const SERVER_EVENTS = new Set(["connect", "disconnect"]);
+
+/** A turn with no event: it saves and pushes what changed in the machine meanwhile (a promise settled). */
+const SYNC = { type: "genparty.sync" } as const;
+
 /**
  * A room driven by an xstate machine: one xstate actor per room, its snapshot saved with each turn,
  * its `after` delays on genparty's durable timers, so a game or workflow continues in the same
@@ -56,6 +62,9 @@ export abstract class MachineServer<Env = Cloudflare.Env, M extends AnyStateMach
   #current: MachineState | undefined;
   /** The view each connection was sent last, to send only changes. */
   readonly #sent = new Map<string, string>();
+  /** True while one of this class's handlers runs: machine changes then are saved by that turn. */
+  #inTurn = false;
+  #syncQueued = false;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -89,25 +98,40 @@ export abstract class MachineServer<Env = Cloudflare.Env, M extends AnyStateMach
   }
 
   override handleStart(state: MachineState, props: unknown): NoReply<MachineState> {
-    this.#boot(state, props);
-    return noreply(this.#changed());
+    return this.#turn(() => {
+      this.#boot(state, props);
+      return noreply(this.#changed());
+    });
   }
 
   override handleCast(event: EventFromLogic<M>, state: MachineState, origin: CastOrigin): CastResult<MachineState> {
-    this.#ensure(state);
-    this.#send(event, origin.type === "socket" ? origin.connection.id : undefined);
-    return noreply(this.#changed());
+    return this.#turn(() => {
+      this.#ensure(state);
+      if (origin.type === "rpc" && (event as { type?: unknown }).type === SYNC.type) {
+        this.#syncQueued = false;
+        this.#checkHealthy();
+      } else {
+        this.#send(event, origin.type === "socket" ? origin.connection.id : undefined, origin.type === "socket");
+      }
+      return noreply(this.#changed());
+    });
   }
 
   override handleCall(event: EventFromLogic<M>, from: From, state: MachineState): CallResult<never, MachineState> {
-    this.#ensure(state);
-    const connection = from.type === "socket" ? this.getConnection(from.connection) : undefined;
-    this.#send(event, from.type === "socket" ? from.connection : undefined);
-    const next = this.#changed();
-    return reply(this.project(this.#snapshot(), connection) as never, next);
+    return this.#turn(() => {
+      this.#ensure(state);
+      const connection = from.type === "socket" ? this.getConnection(from.connection) : undefined;
+      this.#send(event, from.type === "socket" ? from.connection : undefined, from.type === "socket");
+      const next = this.#changed();
+      return reply(this.project(this.#snapshot(), connection) as never, next);
+    });
   }
 
   override handleInfo(info: Info, state: MachineState): CastResult<MachineState> {
+    return this.#turn(() => this.#info(info, state));
+  }
+
+  #info(info: Info, state: MachineState): CastResult<MachineState> {
     this.#ensure(state);
     switch (info.type) {
       case "connect":
@@ -135,12 +159,28 @@ export abstract class MachineServer<Env = Cloudflare.Env, M extends AnyStateMach
 
   // ── machine plumbing ─────────────────────────────────────────────────────────
 
+  #turn<T>(run: () => T): T {
+    this.#inTurn = true;
+    try {
+      return run();
+    } finally {
+      this.#inTurn = false;
+    }
+  }
+
+  /** The machine changed between turns (an invoked promise settled): queue a turn that saves and pushes it. */
+  #changedOutsideTurn(): void {
+    if (this.#inTurn || this.#syncQueued) return;
+    this.#syncQueued = true;
+    void this.cast(SYNC as never);
+  }
+
   get #statics(): MachineStatics {
     return this.constructor as unknown as MachineStatics;
   }
 
   /** Creates the xstate actor: fresh (with `props` as input) or restored, with its delays re-registered. */
-  #boot(state: MachineState, props: unknown): void {
+  #boot(state: MachineState, props: unknown, reportInterrupted = true): void {
     const statics = this.#statics;
     let snapshot = state.snapshot;
     if (snapshot !== null && state.version !== statics.version) {
@@ -151,7 +191,7 @@ export abstract class MachineServer<Env = Cloudflare.Env, M extends AnyStateMach
       }
       snapshot = statics.migrate(snapshot, state.version);
     }
-    const interrupted = snapshot === null ? [] : interruptedChildren(snapshot, statics.machine);
+    const interrupted = snapshot === null || !reportInterrupted ? [] : interruptedChildren(snapshot, statics.machine);
     this.#clock?.detach();
     this.#xstate?.stop();
     const clock = new DurableClock(
@@ -162,7 +202,7 @@ export abstract class MachineServer<Env = Cloudflare.Env, M extends AnyStateMach
     const actor = createActor(statics.machine, options as never) as XStateActor<M>;
     clock.attach(actor);
     // Errors are read from the snapshot after each event; unobserved, xstate would rethrow them later.
-    actor.subscribe({ error: () => undefined });
+    actor.subscribe({ next: () => this.#changedOutsideTurn(), error: () => undefined });
     actor.start();
     if (snapshot !== null) clock.restore();
     this.#xstate = actor;
@@ -173,6 +213,13 @@ export abstract class MachineServer<Env = Cloudflare.Env, M extends AnyStateMach
     for (const id of interrupted) {
       actor.send({ type: `xstate.error.actor.${id}`, error: new InterruptedActorError(`Child "${id}" was interrupted: the room restarted while it ran.`) } as never);
     }
+    if (interrupted.length > 0 && (actor.getSnapshot() as { status?: string }).status === "error") {
+      // No onError for it: xstate would stop the whole machine. Keep the room alive in its state, without the child.
+      console.error(
+        `${statics.name}:${this.name}: invoked ${interrupted.join(", ")} was interrupted by a restart and the machine has no onError for it; it stays in its state without the child. Add onError to decide what a restart means.`,
+      );
+      return this.#boot({ ...state, snapshot: withoutChildren(snapshot, interrupted), version: statics.version, delays: state.delays }, props, false);
+    }
     this.#checkHealthy();
   }
 
@@ -181,10 +228,13 @@ export abstract class MachineServer<Env = Cloudflare.Env, M extends AnyStateMach
     if (state !== this.#current || !this.#xstate) this.#boot(state, undefined);
   }
 
-  #send(event: unknown, connection: string | undefined): void {
+  #send(event: unknown, connection: string | undefined, fromClient = false): void {
     const type = (event as { type?: unknown } | null)?.type;
     if (typeof event !== "object" || event === null || typeof type !== "string") {
       throw new UnknownEventError(`${this.#statics.name}:${this.name}: an event must be an object with a string "type".`);
+    }
+    if (fromClient && SERVER_EVENTS.has(type)) {
+      throw new UnknownEventError(`${this.#statics.name}:${this.name}: "${type}" is sent by the server when a socket connects or closes; a client can't send it.`);
     }
     if (type.startsWith("xstate.") || !this.#accepts(type)) {
       throw new UnknownEventError(`${this.#statics.name}:${this.name}: the machine has no event "${type}". Known: ${this.#knownEvents().join(", ")}.`);
@@ -202,7 +252,7 @@ export abstract class MachineServer<Env = Cloudflare.Env, M extends AnyStateMach
     }
     try {
       if (event === undefined) throw new UnknownEventError(`${this.#statics.name}:${this.name}: frames must be JSON text events like {"type": "…"}.`);
-      this.#send(event, connection.id);
+      this.#send(event, connection.id, true);
     } catch (error) {
       if (!(error instanceof UnknownEventError)) throw error;
       connection.send(encodeFrame({ gp: 1, t: "error", err: toWire(error) }));

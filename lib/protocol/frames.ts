@@ -41,7 +41,9 @@ export type Parsed<F> = { readonly ok: true; readonly frame: F } | { readonly ok
 export function parseClientFrame(data: string): Parsed<ClientFrame> {
   const id = /"id":"([^"\\]{1,128})"/.exec(data.slice(0, 512))?.[1];
   const bad = (problem: string): Parsed<ClientFrame> => (id === undefined ? { ok: false, problem } : { ok: false, id, problem });
-  if (data.length > MAX_PROTOCOL_FRAME_BYTES) return bad(`The frame is ${data.length} characters; protocol frames are at most ${MAX_PROTOCOL_FRAME_BYTES}.`);
+  // Characters first (cheap); bytes only when non-ASCII text could make the difference.
+  const bytes = data.length > MAX_PROTOCOL_FRAME_BYTES || data.length * 3 <= MAX_PROTOCOL_FRAME_BYTES ? data.length : new TextEncoder().encode(data).byteLength;
+  if (bytes > MAX_PROTOCOL_FRAME_BYTES) return bad(`The frame is ${bytes} bytes or more; protocol frames are at most ${MAX_PROTOCOL_FRAME_BYTES} bytes.`);
   let value: unknown;
   try {
     value = JSON.parse(data);

@@ -185,6 +185,13 @@ describe("Delayed raise and sendTo", () => {
 });
 
 describe("Connection events", () => {
+  it("can't be sent by a client", async () => {
+    const socket = await connect(`/parties/pinger/${uniqueName("spoof")}?_pk=s`);
+    await socket.next();
+    socket.send(JSON.stringify({ type: "disconnect" }));
+    expect(JSON.parse(await socket.next())).toMatchObject({ t: "error", err: { message: expect.stringMatching(/sent by the server when a socket connects or closes/) } });
+  });
+
   it("reach a machine that names connect and disconnect, with the connection id", async () => {
     const name = uniqueName("seen");
     const socket = await connect(`/parties/pinger/${name}?_pk=p1`);
@@ -205,6 +212,31 @@ describe("MachineServer restarts", () => {
     expect(await flow.call({ type: "step" })).toMatchObject({ value: "failed", context: { error: "InterruptedActorError" } });
     // Running the job again is the machine's own decision.
     expect(await flow.call({ type: "start" })).toMatchObject({ value: "working" });
+  });
+
+  it("keeps the room alive when an interrupted invoke has no onError", async () => {
+    const flow = getActor(env.WORKFLOW, uniqueName("unguarded"));
+    expect(await flow.call({ type: "unguarded" })).toMatchObject({ value: "unguarded" });
+    await evict(flow);
+    expect(await flow.call({ type: "step" })).toMatchObject({ value: "unguarded", status: "active" });
+  });
+
+  it("saves and pushes what an invoked promise resolved to without waiting for another message", async () => {
+    const name = uniqueName("quick");
+    const socket = await connect(`/parties/workflow/${name}?_pk=w`);
+    await socket.next();
+    socket.send(JSON.stringify({ type: "quick" }));
+    const pushed: string[] = [];
+    for (let value = ""; value !== "done"; ) {
+      const frame = JSON.parse(await socket.next()) as { msg: { state: { value: string; context: { result: string | null } } } };
+      value = frame.msg.state.value;
+      pushed.push(`${value}:${frame.msg.state.context.result}`);
+    }
+    expect(pushed).toEqual(["quickWork:null", "done:quick result"]);
+    const saved = await runInDurableObject(env.WORKFLOW.getByName(name), (_i, state) =>
+      JSON.parse(state.storage.sql.exec<{ value: string }>("SELECT value FROM _genparty_meta WHERE key = 'state'").one().value),
+    );
+    expect(saved.snapshot).toMatchObject({ value: "done", context: { result: "quick result" } });
   });
 
   it("migrates a snapshot saved by an older machine version", async () => {

@@ -31,6 +31,12 @@ describe("Protocol frames", () => {
     expect(parsed.problem).toMatch(problem);
   });
 
+  it("measure the limit in bytes, not characters", () => {
+    const text = "é".repeat(MAX_PROTOCOL_FRAME_BYTES / 2);
+    expect(parseClientFrame(`{"gp":1,"t":"cast","msg":"${text}"}`)).toMatchObject({ ok: false, problem: expect.stringMatching(/bytes or more; protocol frames are at most 1048576 bytes/) });
+    expect(parseClientFrame(`{"gp":1,"t":"cast","msg":"${"é".repeat(1000)}"}`)).toMatchObject({ ok: true });
+  });
+
   it("refuse an oversize frame, keeping its id", () => {
     const parsed = parseClientFrame(`{"gp":1,"t":"call","id":"big","msg":"${"x".repeat(MAX_PROTOCOL_FRAME_BYTES)}"}`);
     expect(parsed).toMatchObject({ ok: false, id: "big", problem: expect.stringMatching(/at most 1048576/) });

@@ -25,7 +25,7 @@ export class TestSocket {
   }
 
   /** The next message not read yet. */
-  async next(timeoutMs = 2_000): Promise<string> {
+  async next(timeoutMs = 10_000): Promise<string> {
     const deadline = Date.now() + timeoutMs;
     while (this.#read >= this.received.length) {
       if (Date.now() > deadline) throw new Error(`no message within ${timeoutMs} ms; got ${JSON.stringify(this.received)}`);

@@ -1,6 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { toWire, type WireError } from "../protocol/errors.js";
 import { encodeFrame } from "../protocol/frames.js";
+import type { Behaviour } from "./behaviour.js";
 import { clock } from "./clock.js";
 import { NotImplementedError } from "./errors.js";
 import { ActorRef, type ActorRefOptions, type AnyActor } from "./ref.js";
@@ -76,7 +77,7 @@ export abstract class Actor<Env = Cloudflare.Env, State = unknown, CallMsg = nev
     super(ctx, env);
     const statics = new.target as unknown as { mailbox?: Partial<MailboxOptions>; name: string };
     const options = mergedOptions(new.target);
-    const runtime = new ActorRuntime(ctx, this as unknown as ConstructorParameters<typeof ActorRuntime>[1], {
+    const runtime = new ActorRuntime(ctx, this as unknown as Behaviour, {
       className: statics.name,
       mailboxLimit: checkLimit(statics.mailbox?.limit ?? DEFAULT_MAILBOX_LIMIT, statics.name),
       hibernate: options.hibernate !== false,

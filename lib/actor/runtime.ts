@@ -2,7 +2,10 @@ import { closeSilently, type Connection, type ConnectionHost } from "../connecti
 import { HibernatingConnections } from "../connections/hibernating.js";
 import { InMemoryConnections } from "../connections/in-memory.js";
 import type { ConnectionManager } from "../connections/manager.js";
-import { ActorStoppedError, CallTimeoutError, GenpartyError, MailboxFullError, RemoteError, SelfCallError, toRemoteError } from "../protocol/errors.js";
+import { ActorStoppedError, type GenpartyError, toRemoteError } from "../protocol/errors.js";
+import type { Behaviour, RuntimeOptions } from "./behaviour.js";
+import { responseFor } from "./http-response.js";
+import { mailboxFull, selfCall, timedOut } from "./runtime-errors.js";
 import { clock } from "./clock.js";
 import { type AnyResult, checkResult, type Envelope, HANDLER } from "./envelope.js";
 import { InvalidResultError, NameUnknownError } from "./errors.js";
@@ -18,7 +21,7 @@ import { Timers } from "./timers.js";
 import { Turn } from "./turn.js";
 import { callKey, SocketCalls } from "./socket-calls.js";
 import { isProtocolFrame } from "../protocol/frames.js";
-import type { CastOrigin, From, Info, Json, MailboxStats } from "./types.js";
+import type { CastOrigin, From, Json, MailboxStats } from "./types.js";
 
 export const DEFAULT_CALL_TIMEOUT_MS = 5_000;
 export const DEFAULT_MAILBOX_LIMIT = 1_000;
@@ -26,29 +29,11 @@ export const DEFAULT_MAILBOX_LIMIT = 1_000;
 const ALARM_BATCH = 100;
 const ALARM_ROUNDS = 50;
 
-/** The callbacks the runtime drives: the actor's handlers, untyped at this level. */
-export interface Behaviour {
-  init(): unknown;
-  handleStart(state: unknown, props: unknown): unknown;
-  handleCall(msg: unknown, from: From, state: unknown): unknown;
-  handleRequest(request: Request, from: From, state: unknown): unknown;
-  handleCast(msg: unknown, state: unknown, origin: CastOrigin): unknown;
-  handleInfo(info: Info, state: unknown): unknown;
-  handleContinue(msg: unknown, state: unknown): unknown;
-  getConnectionTags(connection: Connection, context: { request: Request }): unknown;
-  getSubprotocol(offered: readonly string[], request: Request): string | undefined;
-}
-
 interface Queued {
   readonly envelope: Envelope;
   readonly done: () => void;
 }
 
-export interface RuntimeOptions {
-  readonly className: string;
-  readonly mailboxLimit: number;
-  readonly hibernate: boolean;
-}
 
 /**
  * The engine under `Actor`: one mailbox, one turn at a time, state and timers committed together
@@ -177,25 +162,12 @@ export class ActorRuntime {
   async request(request: Request, timeoutMs = DEFAULT_CALL_TIMEOUT_MS): Promise<Response> {
     if (isUpgrade(request)) return this.#sockets.upgrade(request);
     if (this.#isFull()) {
-      const error = this.#mailboxFull("request");
+      const error = mailboxFull(this.label, this.#options.mailboxLimit, "request");
       return new Response(error.message, { status: 503, headers: { "retry-after": "1" } });
     }
-    const { from, outcome } = this.#pending.open("http", timeoutMs, () => this.#timedOut(timeoutMs));
+    const { from, outcome } = this.#pending.open("http", timeoutMs, () => timedOut(this.label, timeoutMs));
     void this.#enqueue({ kind: "request", request, from });
-    const result = await outcome;
-    if (result.ok && result.value instanceof Response) return result.value;
-    if (result.ok) {
-      console.error(`${this.label}: a request was answered with ${typeof result.value}; handleRequest must reply with a Response.`);
-      return new Response(`Internal error in ${this.label}`, { status: 500 });
-    }
-    if (result.error instanceof CallTimeoutError) {
-      return new Response(`${this.label} did not answer this request within ${timeoutMs} ms. Answer sooner, or reply first and finish the work in a later turn.`, { status: 504 });
-    }
-    if (result.error instanceof ActorStoppedError) return new Response(result.error.message, { status: 503 });
-    // A setup mistake, not a secret: say how to fix it.
-    if (result.error instanceof RemoteError && result.error.remoteName === "NameUnknownError") return new Response(result.error.message, { status: 500 });
-    // No stack or internal detail over HTTP: the full error was logged where it was thrown.
-    return new Response(`Internal error in ${this.label}`, { status: 500 });
+    return responseFor(await outcome, this.label, timeoutMs);
   }
 
   async alarm(): Promise<void> {
@@ -306,17 +278,9 @@ export class ActorRuntime {
   }
 
   #acceptCall(msg: unknown, timeoutMs: number, chain: readonly string[]): Promise<Outcome> {
-    if (chain.includes(this.id)) {
-      const path = [...chain, this.id].map((id) => (id === this.id ? this.label : id.slice(0, 12))).join(" → ");
-      return Promise.resolve({
-        ok: false,
-        error: new SelfCallError(
-          `${this.label} was called from inside its own turn (${path}); the call would wait for the turn that is waiting for it. Use a cast, noreply(state, { continue }) or sendAfter(0, …) instead.`,
-        ),
-      });
-    }
-    if (this.#isFull()) return Promise.resolve({ ok: false, error: this.#mailboxFull("call") });
-    const { from, outcome } = this.#pending.open("rpc", timeoutMs, () => this.#timedOut(timeoutMs));
+    if (chain.includes(this.id)) return Promise.resolve({ ok: false, error: selfCall(this.label, this.id, chain) });
+    if (this.#isFull()) return Promise.resolve({ ok: false, error: mailboxFull(this.label, this.#options.mailboxLimit, "call") });
+    const { from, outcome } = this.#pending.open("rpc", timeoutMs, () => timedOut(this.label, timeoutMs));
     void this.#enqueue({ kind: "call", msg, from, chain });
     return outcome;
   }
@@ -543,17 +507,6 @@ export class ActorRuntime {
     return this.#mailbox.size >= this.#options.mailboxLimit;
   }
 
-  #mailboxFull(what: string): MailboxFullError {
-    return new MailboxFullError(
-      `${this.label}'s mailbox is full (${this.#options.mailboxLimit} messages queued); this ${what} was rejected. Slow down callers, make handlers faster, or raise static mailbox = { limit }.`,
-    );
-  }
-
-  #timedOut(timeoutMs: number): CallTimeoutError {
-    return new CallTimeoutError(
-      `${this.label} did not reply within ${timeoutMs} ms. The handler was not cancelled and may still finish. Raise the timeout with { timeout }, or answer quickly and finish the work later. If the actor called itself through a stub, that call waits on its own turn: use this.getActor(...) to fail fast, or a cast.`,
-    );
-  }
 }
 
 function checkTimeout(ms: number): number {

@@ -1,7 +1,8 @@
 import { env as workerEnv } from "cloudflare:workers";
 import { isUpgrade } from "../actor/sockets.js";
 import { corsHeaders, withCors } from "./cors.js";
-import { RemoteError } from "../protocol/errors.js";
+import { errorResponse } from "../actor/http-response.js";
+import { GenpartyError } from "../protocol/errors.js";
 import { checkRoomName, InvalidNameError, startObject, stubFor } from "./names.js";
 import { checkRetryOptions, type RoutingRetryOptions, withRetry } from "./retry.js";
 
@@ -124,8 +125,7 @@ async function startOrRefuse(stub: unknown, props: unknown, label: string): Prom
     await startObject(stub, props);
     return undefined;
   } catch (error) {
-    if (!(error instanceof RemoteError)) throw error;
-    if (error.remoteName === "NameUnknownError") return new Response(error.message, { status: 500 });
-    return new Response(`Internal error in ${label}`, { status: 500 });
+    if (!(error instanceof GenpartyError)) throw error;
+    return errorResponse(error, label);
   }
 }

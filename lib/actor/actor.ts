@@ -194,7 +194,7 @@ export abstract class Actor<Env = Cloudflare.Env, State = unknown, CallMsg = nev
   /** Sends to every open connection except the ids in `exclude`. A peer that just left is skipped, never an error. */
   broadcast(message: WSMessage, exclude: readonly string[] = []): void {
     for (const connection of runtimeOf(this).connections.all()) {
-      if (exclude.includes(connection.id)) continue;
+      if (exclude.length > 0 && exclude.includes(connection.id)) continue;
       try {
         connection.send(message);
       } catch {

@@ -6,7 +6,8 @@ export type Outcome = { readonly ok: true; readonly value: unknown } | { readonl
 interface Pending {
   readonly resolve: (outcome: Outcome) => void;
   readonly timer: ReturnType<typeof setTimeout>;
-  readonly controller: AbortController;
+  /** Made only if the handler reads `from.signal`: most calls never do. */
+  controller?: AbortController;
 }
 
 /**
@@ -15,6 +16,12 @@ interface Pending {
  */
 export class PendingCalls {
   readonly #pending = new Map<string, Pending>();
+  /**
+   * Ids are a random prefix per instance plus a counter: unique across instances (a `from` kept in
+   * state never matches a later instance's call) without a UUID per call.
+   */
+  readonly #prefix = crypto.randomUUID();
+  #next = 0;
 
   get size(): number {
     return this.#pending.size;
@@ -22,16 +29,26 @@ export class PendingCalls {
 
   /** Registers a caller; after `timeoutMs` it gets `onTimeout()`'s error. */
   open(type: "rpc" | "http", timeoutMs: number, onTimeout: () => GenpartyError): { from: From; outcome: Promise<Outcome> } {
-    const controller = new AbortController();
-    // Random, not a counter: a `from` kept in state must never match a later instance's call.
-    const from: From = withSignal({ type, id: crypto.randomUUID() }, controller.signal);
+    const id = `${this.#prefix}.${++this.#next}`;
+    const pending = this.#pending;
+    // A getter, not data: JSON (and so saved state) leaves it out, and the controller is made on first read.
+    const from = Object.defineProperty({ type, id }, "signal", {
+      enumerable: false,
+      get(): AbortSignal | undefined {
+        const entry = pending.get(id);
+        if (!entry) return AbortSignal.abort();
+        entry.controller ??= new AbortController();
+        return entry.controller.signal;
+      },
+    }) as From;
     const outcome = new Promise<Outcome>((resolve) => {
       const timer = setTimeout(() => {
         const error = onTimeout();
+        const controller = this.#pending.get(id)?.controller;
         this.settle(from, { ok: false, error });
-        controller.abort(error);
+        controller?.abort(error);
       }, timeoutMs);
-      this.#pending.set(from.id, { resolve, timer, controller });
+      pending.set(id, { resolve, timer });
     });
     return { from, outcome };
   }

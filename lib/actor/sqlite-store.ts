@@ -55,7 +55,8 @@ export class SqliteStore implements Store {
         this.#sql.exec("INSERT OR REPLACE INTO _genparty_meta (key, value) VALUES ('state', ?)", commit.state);
       }
       for (const op of commit.timers) this.#apply(op);
-      if (commit.arm) this.#armSync();
+      // No timer changed: the earliest deadline is where it was.
+      if (commit.arm && commit.timers.length > 0) this.#armSync();
     });
   }
 

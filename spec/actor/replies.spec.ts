@@ -42,7 +42,7 @@ describe.each(backends)("Replies on %s", (_backend, namespace) => {
     await evict(counter);
     const { waiting } = await counter.call({ type: "state" });
     expect(waiting).toHaveLength(1);
-    expect(waiting[0]).toEqual({ type: "rpc", id: expect.stringMatching(/^[0-9a-f-]{36}$/) });
+    expect(waiting[0]).toEqual({ type: "rpc", id: expect.stringMatching(/^[0-9a-f-]{36}\.\d+$/) });
     // A from of an earlier instance matches no call of this one.
     expect(await counter.call({ type: "release", value: "stale" })).toBe(1);
   });

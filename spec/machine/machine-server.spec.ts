@@ -31,7 +31,9 @@ describe("MachineServer", () => {
     expect(await nextState(bob)).toMatchObject({ value: "playing", you: "o", turn: "x" });
     for (const [player, cell] of [[alice, 0], [bob, 3], [alice, 1], [bob, 4], [alice, 2]] as const) {
       player.send(JSON.stringify({ type: "move", cell }));
-      await nextState(player);
+      // Pushes from earlier moves may be queued: wait for the one showing this move, so the next
+      // player (on another socket, with no ordering between sockets) moves after it.
+      for (let view = await nextState(player); view.board[cell] === null; view = await nextState(player));
     }
     let final = await nextState(bob);
     while (final.value !== "finished") final = await nextState(bob);

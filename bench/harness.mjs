@@ -144,7 +144,7 @@ export async function startWrangler({ fresh = true } = {}) {
     }
     await sleep(200);
   }
-  return { pgid, port, inspectorPort, base, bundleSha: sha, wsBase: `ws://127.0.0.1:${port}`, logFile, startupMs: Date.now() - started, stop };
+  return { pgid, port, inspectorPort, base, bundlePath: bundle, bundleSha: sha, wsBase: `ws://127.0.0.1:${port}`, logFile, startupMs: Date.now() - started, stop };
 }
 
 // ── /proc ─────────────────────────────────────────────────────────────────────
@@ -192,6 +192,23 @@ export function cpuSeconds(processes) {
     if (stat) seconds[role] += (stat.utime + stat.stime) / CLK_TCK;
   }
   return seconds;
+}
+
+/** CPU seconds used by every process of the group (wrangler, esbuild, both workerds). */
+export function groupCpuSeconds(pgid) {
+  let seconds = 0;
+  for (const pid of groupPids(pgid)) {
+    const stat = readStat(pid);
+    if (stat) seconds += (stat.utime + stat.stime) / CLK_TCK;
+  }
+  return seconds;
+}
+
+/** CPU seconds the whole machine has been busy (all cores, everything but idle and iowait). */
+export function machineBusySeconds() {
+  const fields = readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1).map(Number);
+  const [user, nice, system, , , irq, softirq, steal] = fields;
+  return (user + nice + system + irq + softirq + (steal ?? 0)) / CLK_TCK;
 }
 
 export function rssKiB(pid) {

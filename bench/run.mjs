@@ -15,6 +15,8 @@ import { join } from "node:path";
 import {
   closeSockets,
   cpuSeconds,
+  groupCpuSeconds,
+  machineBusySeconds,
   openSocket,
   openSockets,
   percentile,
@@ -44,7 +46,7 @@ const CONFIG = {
   echo: setting("ECHO", 1000, 100),
   connect: setting("CONNECT", 200, 50),
   connectConcurrency: setting("CONNECT_CONCURRENCY", 20, 10),
-  rpcCalls: setting("RPC_CALLS", 2000, 200),
+  rpcCalls: setting("RPC_CALLS", 5000, 200),
   rpcConcurrency: setting("RPC_CONCURRENCY", 100, 20),
   rounds: setting("ROUNDS", 3, 1),
   scenarioTimeoutMs: setting("SCENARIO_TIMEOUT_S", 60, 30) * 1000,
@@ -224,6 +226,7 @@ async function connect(kind, round, deadline) {
     p50: percentile(latencies, 50),
     p99: percentile(latencies, 99),
     ...serverCpu(cpu0, cpu1, latencies.length, "UsPerConn"),
+    // In results.json only: with a few hundred sockets the growth (~2 KiB each) is within GC noise, even negative at times.
     rssKiBPerConn: (rss1 - rss0) / latencies.length,
   };
 }
@@ -267,15 +270,25 @@ async function bounded(label, run) {
     initialPids = pidsOf(processes);
   }
   const deadline = Date.now() + CONFIG.scenarioTimeoutMs;
+  // Everything else on the machine, in cores, while this scenario ran: the figures are only as good as this is low.
+  const busy0 = machineBusySeconds();
+  const ours0 = groupCpuSeconds(server.pgid) + selfCpuSeconds();
+  const wall0 = performance.now();
+  const otherLoad = () => {
+    const busy = machineBusySeconds() - busy0;
+    const ours = groupCpuSeconds(server.pgid) + selfCpuSeconds() - ours0;
+    return Math.max(0, (busy - ours) / ((performance.now() - wall0) / 1000));
+  };
   let timer;
   const timeout = new Promise((_, reject) => {
     timer = setTimeout(() => reject(new Error(`${label} exceeded ${CONFIG.scenarioTimeoutMs} ms`)), CONFIG.scenarioTimeoutMs + 5_000);
   });
   try {
-    return await Promise.race([run(deadline), timeout]);
+    const metrics = await Promise.race([run(deadline), timeout]);
+    return { ...metrics, otherLoad: otherLoad() };
   } catch (error) {
     console.error(`  ${label} failed: ${error.message}`);
-    return { complete: false, error: error.message };
+    return { complete: false, error: error.message, otherLoad: otherLoad() };
   } finally {
     clearTimeout(timer);
     terminateLiveSockets();
@@ -283,10 +296,16 @@ async function bounded(label, run) {
   }
 }
 
+function selfCpuSeconds() {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1e6;
+}
+
 function describe(metrics) {
   if (metrics.error) return `error: ${metrics.error}`;
   const parts = [`${fmt(metrics.perSec)}/s`];
   if (metrics.p50 !== undefined) parts.push(`p50 ${fmt(metrics.p50)} ms`, `p99 ${fmt(metrics.p99)} ms`);
+  if (metrics.otherLoad > 0.15) parts.push(`other load ${metrics.otherLoad.toFixed(2)} cores`);
   if (!metrics.complete) parts.push(`INCOMPLETE ${metrics.done}/${metrics.expected}${metrics.outcome ? ` (${metrics.outcome})` : ""}`);
   return parts.join(", ");
 }
@@ -377,7 +396,6 @@ const ROOM_ROWS = [
   ["connect", "p50", "connect: p50 ms ↓"],
   ["connect", "p99", "connect: p99 ms ↓"],
   ["connect", "cpuAllUsPerConn", "connect: server CPU µs per socket ↓"],
-  ["connect", "rssKiBPerConn", "connect: DO workerd RSS KiB per open socket ↓"],
 ];
 
 const RPC_ROWS = [
@@ -429,6 +447,11 @@ function rpcTable() {
   return lines.join("\n");
 }
 
+function otherLoadSummary() {
+  const loads = Object.values(samples).flatMap((byKind) => Object.values(byKind).flat()).map((m) => m.otherLoad).filter(Number.isFinite);
+  return { median: median(loads), max: loads.length ? Math.max(...loads) : NaN, busy: loads.filter((l) => l > 0.15).length, count: loads.length };
+}
+
 function environment() {
   let commit = "unknown";
   try {
@@ -451,6 +474,7 @@ function environment() {
     platform: `${os.type()} ${os.release()}`,
     loadAtStart: loadAtStart.map((l) => l.toFixed(2)).join(" "),
     loadAtEnd: os.loadavg().map((l) => l.toFixed(2)).join(" "),
+    otherLoad: otherLoadSummary(),
     commit,
     bundleSha: server?.bundleSha,
     startupMs: server?.startupMs,
@@ -469,6 +493,7 @@ function report(status) {
     "",
     `- Node ${env.node}, wrangler ${env.wrangler} (workerd ${env.workerd}) via \`wrangler dev\` on 127.0.0.1, partyserver ${env.partyserver}, client \`ws\` ${env.ws}`,
     `- Machine: ${env.cores} cores (${env.cpuModel}), ${env.platform}; load average ${env.loadAtStart} at start, ${env.loadAtEnd} at end`,
+    `- Other processes on the machine during the scenarios: median ${fmt(env.otherLoad.median)} cores, max ${fmt(env.otherLoad.max)} (${env.otherLoad.busy} of ${env.otherLoad.count} scenarios above 0.15 cores)`,
     `- genparty at ${env.commit}; bundle sha256 ${env.bundleSha ?? "?"}… (built once per run, so edits during a run don't reload it)`,
     `- Sizes: echo ${CONFIG.echo} sequential · fan-out ${CONFIG.clients} clients × ${CONFIG.messages} msgs (${(CONFIG.clients * CONFIG.clients * CONFIG.messages).toLocaleString("en-US")} deliveries) · connect ${CONFIG.connect} sockets, ${CONFIG.connectConcurrency} at a time · RPC ${CONFIG.rpcCalls} calls · ${CONFIG.rounds} interleaved round(s); cells are the median <sub>min–max</sub>`,
     "",
@@ -506,7 +531,10 @@ const watchdog = setTimeout(async () => {
 let exitCode = 0;
 try {
   console.log(`genparty bench${QUICK ? " (quick)" : ""}: ${KINDS.map((k) => k.key).join(", ")} × ${SCENARIOS.join(", ")}, ${CONFIG.rounds} round(s)`);
-  if (loadAtStart[0] > 0.5) console.warn(`Load average is ${loadAtStart[0].toFixed(2)} before starting: other work on this machine will skew the figures.`);
+  const busy0 = machineBusySeconds();
+  await sleep(1_000);
+  const busyBefore = machineBusySeconds() - busy0;
+  if (busyBefore > 0.3) console.warn(`Other processes keep ${busyBefore.toFixed(2)} cores busy before the run: the figures will be skewed (see "other load" per scenario).`);
   server = await startWrangler();
   processes = serverProcesses(server.pgid);
   initialPids = pidsOf(processes);

@@ -56,13 +56,15 @@ export class RawRoom extends DurableObject<Cloudflare.Env> {
     }
   }
 
-  /** RPC baseline for a call that changes nothing. */
-  ping(): number {
+  /** RPC baseline for a call that changes nothing. Takes the same message the genparty call carries, so both send as much. */
+  ping(msg: BenchCall): number {
+    void msg;
     return 1;
   }
 
   /** RPC baseline for a call that writes: one SQL UPDATE. */
-  incr(): number {
+  incr(msg: BenchCall): number {
+    void msg;
     return this.ctx.storage.sql.exec<{ n: number }>("UPDATE bench_counter SET n = n + 1 WHERE id = 1 RETURNING n").one().n;
   }
 }
@@ -182,8 +184,8 @@ async function rpcLoop(url: URL, env: Cloudflare.Env): Promise<Response> {
   const ref = getActor(env.BENCH_GP_ACTOR, room);
   const callOnce = (): Promise<number> => {
     if (target === "raw") {
-      if (op === "ping-fresh") return env.BENCH_RAW.getByName(room).ping() as Promise<number>;
-      return (op === "ping" ? rawStub.ping() : rawStub.incr()) as Promise<number>;
+      if (op === "ping-fresh") return env.BENCH_RAW.getByName(room).ping({ type: "ping" }) as Promise<number>;
+      return (op === "ping" ? rawStub.ping({ type: "ping" }) : rawStub.incr({ type: "incr" })) as Promise<number>;
     }
     if (op === "ping-fresh") return getActor(env.BENCH_GP_ACTOR, room).call({ type: "ping" });
     return ref.call({ type: op === "ping" ? "ping" : "incr" });

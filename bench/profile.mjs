@@ -1,0 +1,180 @@
+#!/usr/bin/env node
+// Samples the Durable Objects' CPU (V8 profiler through wrangler's inspector) while one workload
+// runs, then prints where the time went, by function and by source file of the bundle.
+//
+//   node bench/profile.mjs rpc gp ping            # 20,000 sequential getActor(...).call
+//   node bench/profile.mjs rpc raw ping
+//   node bench/profile.mjs fanout gp-actor        # 50 clients × 200 msgs broadcast
+//   node bench/profile.mjs fanout gp-actor persisted
+//
+// Sizes: BENCH_CLIENTS, BENCH_MSGS, BENCH_RPC_CALLS, BENCH_RPC_CONCURRENCY. The raw profile is
+// written to .wrangler/bench-logs/<workload>.cpuprofile (open it in Chrome DevTools).
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { SourceMap } from "node:module";
+import { join } from "node:path";
+import WebSocket from "ws";
+import { closeSockets, LOG_DIR, openSockets, startWrangler, terminateLiveSockets } from "./harness.mjs";
+
+const [workload = "rpc", a = "gp", b = "ping"] = process.argv.slice(2);
+const int = (name, fallback) => Number(process.env[`BENCH_${name}`] ?? fallback);
+const WORKLOAD_TIMEOUT_MS = 90_000;
+const SAMPLING_INTERVAL_US = 100;
+const PATHS = {
+  raw: (p) => `/raw/${p ? "BENCH_RAW_PERSISTED" : "BENCH_RAW"}`,
+  partyserver: (p) => `/ps/bench-party${p ? "-persisted" : ""}`,
+  "gp-server": (p) => `/gp/bench-gp-server${p ? "-persisted" : ""}`,
+  "gp-actor": (p) => `/gp/bench-gp-actor${p ? "-persisted" : ""}`,
+};
+
+/** A minimal Chrome DevTools Protocol client. */
+async function inspector(port) {
+  const targets = await fetch(`http://127.0.0.1:${port}/json`).then((r) => r.json());
+  const socket = new WebSocket(targets[0].webSocketDebuggerUrl);
+  await new Promise((done, fail) => (socket.once("open", done), socket.once("error", fail)));
+  let id = 0;
+  const waiting = new Map();
+  socket.on("message", (data) => {
+    const message = JSON.parse(data.toString());
+    if (message.id !== undefined && waiting.has(message.id)) {
+      const { done, fail } = waiting.get(message.id);
+      waiting.delete(message.id);
+      if (message.error) fail(new Error(`${message.error.message}`));
+      else done(message.result);
+    }
+  });
+  const send = (method, params = {}) =>
+    new Promise((done, fail) => {
+      waiting.set(++id, { done, fail });
+      socket.send(JSON.stringify({ id, method, params }));
+    });
+  return { send, close: () => socket.close() };
+}
+
+async function runWorkload(server) {
+  if (workload === "rpc") {
+    const params = new URLSearchParams({ target: a, op: b, n: String(int("RPC_CALLS", 20_000)), c: String(int("RPC_CONCURRENCY", 1)), room: "profile" });
+    const result = await fetch(`${server.base}/rpc?${params}`, { signal: AbortSignal.timeout(WORKLOAD_TIMEOUT_MS) }).then((r) => r.json());
+    return `${result.done} calls in ${result.ms} ms (${((result.ms * 1000) / result.done).toFixed(1)} µs each)`;
+  }
+  if (workload === "fanout") {
+    const path = PATHS[a];
+    if (!path) throw new Error(`unknown kind ${a}; one of ${Object.keys(PATHS).join(", ")}`);
+    const clients = int("CLIENTS", 50);
+    const messages = int("MSGS", 200);
+    const deadline = Date.now() + WORKLOAD_TIMEOUT_MS;
+    const { sockets } = await openSockets(`${server.wsBase}${path(b === "persisted")}/profile`, clients, 20, deadline);
+    const expected = clients * clients * messages;
+    let delivered = 0;
+    const t0 = performance.now();
+    const finished = new Promise((done) => {
+      for (const socket of sockets) socket.on("message", () => ++delivered >= expected && done("done"));
+      setTimeout(() => done("timeout"), Math.max(0, deadline - Date.now()));
+    });
+    for (let seq = 0; seq < messages; seq++) for (const socket of sockets) socket.send(`x${seq}`);
+    const outcome = await finished;
+    const seconds = (performance.now() - t0) / 1000;
+    await closeSockets(sockets);
+    return `${delivered}/${expected} delivered in ${seconds.toFixed(2)} s (${outcome})`;
+  }
+  throw new Error(`unknown workload ${workload}: rpc <raw|gp> <ping|incr|ping-fresh> or fanout <kind> [persisted]`);
+}
+
+/** Maps a bundle position back to `lib/actor/runtime.ts:123` through the bundle's source map. */
+function sourceLocator(bundlePath) {
+  const mapPath = `${bundlePath}.map`;
+  const map = existsSync(mapPath) ? new SourceMap(JSON.parse(readFileSync(mapPath, "utf8"))) : undefined;
+  return (line, column) => {
+    const entry = map?.findEntry(line, column);
+    if (!entry || entry.originalSource === undefined) return { file: "(bundle)", at: `(bundle):${line + 1}` };
+    const file = entry.originalSource.replace(/^.*?\/(lib|bench|node_modules)\//, "$1/");
+    return { file, at: `${file}:${entry.originalLine + 1}` };
+  };
+}
+
+function summarize(profile, locate) {
+  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+  const parent = new Map();
+  for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
+  const frameKey = (node) => {
+    const { functionName, url, lineNumber } = node.callFrame;
+    if (!url) return functionName || "(anonymous)";
+    const where = url.endsWith("worker.js") ? locate(lineNumber, node.callFrame.columnNumber).at : `${url.split("/").pop()}:${lineNumber + 1}`;
+    return `${functionName || "(anonymous)"} · ${where}`;
+  };
+  const self = new Map();
+  const inclusive = new Map();
+  const files = new Map();
+  let total = 0;
+  profile.samples.forEach((sample, i) => {
+    // Counted in samples, not timeDeltas: on 2 busy cores the sampler thread is descheduled at times and
+    // one late sample would be charged with the whole gap.
+    void i;
+    const us = SAMPLING_INTERVAL_US;
+    const node = byId.get(sample);
+    if (!node) return;
+    total += us;
+    const key = frameKey(node);
+    self.set(key, (self.get(key) ?? 0) + us);
+    const { url, lineNumber, functionName } = node.callFrame;
+    const file = url?.endsWith("worker.js") ? locate(lineNumber, node.callFrame.columnNumber).file : functionName.startsWith("(") ? functionName : "(runtime / native)";
+    files.set(file, (files.get(file) ?? 0) + us);
+    const seen = new Set();
+    for (let id = sample; id !== undefined; id = parent.get(id)) {
+      const k = frameKey(byId.get(id));
+      if (seen.has(k)) continue;
+      seen.add(k);
+      inclusive.set(k, (inclusive.get(k) ?? 0) + us);
+    }
+  });
+  const top = (map, n) =>
+    [...map.entries()]
+      .sort((x, y) => y[1] - x[1])
+      .slice(0, n)
+      .map(([key, us]) => `${((100 * us) / total).toFixed(1).padStart(5)}%  ${String(Math.round(us / SAMPLING_INTERVAL_US)).padStart(6)}  ${key}`)
+      .join("\n");
+  return [
+    // workerd's sampler thread competes for the same 2 cores and takes far fewer samples than asked: trust shares, not absolute time.
+    `${profile.samples.length} samples of the objects' isolate (idle included); columns: share of samples, samples`,
+    "",
+    "self time by source file:",
+    top(files, 20),
+    "",
+    "self time by function:",
+    top(self, 30),
+    "",
+    "inclusive time by function:",
+    top(inclusive, 40),
+  ].join("\n");
+}
+
+const server = await startWrangler();
+const watchdog = setTimeout(async () => {
+  console.error("profile run timed out");
+  terminateLiveSockets();
+  await server.stop();
+  process.exit(2);
+}, WORKLOAD_TIMEOUT_MS + 60_000);
+let code = 0;
+try {
+  const devtools = await inspector(server.inspectorPort);
+  // A warm-up pass outside the profile: the object starts, the code is compiled and optimised.
+  await runWorkload(server);
+  await devtools.send("Profiler.enable");
+  await devtools.send("Profiler.setSamplingInterval", { interval: SAMPLING_INTERVAL_US });
+  await devtools.send("Profiler.start");
+  const outcome = await runWorkload(server);
+  const { profile } = await devtools.send("Profiler.stop");
+  devtools.close();
+  const name = [workload, a, b].join("-");
+  writeFileSync(join(LOG_DIR, `${name}.cpuprofile`), JSON.stringify(profile));
+  console.log(`${name}: ${outcome}\n`);
+  console.log(summarize(profile, sourceLocator(server.bundlePath)));
+} catch (error) {
+  console.error(error);
+  code = 1;
+} finally {
+  clearTimeout(watchdog);
+  terminateLiveSockets();
+  await server.stop();
+}
+process.exit(code);

@@ -65,6 +65,8 @@ export abstract class MachineServer<Env = Cloudflare.Env, M extends AnyStateMach
   /** True while one of this class's handlers runs: machine changes then are saved by that turn. */
   #inTurn = false;
   #syncQueued = false;
+  /** The snapshot (as JSON) the connections' views were last computed from. */
+  #viewsOf: string | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -78,7 +80,8 @@ export abstract class MachineServer<Env = Cloudflare.Env, M extends AnyStateMach
 
   /**
    * What `connection` (or an RPC caller, when undefined) sees of the state: sent to connections and
-   * returned by calls. Override it to hide what a player must not see. @default value, context, status
+   * returned by calls. Override it to hide what a player must not see. It must depend only on the
+   * snapshot and the connection: views are recomputed when the snapshot changes. @default value, context, status
    */
   project(snapshot: SnapshotFrom<M>, connection?: Connection): Json {
     void connection;
@@ -207,8 +210,9 @@ export abstract class MachineServer<Env = Cloudflare.Env, M extends AnyStateMach
     if (snapshot !== null) clock.restore();
     this.#xstate = actor;
     this.#clock = clock;
-    // Connections saw this state before the restart: only what changes from here on is news to them.
-    for (const connection of this.getConnections()) this.#sent.set(connection.id, JSON.stringify(this.project(this.#snapshot(), connection)));
+    // Connections saw this state before the restart: only a change from here on is news to them.
+    // Remembering the snapshot (not every connection's view) keeps a wake O(1) in the number of sockets.
+    this.#viewsOf = JSON.stringify(actor.getPersistedSnapshot());
     // An invoked promise or callback can't resume its work: the machine hears it failed, and decides (onError).
     for (const id of interrupted) {
       actor.send({ type: `xstate.error.actor.${id}`, error: new InterruptedActorError(`Child "${id}" was interrupted: the room restarted while it ran.`) } as never);
@@ -286,7 +290,12 @@ export abstract class MachineServer<Env = Cloudflare.Env, M extends AnyStateMach
       delays: this.#clock!.toJSON() as MachineState["delays"],
     };
     this.#current = next;
-    for (const connection of this.getConnections()) this.#sendView(connection, false);
+    // Views are a function of the snapshot and the connection: no snapshot change, no view to send.
+    const snapshotJson = JSON.stringify(next.snapshot);
+    if (snapshotJson !== this.#viewsOf) {
+      this.#viewsOf = snapshotJson;
+      for (const connection of this.getConnections()) this.#sendView(connection, false);
+    }
     return next;
   }
 

@@ -80,6 +80,24 @@ describe("MachineServer", () => {
     expect(await game.call({ type: "move", cell: 4, player: "a" })).toMatchObject({ board: [null, null, null, null, "x", null, null, null, null], turn: "o" });
   });
 
+  it("wakes without computing a view per connection, and pushes only what changed", async () => {
+    const { projections } = await import("../fixtures/machines.js");
+    const room = uniqueName("ttt-wake");
+    const sockets = await Promise.all(["a", "b", "c", "d", "e"].map((id) => connect(`/parties/tic-tac-toe/${room}?_pk=${id}`)));
+    await Promise.all(sockets.map((socket) => nextState(socket)));
+    const game = getActor(env.TicTacToe, room);
+    await hibernate(game);
+    const before = projections.count;
+    // A join by a name already seated changes nothing: one view, the reply's, and no pushes.
+    await game.call({ type: "join", player: "x-player" });
+    await game.call({ type: "join", player: "x-player" });
+    expect(projections.count - before).toBe(2 + 5);
+    await hibernate(game);
+    const idle = projections.count;
+    await game.call({ type: "join", player: "x-player" });
+    expect(projections.count - idle).toBe(1);
+  });
+
   it("rejects an unknown event from RPC with UnknownEventError", async () => {
     const game = getActor(env.TicTacToe, uniqueName("ttt-unknown"));
     const error = await game.call({ type: "dance" } as never).catch((e: unknown) => e);

@@ -96,7 +96,7 @@ export class ActorRuntime {
       connections: this.connections,
       label,
       isFull: () => this.#isFull(),
-      enqueue: (envelope) => void this.#enqueue(envelope),
+      enqueue: (envelope) => this.#post(envelope),
       admit: (envelope) => this.#admit(envelope),
     });
     this.#sockets = new SocketTurns({
@@ -152,7 +152,15 @@ export class ActorRuntime {
 
   call(msg: unknown, timeoutMs = DEFAULT_CALL_TIMEOUT_MS, chain: readonly string[] = [], order?: SendOrder): Promise<Outcome> {
     checkTimeout(timeoutMs);
-    return new Promise((resolve) => this.#order.arrive(order, () => resolve(this.#acceptCall(msg, timeoutMs, chain))));
+    // In order (the usual case) the call is accepted right here; only a held one needs a promise to wait on.
+    let accepted: Promise<Outcome> | undefined;
+    let later: ((outcome: Promise<Outcome>) => void) | undefined;
+    this.#order.arrive(order, () => {
+      const outcome = this.#acceptCall(msg, timeoutMs, chain);
+      if (later) later(outcome);
+      else accepted = outcome;
+    });
+    return accepted ?? new Promise((resolve) => (later = resolve));
   }
 
   cast(msg: unknown, origin: CastOrigin, order?: SendOrder): void {
@@ -166,7 +174,7 @@ export class ActorRuntime {
       return new Response(error.message, { status: 503, headers: { "retry-after": "1" } });
     }
     const { from, outcome } = this.#pending.open("http", timeoutMs, () => timedOut(this.label, timeoutMs));
-    void this.#enqueue({ kind: "request", request, from });
+    this.#post({ kind: "request", request, from });
     return responseFor(await outcome, this.label, timeoutMs);
   }
 
@@ -274,24 +282,28 @@ export class ActorRuntime {
       this.#droppedCasts++;
       return;
     }
-    void this.#enqueue(envelope);
+    this.#post(envelope);
   }
 
   #acceptCall(msg: unknown, timeoutMs: number, chain: readonly string[]): Promise<Outcome> {
     if (chain.includes(this.id)) return Promise.resolve({ ok: false, error: selfCall(this.label, this.id, chain) });
     if (this.#isFull()) return Promise.resolve({ ok: false, error: mailboxFull(this.label, this.#options.mailboxLimit, "call") });
     const { from, outcome } = this.#pending.open("rpc", timeoutMs, () => timedOut(this.label, timeoutMs));
-    void this.#enqueue({ kind: "call", msg, from, chain });
+    this.#post({ kind: "call", msg, from, chain });
     return outcome;
   }
 
+  /** Queues a message and resolves once it was processed. */
   #enqueue(envelope: Envelope, front = false): Promise<void> {
-    return new Promise<void>((done) => {
-      const queued = { envelope, done };
-      if (front) this.#mailbox.pushFront(queued);
-      else this.#mailbox.push(queued);
-      if (!this.#draining) void this.#drain();
-    });
+    return new Promise<void>((done) => this.#post(envelope, front, done));
+  }
+
+  /** Queues a message nobody waits on (calls answer through their `from`): no promise per message. */
+  #post(envelope: Envelope, front = false, done: () => void = noop): void {
+    const queued = { envelope, done };
+    if (front) this.#mailbox.pushFront(queued);
+    else this.#mailbox.push(queued);
+    if (!this.#draining) void this.#drain();
   }
 
   async #drain(): Promise<void> {
@@ -316,7 +328,7 @@ export class ActorRuntime {
   }
 
   async #process(envelope: Envelope): Promise<void> {
-    if (!(await this.#isRelevant(envelope))) return;
+    if (envelope.kind === "timeout" ? !(await this.#timers.isLive(envelope.row)) : !this.#isRelevant(envelope)) return;
     if (envelope.kind === "timers") return this.#store.commit({ timers: envelope.ops, arm: !this.#inAlarm });
     if (envelope.kind === "timerRead") return envelope.answer((await this.#store.timer(envelope.key))?.due ?? null);
     if (!this.#started) {
@@ -335,12 +347,15 @@ export class ActorRuntime {
     this.#turn = turn;
     let result: AnyResult;
     try {
-      result = checkResult(await this.#dispatch(envelope), envelope, this.label);
+      // Sync handlers skip the await, and a turn that writes nothing skips the storage call.
+      const dispatched = this.#dispatch(envelope);
+      result = checkResult(dispatched instanceof Promise ? await dispatched : dispatched, envelope, this.label);
       if (result.kind === "stop") {
         await this.#stop(result, envelope, turn);
         return;
       }
-      await this.#commit(result.state === undefined ? this.#state : result.state, turn, envelope);
+      const committing = this.#commit(result.state === undefined ? this.#state : result.state, turn, envelope);
+      if (committing) await committing;
     } catch (error) {
       this.#turn = undefined;
       this.#rollback();
@@ -353,7 +368,7 @@ export class ActorRuntime {
     if (result.kind === "reply" && (envelope.kind === "call" || envelope.kind === "request")) {
       this.#settle(envelope.from, { ok: true, value: result.value });
     }
-    if (result.continue !== undefined) void this.#enqueue({ kind: "continue", msg: result.continue }, true);
+    if (result.continue !== undefined) this.#post({ kind: "continue", msg: result.continue }, true);
   }
 
   #dispatch(envelope: Envelope): unknown {
@@ -411,17 +426,22 @@ export class ActorRuntime {
     this.#release(turn);
   }
 
-  async #commit(state: unknown, turn: Turn, envelope: Envelope | undefined, force = false): Promise<void> {
+  /** Saves what the turn changed; returns the storage write to wait for, or undefined when there is nothing to write. */
+  #commit(state: unknown, turn: Turn, envelope: Envelope | undefined, force = false): Promise<void> | undefined {
     const json = serializeState(state, this.label);
     const changed = force || json !== this.#committed;
     if (changed) checkStateSize(json, this.#store.maxStateBytes, this.label);
     const timers = envelope?.kind === "timeout" ? [{ op: "fired", key: envelope.row.key, seq: envelope.row.seq } as const, ...turn.timers] : turn.timers;
-    if (changed || timers.length > 0) {
-      await this.#store.commit({ state: changed ? json : undefined, timers, arm: !this.#inAlarm });
+    const done = () => {
+      this.#state = state;
+      this.#committed = json;
+      this.#storedAtOpen = json;
+    };
+    if (!changed && timers.length === 0) {
+      done();
+      return undefined;
     }
-    this.#state = state;
-    this.#committed = json;
-    this.#storedAtOpen = json;
+    return this.#store.commit({ state: changed ? json : undefined, timers, arm: !this.#inAlarm }).then(done);
   }
 
   #rollback(): void {
@@ -497,8 +517,8 @@ export class ActorRuntime {
   }
 
   /** A timer read by the alarm may have been cancelled, re-armed or put off since; a frame may come from a replaced socket. */
-  async #isRelevant(envelope: Envelope): Promise<boolean> {
-    if (envelope.kind === "timeout") return this.#timers.isLive(envelope.row);
+  /** A frame or error may come from a socket replaced meanwhile (a timer's liveness is checked in storage). */
+  #isRelevant(envelope: Envelope): boolean {
     if (envelope.kind === "frame" || envelope.kind === "socketError") return !this.connections.isRetired(envelope.connection);
     return true;
   }
@@ -508,6 +528,8 @@ export class ActorRuntime {
   }
 
 }
+
+const noop = () => undefined;
 
 function checkTimeout(ms: number): number {
   if (!Number.isFinite(ms) || ms <= 0) throw new RangeError(`A call timeout must be a positive number of ms, got ${ms}`);

@@ -11,6 +11,10 @@ declare global {
       BENCH_GP_SERVER_PERSISTED: DurableObjectNamespace<import("./worker.js").GpServerRoomPersisted>;
       BENCH_GP_ACTOR: DurableObjectNamespace<import("./worker.js").GpActorRoom>;
       BENCH_GP_ACTOR_PERSISTED: DurableObjectNamespace<import("./worker.js").GpActorRoomPersisted>;
+      BENCH_RAW_MEM: DurableObjectNamespace<import("./worker.js").RawMemRoom>;
+      BENCH_PARTY_MEM: DurableObjectNamespace<import("./worker.js").PartyMemRoom>;
+      BENCH_GP_SERVER_MEM: DurableObjectNamespace<import("./worker.js").GpServerMemRoom>;
+      BENCH_GP_MACHINE: DurableObjectNamespace<import("./worker.js").GpMachineRoom>;
     }
   }
 }

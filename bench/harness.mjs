@@ -10,8 +10,12 @@ import WebSocket from "ws";
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 export const LOG_DIR = join(ROOT, ".wrangler", "bench-logs");
-const STATE_DIR = join(ROOT, ".wrangler", "bench-state");
-const BUILD_DIR = join(ROOT, ".wrangler", "bench-build");
+/** Build, state and log directories of a run; `tag` keeps a smoke run's apart from a measuring run's. */
+const dirsOf = (tag = "bench") => ({
+  build: join(ROOT, ".wrangler", `${tag}-build`),
+  state: join(ROOT, ".wrangler", `${tag}-state`),
+  logs: join(ROOT, ".wrangler", `${tag}-logs`),
+});
 const BUILD_TIMEOUT_MS = 120_000;
 const WRANGLER_BIN = join(ROOT, "node_modules", "wrangler", "bin", "wrangler.js");
 const READY_TIMEOUT_MS = 60_000;
@@ -40,8 +44,8 @@ export function versionOf(pkg) {
   }
 }
 
-function wranglerEnv() {
-  const env = { ...process.env, WRANGLER_SEND_METRICS: "false", WRANGLER_LOG_PATH: LOG_DIR, X_LOCAL_OBSERVABILITY: "false" };
+function wranglerEnv(logDir = LOG_DIR) {
+  const env = { ...process.env, WRANGLER_SEND_METRICS: "false", WRANGLER_LOG_PATH: logDir, X_LOCAL_OBSERVABILITY: "false" };
   delete env.CLOUDFLARE_API_TOKEN;
   return env;
 }
@@ -51,17 +55,18 @@ function wranglerEnv() {
  * so a run measures one snapshot of the code: `wrangler dev` would rebuild and restart the objects
  * whenever a file under lib/ changes, mid-run.
  */
-export function buildWorker() {
-  rmSync(BUILD_DIR, { recursive: true, force: true });
-  mkdirSync(LOG_DIR, { recursive: true });
-  const build = spawnSync(process.execPath, [WRANGLER_BIN, "deploy", "--dry-run", "-c", "bench/wrangler.toml", "--outdir", BUILD_DIR], {
+export function buildWorker(tag) {
+  const dirs = dirsOf(tag);
+  rmSync(dirs.build, { recursive: true, force: true });
+  mkdirSync(dirs.logs, { recursive: true });
+  const build = spawnSync(process.execPath, [WRANGLER_BIN, "deploy", "--dry-run", "-c", "bench/wrangler.toml", "--outdir", dirs.build], {
     cwd: ROOT,
     stdio: ["ignore", "pipe", "pipe"],
-    env: wranglerEnv(),
+    env: wranglerEnv(dirs.logs),
     timeout: BUILD_TIMEOUT_MS,
     encoding: "utf8",
   });
-  const bundle = join(BUILD_DIR, "worker.js");
+  const bundle = join(dirs.build, "worker.js");
   if (build.status !== 0) throw new Error(`bundling bench/worker.ts failed (${build.error?.message ?? `exit ${build.status}`}):\n${build.stderr}${build.stdout}`.slice(0, 4000));
   const sha = createHash("sha256").update(readFileSync(bundle)).digest("hex").slice(0, 12);
   return { bundle, sha };
@@ -73,19 +78,22 @@ export function buildWorker() {
  * .wrangler/. Resolves once `GET /` answers. `stop()` ends the whole process group; it also runs
  * if this process exits or is interrupted.
  */
-export async function startWrangler({ fresh = true } = {}) {
-  const { bundle, sha } = buildWorker();
-  if (fresh) rmSync(STATE_DIR, { recursive: true, force: true });
+export async function startWrangler({ fresh = true, tag } = {}) {
+  const dirs = dirsOf(tag);
+  const { bundle, sha } = buildWorker(tag);
+  if (fresh) rmSync(dirs.state, { recursive: true, force: true });
   const port = await freePort();
-  const inspectorPort = await freePort();
-  const logFile = join(LOG_DIR, "wrangler-dev.out");
+  let inspectorPort = await freePort();
+  // Two free ports asked for one after the other can, rarely, be the same one.
+  for (let i = 0; i < 5 && inspectorPort === port; i++) inspectorPort = await freePort();
+  const logFile = join(dirs.logs, "wrangler-dev.out");
   const out = openSync(logFile, "w");
-  const env = wranglerEnv();
+  const env = wranglerEnv(dirs.logs);
   const args = [
     WRANGLER_BIN, "dev", "-c", "bench/wrangler.toml", "--no-bundle", bundle,
     "--ip", "127.0.0.1", "--port", String(port),
     "--inspector-port", String(inspectorPort),
-    "--persist-to", STATE_DIR,
+    "--persist-to", dirs.state,
     "--show-interactive-dev-session=false",
   ];
   const started = Date.now();
@@ -144,7 +152,7 @@ export async function startWrangler({ fresh = true } = {}) {
     }
     await sleep(200);
   }
-  return { pgid, port, inspectorPort, base, bundlePath: bundle, bundleSha: sha, wsBase: `ws://127.0.0.1:${port}`, logFile, startupMs: Date.now() - started, stop };
+  return { pgid, port, inspectorPort, dirs, base, bundlePath: bundle, bundleSha: sha, wsBase: `ws://127.0.0.1:${port}`, logFile, startupMs: Date.now() - started, stop };
 }
 
 // ── /proc ─────────────────────────────────────────────────────────────────────

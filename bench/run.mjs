@@ -1,15 +1,19 @@
 #!/usr/bin/env node
 // Benchmarks the same room as a raw Durable Object, on partyserver, on genparty's Server and as a
-// genparty Actor, in one `wrangler dev` run with interleaved rounds. See bench/README.md.
+// genparty Actor (hibernating), the in-memory variants of the first three, and a genparty
+// MachineServer room, in one `wrangler dev` run with interleaved rounds. See bench/README.md.
 //
 //   node bench/run.mjs            full size, 3 rounds, writes bench/results.md and results.json
 //   node bench/run.mjs --quick    small sizes, 1 round (or BENCH_QUICK=1), writes bench/results-quick.*
+//   node bench/run.mjs --smoke    a few messages per target and scenario (or BENCH_SMOKE=1): checks that
+//                                 every target answers what it should, exits 1 if one doesn't; writes nothing
 //
 // Sizes: BENCH_CLIENTS, BENCH_MSGS, BENCH_ECHO, BENCH_CONNECT, BENCH_CONNECT_CONCURRENCY,
-// BENCH_RPC_CALLS, BENCH_RPC_CONCURRENCY, BENCH_ROUNDS, BENCH_SCENARIO_TIMEOUT_S, BENCH_RUN_TIMEOUT_S.
-// Subsets: BENCH_KINDS=raw,gp-actor  BENCH_SCENARIOS=echo,broadcast,persisted,connect,rpc
+// BENCH_RPC_CALLS, BENCH_RPC_CONCURRENCY, BENCH_HTTP, BENCH_HTTP_CONCURRENCY, BENCH_ROUNDS,
+// BENCH_SCENARIO_TIMEOUT_S, BENCH_RUN_TIMEOUT_S.
+// Subsets: BENCH_KINDS=raw,gp-actor  BENCH_SCENARIOS=echo,broadcast,persisted,connect,http,rpc
 import { execFileSync } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
 import {
@@ -30,40 +34,69 @@ import {
 } from "./harness.mjs";
 
 const argv = process.argv.slice(2);
-const QUICK = process.env.BENCH_QUICK === "1" || argv.includes("--quick");
+const SMOKE = process.env.BENCH_SMOKE === "1" || argv.includes("--smoke");
+const QUICK = !SMOKE && (process.env.BENCH_QUICK === "1" || argv.includes("--quick"));
+const MODE = SMOKE ? "smoke" : QUICK ? "quick" : "full";
 
-function setting(name, full, quick) {
+function setting(name, full, quick, smoke = quick) {
   const raw = process.env[`BENCH_${name}`];
-  if (raw === undefined || raw === "") return QUICK ? quick : full;
+  if (raw === undefined || raw === "") return SMOKE ? smoke : QUICK ? quick : full;
   const value = Number(raw);
   if (!Number.isInteger(value) || value < 1) throw new RangeError(`BENCH_${name} must be a positive integer, got "${raw}".`);
   return value;
 }
 
 const CONFIG = {
-  clients: setting("CLIENTS", 50, 10),
-  messages: setting("MSGS", 200, 50),
-  echo: setting("ECHO", 1000, 100),
-  connect: setting("CONNECT", 200, 50),
-  connectConcurrency: setting("CONNECT_CONCURRENCY", 20, 10),
-  rpcCalls: setting("RPC_CALLS", 5000, 200),
-  rpcConcurrency: setting("RPC_CONCURRENCY", 100, 20),
-  rounds: setting("ROUNDS", 3, 1),
-  scenarioTimeoutMs: setting("SCENARIO_TIMEOUT_S", 60, 30) * 1000,
-  runTimeoutMs: setting("RUN_TIMEOUT_S", 1500, 300) * 1000,
+  clients: setting("CLIENTS", 50, 10, 3),
+  messages: setting("MSGS", 200, 50, 5),
+  echo: setting("ECHO", 1000, 100, 5),
+  connect: setting("CONNECT", 200, 50, 6),
+  connectConcurrency: setting("CONNECT_CONCURRENCY", 20, 10, 3),
+  rpcCalls: setting("RPC_CALLS", 5000, 200, 20),
+  rpcConcurrency: setting("RPC_CONCURRENCY", 100, 20, 5),
+  http: setting("HTTP", 2000, 200, 10),
+  httpConcurrency: setting("HTTP_CONCURRENCY", 20, 10, 5),
+  rounds: setting("ROUNDS", 3, 1, 1),
+  scenarioTimeoutMs: setting("SCENARIO_TIMEOUT_S", 60, 30, 10) * 1000,
+  runTimeoutMs: setting("RUN_TIMEOUT_S", 1500, 300, 55) * 1000,
 };
 /** A fan-out that receives nothing for this long has lost messages: it ends early as incomplete. */
-const STALL_MS = 5_000;
+const STALL_MS = SMOKE ? 3_000 : 5_000;
 /** Time for the room to handle the closes of one scenario before the next one's CPU is counted. */
-const SETTLE_MS = 300;
-const ECHO_WARMUP = 20;
+const SETTLE_MS = SMOKE ? 20 : 300;
+const ECHO_WARMUP = SMOKE ? 2 : 20;
 
-const KINDS = [
-  { key: "raw", label: "raw DO", path: (persisted, room) => `/raw/${persisted ? "BENCH_RAW_PERSISTED" : "BENCH_RAW"}/${room}` },
-  { key: "partyserver", label: "partyserver", path: (persisted, room) => `/ps/bench-party${persisted ? "-persisted" : ""}/${room}` },
-  { key: "gp-server", label: "genparty Server", path: (persisted, room) => `/gp/bench-gp-server${persisted ? "-persisted" : ""}/${room}` },
-  { key: "gp-actor", label: "genparty Actor", path: (persisted, room) => `/gp/bench-gp-actor${persisted ? "-persisted" : ""}/${room}` },
-].filter((kind) => !process.env.BENCH_KINDS || process.env.BENCH_KINDS.split(",").includes(kind.key));
+/**
+ * The MachineServer room speaks its own protocol: a client sends `{"type":"say","text":"…"}` and
+ * every connection gets a push `{"gp":1,"t":"push","msg":{"type":"state","state":{…"context":{"last":"…","n":…}…}}}`.
+ * `extract` finds the text in a push without parsing the JSON (the client is the bottleneck of a
+ * fan-out) and skips frames that carry no message (the state pushed on connect, `last` empty).
+ */
+const LAST_KEY = Buffer.from('"last":"');
+const QUOTE = 0x22;
+const machineProtocol = {
+  encode: (text) => `{"type":"say","text":"${text}"}`,
+  extract(data) {
+    const at = data.indexOf(LAST_KEY);
+    if (at < 0) return null;
+    const start = at + LAST_KEY.length;
+    if (data[start] === QUOTE) return null;
+    return data.subarray(start, data.indexOf(QUOTE, start));
+  },
+};
+
+// group "hibernating": the first table (each has a persisted twin); "memory": the second.
+const ALL_KINDS = [
+  { key: "raw", group: "hibernating", label: "raw DO", persisted: true, path: (persisted, room) => `/raw/${persisted ? "BENCH_RAW_PERSISTED" : "BENCH_RAW"}/${room}` },
+  { key: "partyserver", group: "hibernating", label: "partyserver", persisted: true, path: (persisted, room) => `/ps/bench-party${persisted ? "-persisted" : ""}/${room}` },
+  { key: "gp-server", group: "hibernating", label: "genparty Server", persisted: true, path: (persisted, room) => `/gp/bench-gp-server${persisted ? "-persisted" : ""}/${room}` },
+  { key: "gp-actor", group: "hibernating", label: "genparty Actor", persisted: true, path: (persisted, room) => `/gp/bench-gp-actor${persisted ? "-persisted" : ""}/${room}` },
+  { key: "raw-mem", group: "memory", label: "raw DO in-memory", path: (_, room) => `/raw/BENCH_RAW_MEM/${room}` },
+  { key: "partyserver-mem", group: "memory", label: "partyserver in-memory", path: (_, room) => `/ps/bench-party-mem/${room}` },
+  { key: "gp-server-mem", group: "memory", label: "genparty Server in-memory", path: (_, room) => `/gp/bench-gp-server-mem/${room}` },
+  { key: "gp-machine", group: "memory", label: "genparty MachineServer", path: (_, room) => `/gp/bench-gp-machine/${room}`, ...machineProtocol },
+];
+const KINDS = ALL_KINDS.filter((kind) => !process.env.BENCH_KINDS || process.env.BENCH_KINDS.split(",").includes(kind.key));
 
 const RPC_TARGETS = [
   { key: "raw", label: "raw DO RPC" },
@@ -77,7 +110,7 @@ const RPC_OPS = [
   { key: "fresh-seq", op: "ping-fresh", concurrency: 1, label: "ping, new stub/ref per call" },
 ];
 
-const SCENARIOS = ["echo", "broadcast", "persisted", "connect", "rpc"].filter(
+const SCENARIOS = ["echo", "broadcast", "persisted", "connect", "http", "rpc"].filter(
   (name) => !process.env.BENCH_SCENARIOS || process.env.BENCH_SCENARIOS.split(",").includes(name),
 );
 
@@ -102,14 +135,27 @@ function serverCpu(before, after, count, unit) {
 /** One client, messages one after another: the room's echo latency with nothing else going on. */
 async function echo(kind, round, deadline) {
   const { socket } = await openSocket(server.wsBase + kind.path(false, `echo-${kind.key}-${runId}-${round}`), deadline - Date.now());
+  const encode = kind.encode ?? ((text) => text);
+  const extract = kind.extract;
   let next;
-  socket.on("message", () => next?.resolve());
+  let expected;
+  let wrong = 0;
+  socket.on("message", (data) => {
+    if (extract && !(data = extract(data))) return;
+    // Smoke runs check what came back; measuring runs don't spend client time on it.
+    if (SMOKE && data.toString("latin1") !== expected) wrong++;
+    next?.resolve();
+  });
   socket.on("close", () => next?.reject(new Error("the socket closed")));
   const roundTrip = () => new Promise((resolve, reject) => (next = { resolve, reject }));
   const stallTimer = setInterval(() => Date.now() > deadline && next?.reject(new Error("echo scenario timed out")), 250);
+  const sendOne = (text) => {
+    expected = text;
+    socket.send(encode(text));
+  };
   try {
     for (let i = 0; i < ECHO_WARMUP; i++) {
-      socket.send(`000${i}`);
+      sendOne(`000${i}`);
       await roundTrip();
     }
     const latencies = [];
@@ -117,7 +163,7 @@ async function echo(kind, round, deadline) {
     const t0 = performance.now();
     for (let i = 0; i < CONFIG.echo && Date.now() < deadline; i++) {
       const sent = performance.now();
-      socket.send(`000${i}`);
+      sendOne(`000${i}`);
       await roundTrip();
       latencies.push(performance.now() - sent);
     }
@@ -125,7 +171,8 @@ async function echo(kind, round, deadline) {
     const cpu1 = cpuSeconds(processes);
     latencies.sort((a, b) => a - b);
     return {
-      complete: latencies.length === CONFIG.echo,
+      complete: latencies.length === CONFIG.echo && wrong === 0,
+      ...(wrong > 0 ? { outcome: `${wrong} replies were not the message sent` } : {}),
       done: latencies.length,
       expected: CONFIG.echo,
       perSec: latencies.length / seconds,
@@ -151,12 +198,15 @@ async function fanOut(kind, persisted, round, deadline) {
   const latencies = [];
   const sentAt = sockets.map(() => new Float64Array(m));
   const tags = sockets.map((_, i) => String(i).padStart(3, "0"));
+  const encode = kind.encode ?? ((text) => text);
+  const extract = kind.extract;
   let finish;
   const finished = new Promise((resolve) => (finish = resolve));
   sockets.forEach((socket, i) => {
     const [a, b, c] = [...tags[i]].map((ch) => ch.charCodeAt(0));
     const mine = sentAt[i];
     socket.on("message", (data) => {
+      if (extract && !(data = extract(data))) return;
       delivered++;
       lastDelivery = performance.now();
       // Its own message back: the sender's echo latency (under the full load of the room).
@@ -174,7 +224,7 @@ async function fanOut(kind, persisted, round, deadline) {
   for (let seq = 0; seq < m; seq++) {
     for (let i = 0; i < n; i++) {
       sentAt[i][seq] = performance.now();
-      sockets[i].send(tags[i] + seq);
+      sockets[i].send(encode(tags[i] + seq));
     }
   }
   const outcome = await finished;
@@ -184,9 +234,11 @@ async function fanOut(kind, persisted, round, deadline) {
   const seconds = (lastDelivery - t0) / 1000;
   latencies.sort((x, y) => x - y);
   await closeSockets(sockets);
+  // Every sender must also have seen each of its own messages come back.
+  const ownMissing = n * m - latencies.length;
   return {
-    complete: outcome === "done",
-    outcome,
+    complete: outcome === "done" && ownMissing === 0,
+    outcome: ownMissing === 0 ? outcome : `${outcome}, ${ownMissing} own messages not seen`,
     done: delivered,
     expected,
     perSec: delivered / seconds,
@@ -228,6 +280,49 @@ async function connect(kind, round, deadline) {
     ...serverCpu(cpu0, cpu1, latencies.length, "UsPerConn"),
     // In results.json only: with a few hundred sockets the growth (~2 KiB each) is within GC noise, even negative at times.
     rssKiBPerConn: (rss1 - rss0) / latencies.length,
+  };
+}
+
+/** N plain GETs to the room (C in flight), each answered by its onRequest / handleRequest / fetch with 200 "ok". */
+async function http(kind, round, deadline) {
+  const url = server.base + kind.path(false, `http-${kind.key}-${runId}-${round}`);
+  let bad = 0;
+  let firstBad;
+  const get = async () => {
+    const response = await fetch(url, { signal: AbortSignal.timeout(Math.max(1, deadline - Date.now())) });
+    const body = await response.text();
+    if (response.status === 200 && body === "ok") return true;
+    bad++;
+    firstBad ??= `${response.status} ${body.slice(0, 120)}`;
+    return false;
+  };
+  await get(); // the object starts before the clock runs
+  const latencies = [];
+  let good = 0;
+  let issued = 0;
+  const cpu0 = cpuSeconds(processes);
+  const t0 = performance.now();
+  const lane = async () => {
+    while (issued < CONFIG.http && Date.now() < deadline) {
+      issued++;
+      const sent = performance.now();
+      if (await get()) good++;
+      latencies.push(performance.now() - sent);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(CONFIG.httpConcurrency, CONFIG.http) }, lane));
+  const seconds = (performance.now() - t0) / 1000;
+  const cpu1 = cpuSeconds(processes);
+  latencies.sort((a, b) => a - b);
+  return {
+    complete: good === CONFIG.http && bad === 0,
+    ...(bad > 0 ? { outcome: `${bad} answers (warm-up included) were not 200 "ok", first: ${firstBad}` } : {}),
+    done: good,
+    expected: CONFIG.http,
+    perSec: latencies.length / seconds,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    ...serverCpu(cpu0, cpu1, latencies.length, "UsPerReq"),
   };
 }
 
@@ -303,6 +398,8 @@ function selfCpuSeconds() {
 
 function describe(metrics) {
   if (metrics.error) return `error: ${metrics.error}`;
+  // A smoke run is too small to time anything: it only says whether everything arrived.
+  if (SMOKE) return `${metrics.complete ? "ok" : "FAIL"} ${metrics.done}/${metrics.expected}${metrics.outcome && metrics.outcome !== "done" ? ` (${metrics.outcome})` : ""}`;
   const parts = [`${fmt(metrics.perSec)}/s`];
   if (metrics.p50 !== undefined) parts.push(`p50 ${fmt(metrics.p50)} ms`, `p99 ${fmt(metrics.p99)} ms`);
   if (metrics.otherLoad > 0.15) parts.push(`other load ${metrics.otherLoad.toFixed(2)} cores`);
@@ -321,21 +418,24 @@ async function runAll() {
           for (const target of targets) {
             const metrics = await bounded(`rpc ${spec.key} ${target.key}`, (deadline) => rpc(target, spec, round, deadline));
             record(`rpc:${spec.key}`, target.key, metrics);
-            console.log(`round ${round}/${CONFIG.rounds}  rpc ${spec.key.padEnd(10)} ${target.label.padEnd(16)} ${describe(metrics)}`);
+            console.log(`round ${round}/${CONFIG.rounds}  rpc ${spec.key.padEnd(10)} ${target.label.padEnd(25)} ${describe(metrics)}`);
           }
         }
         continue;
       }
       for (const kind of kinds) {
+        if (scenario === "persisted" && !kind.persisted) continue;
         const run =
           scenario === "echo"
             ? (deadline) => echo(kind, round, deadline)
             : scenario === "connect"
               ? (deadline) => connect(kind, round, deadline)
-              : (deadline) => fanOut(kind, scenario === "persisted", round, deadline);
+              : scenario === "http"
+                ? (deadline) => http(kind, round, deadline)
+                : (deadline) => fanOut(kind, scenario === "persisted", round, deadline);
         const metrics = await bounded(`${scenario} ${kind.key}`, run);
         record(scenario, kind.key, metrics);
-        console.log(`round ${round}/${CONFIG.rounds}  ${scenario.padEnd(10)} ${kind.label.padEnd(16)} ${describe(metrics)}`);
+        console.log(`round ${round}/${CONFIG.rounds}  ${scenario.padEnd(10)} ${kind.label.padEnd(25)} ${describe(metrics)}`);
       }
     }
   }
@@ -396,6 +496,11 @@ const ROOM_ROWS = [
   ["connect", "p50", "connect: p50 ms ↓"],
   ["connect", "p99", "connect: p99 ms ↓"],
   ["connect", "cpuAllUsPerConn", "connect: server CPU µs per socket ↓"],
+  ["http", "perSec", "http: requests/s ↑"],
+  ["http", "p50", "http: p50 ms ↓"],
+  ["http", "p99", "http: p99 ms ↓"],
+  ["http", "cpuUserUsPerReq", "http: DO workerd CPU µs per request ↓"],
+  ["http", "cpuAllUsPerReq", "http: both workerds CPU µs per request ↓"],
 ];
 
 const RPC_ROWS = [
@@ -410,23 +515,41 @@ function scaled(runs, metric, factor) {
   return runs.map((r) => ({ ...r, [metric]: r[metric] * factor }));
 }
 
-function roomTable() {
-  const kinds = KINDS.map((k) => k.key);
+/** Ratio columns of each table: [heading, numerator kind, denominator kind]. */
+const RATIOS = {
+  hibernating: [
+    ["Server ÷ raw", "gp-server", "raw"],
+    ["Actor ÷ raw", "gp-actor", "raw"],
+    ["partyserver ÷ raw", "partyserver", "raw"],
+    ["Server ÷ partyserver", "gp-server", "partyserver"],
+  ],
+  memory: [
+    ["Server mem ÷ raw mem", "gp-server-mem", "raw-mem"],
+    ["partyserver mem ÷ raw mem", "partyserver-mem", "raw-mem"],
+    ["Server mem ÷ partyserver mem", "gp-server-mem", "partyserver-mem"],
+    ["raw mem ÷ raw", "raw-mem", "raw"],
+    ["Machine ÷ raw", "gp-machine", "raw"],
+  ],
+};
+
+/**
+ * One table per group of targets. The in-memory table repeats the hibernating raw room as its
+ * reference column (the baseline of every ratio in the issue).
+ */
+function roomTable(group) {
+  const own = KINDS.filter((k) => k.group === group);
+  if (own.length === 0) return "";
+  const reference = group === "memory" ? KINDS.filter((k) => k.key === "raw") : [];
+  const shown = [...reference, ...own];
+  const kinds = shown.map((k) => k.key);
   const has = (key) => kinds.includes(key);
-  const head = ["scenario · metric", ...KINDS.map((k) => k.label)];
-  if (has("raw") && has("gp-server")) head.push("Server ÷ raw");
-  if (has("raw") && has("gp-actor")) head.push("Actor ÷ raw");
-  if (has("raw") && has("partyserver")) head.push("partyserver ÷ raw");
-  if (has("partyserver") && has("gp-server")) head.push("Server ÷ partyserver");
+  const ratios = RATIOS[group].filter(([, a, b]) => has(a) && has(b));
+  const head = ["scenario · metric", ...shown.map((k) => k.label), ...ratios.map(([heading]) => heading)];
   const lines = [`| ${head.join(" | ")} |`, `|${head.map((_, i) => (i === 0 ? "---" : "---:")).join("|")}|`];
   for (const [scenario, metric, label, factor] of ROOM_ROWS) {
-    if (!samples[scenario]) continue;
+    if (!samples[scenario] || !own.some((k) => samples[scenario][k.key])) continue;
     const cells = Object.fromEntries(kinds.map((key) => [key, cell(scaled(samples[scenario][key], metric, factor), metric)]));
-    const row = [label, ...kinds.map((key) => cells[key].text)];
-    if (has("raw") && has("gp-server")) row.push(ratio(cells["gp-server"].value, cells.raw.value));
-    if (has("raw") && has("gp-actor")) row.push(ratio(cells["gp-actor"].value, cells.raw.value));
-    if (has("raw") && has("partyserver")) row.push(ratio(cells.partyserver.value, cells.raw.value));
-    if (has("partyserver") && has("gp-server")) row.push(ratio(cells["gp-server"].value, cells.partyserver.value));
+    const row = [label, ...kinds.map((key) => cells[key].text), ...ratios.map(([, a, b]) => ratio(cells[a].value, cells[b].value))];
     lines.push(`| ${row.join(" | ")} |`);
   }
   return lines.join("\n");
@@ -484,7 +607,8 @@ function environment() {
 function report(status) {
   footnotes.length = 0;
   const env = environment();
-  const rooms = roomTable();
+  const rooms = roomTable("hibernating");
+  const memoryRooms = roomTable("memory");
   const calls = rpcTable();
   const md = [
     `# genparty benchmark results${QUICK ? " (quick mode)" : ""}`,
@@ -495,12 +619,22 @@ function report(status) {
     `- Machine: ${env.cores} cores (${env.cpuModel}), ${env.platform}; load average ${env.loadAtStart} at start, ${env.loadAtEnd} at end`,
     `- Other processes on the machine during the scenarios: median ${fmt(env.otherLoad.median)} cores, max ${fmt(env.otherLoad.max)} (${env.otherLoad.busy} of ${env.otherLoad.count} scenarios above 0.15 cores)`,
     `- genparty at ${env.commit}; bundle sha256 ${env.bundleSha ?? "?"}… (built once per run, so edits during a run don't reload it)`,
-    `- Sizes: echo ${CONFIG.echo} sequential · fan-out ${CONFIG.clients} clients × ${CONFIG.messages} msgs (${(CONFIG.clients * CONFIG.clients * CONFIG.messages).toLocaleString("en-US")} deliveries) · connect ${CONFIG.connect} sockets, ${CONFIG.connectConcurrency} at a time · RPC ${CONFIG.rpcCalls} calls · ${CONFIG.rounds} interleaved round(s); cells are the median <sub>min–max</sub>`,
+    `- Sizes: echo ${CONFIG.echo} sequential · fan-out ${CONFIG.clients} clients × ${CONFIG.messages} msgs (${(CONFIG.clients * CONFIG.clients * CONFIG.messages).toLocaleString("en-US")} deliveries) · connect ${CONFIG.connect} sockets, ${CONFIG.connectConcurrency} at a time · HTTP ${CONFIG.http} GETs, ${CONFIG.httpConcurrency} at a time · RPC ${CONFIG.rpcCalls} calls · ${CONFIG.rounds} interleaved round(s); cells are the median <sub>min–max</sub>`,
     "",
-    "## WebSocket rooms",
+    "## WebSocket rooms (hibernating)",
     "",
     rooms,
     "",
+    ...(memoryRooms
+      ? [
+          "## In-memory sockets and MachineServer",
+          "",
+          "The raw hibernating room again for reference. The MachineServer room pushes its state (JSON, ~100 bytes) instead of echoing the frame, and commits a turn per message, so compare it with the persisted rows above as well.",
+          "",
+          memoryRooms,
+          "",
+        ]
+      : []),
     "## Calls (RPC from the worker into the object)",
     "",
     calls,
@@ -509,6 +643,7 @@ function report(status) {
     "↑ higher is better, ↓ lower is better. Ratios are of medians.",
     "",
   ].join("\n");
+  if (SMOKE) return md;
   const base = QUICK ? "results-quick" : "results";
   writeFileSync(join(ROOT, "bench", `${base}.md`), md);
   writeFileSync(join(ROOT, "bench", `${base}.json`), JSON.stringify({ status, environment: env, config: CONFIG, samples }, null, 2) + "\n");
@@ -517,11 +652,28 @@ function report(status) {
 
 // ── main ──────────────────────────────────────────────────────────────────────
 
+/** Every scenario that fell short, as "scenario target: why" (a smoke run exits 1 if there is one). */
+function failures() {
+  const failed = [];
+  for (const [scenario, byKind] of Object.entries(samples)) {
+    for (const [kind, runs] of Object.entries(byKind)) {
+      for (const r of runs) {
+        if (!r.complete) failed.push(`${scenario} ${kind}: ${r.error ?? `${r.done}/${r.expected}${r.outcome ? ` (${r.outcome})` : ""}`}`);
+      }
+    }
+  }
+  return failed;
+}
+const checkCount = () => Object.values(samples).reduce((sum, byKind) => sum + Object.values(byKind).flat().length, 0);
+const elapsed = () => `${((performance.now() - wallStart) / 1000).toFixed(1)} s`;
+const wallStart = performance.now();
+
 const watchdog = setTimeout(async () => {
   console.error(`The whole run exceeded ${CONFIG.runTimeoutMs / 1000} s; stopping.`);
   terminateLiveSockets();
   try {
-    report("aborted (run timeout)");
+    if (SMOKE) console.log(`bench smoke: FAILED — the run exceeded ${CONFIG.runTimeoutMs / 1000} s after ${checkCount()} checks (${failures().length} failed)`);
+    else report("aborted (run timeout)");
   } finally {
     await server?.stop();
     process.exit(2);
@@ -530,26 +682,53 @@ const watchdog = setTimeout(async () => {
 
 let exitCode = 0;
 try {
-  console.log(`genparty bench${QUICK ? " (quick)" : ""}: ${KINDS.map((k) => k.key).join(", ")} × ${SCENARIOS.join(", ")}, ${CONFIG.rounds} round(s)`);
-  const busy0 = machineBusySeconds();
-  await sleep(1_000);
-  const busyBefore = machineBusySeconds() - busy0;
-  if (busyBefore > 0.3) console.warn(`Other processes keep ${busyBefore.toFixed(2)} cores busy before the run: the figures will be skewed (see "other load" per scenario).`);
-  server = await startWrangler();
+  console.log(`genparty bench${MODE === "full" ? "" : ` (${MODE})`}: ${KINDS.map((k) => k.key).join(", ")} × ${SCENARIOS.join(", ")}, ${CONFIG.rounds} round(s)`);
+  if (!SMOKE) {
+    const busy0 = machineBusySeconds();
+    await sleep(1_000);
+    const busyBefore = machineBusySeconds() - busy0;
+    if (busyBefore > 0.3) console.warn(`Other processes keep ${busyBefore.toFixed(2)} cores busy before the run: the figures will be skewed (see "other load" per scenario).`);
+  }
+  // A smoke run keeps its build, state and logs apart (per process), so it can run next to a
+  // measuring run or another smoke run; they are removed after a run that passed.
+  const startOptions = SMOKE ? { tag: `bench-smoke-${process.pid}` } : {};
+  try {
+    server = await startWrangler(startOptions);
+  } catch (error) {
+    // A free port can be taken between finding it and wrangler binding it: try once more, on new ports.
+    console.warn(`wrangler dev did not start (${error.message}); trying once more`);
+    server = await startWrangler(startOptions);
+  }
   processes = serverProcesses(server.pgid);
   initialPids = pidsOf(processes);
   console.log(`wrangler dev ready on ${server.base} in ${server.startupMs} ms (workerd: ${processes.map((p) => `${p.role} ${p.pid}`).join(", ")})`);
   if (!processes.some((p) => p.role === "user")) console.warn("Could not find the workerd running the objects: CPU figures will be 0.");
   await runAll();
-  const md = report("complete");
-  console.log(`\n${md}`);
-  console.log(`Written to bench/${QUICK ? "results-quick" : "results"}.md and .json`);
+  if (SMOKE) {
+    const failed = failures();
+    exitCode = failed.length > 0 ? 1 : 0;
+    const what = `${SCENARIOS.filter((x) => x !== "rpc").join(", ")} on ${KINDS.length} targets${SCENARIOS.includes("rpc") ? `, ${RPC_OPS.length * RPC_TARGETS.length} RPC loops` : ""}`;
+    console.log(
+      failed.length === 0
+        ? `bench smoke: OK — ${checkCount()} checks passed (${what}) in ${elapsed()}`
+        : `bench smoke: FAILED — ${failed.length} of ${checkCount()} checks in ${elapsed()}: ${failed.join("; ")}`,
+    );
+  } else {
+    const md = report("complete");
+    console.log(`\n${md}`);
+    console.log(`Written to bench/${QUICK ? "results-quick" : "results"}.md and .json`);
+  }
 } catch (error) {
   console.error(error);
+  if (SMOKE) console.log(`bench smoke: FAILED — ${error?.message ?? error} (after ${elapsed()})`);
   exitCode = 1;
 } finally {
   clearTimeout(watchdog);
   terminateLiveSockets();
   await server?.stop();
+  if (SMOKE && server) {
+    if (exitCode === 0) for (const dir of Object.values(server.dirs)) rmSync(dir, { recursive: true, force: true });
+    else console.log(`wrangler's log: ${server.logFile}`);
+  }
 }
 process.exit(exitCode);

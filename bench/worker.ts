@@ -1,9 +1,14 @@
-// The benchmark worker (bench/wrangler.toml): the same tiny room four ways, side by side, so one
-// `wrangler dev` serves every target of bench/run.mjs. Every room broadcasts each frame it gets to
-// every open socket, the sender included; the `…Persisted` subclasses also write once per message.
+// The benchmark worker (bench/wrangler.toml): the same tiny room written several ways, side by
+// side, so one `wrangler dev` serves every target of bench/run.mjs. Every room broadcasts each frame
+// it gets to every open socket, the sender included; the `…Persisted` subclasses also write once
+// per message; the `…Mem` ones keep their sockets in memory instead of hibernating them; the
+// MachineServer room turns each frame into an event and pushes the new state to every socket.
+// Every room answers a plain HTTP request with 200 "ok".
 import { DurableObject } from "cloudflare:workers";
 import { type Connection as PsConnection, routePartykitRequest as partyserverRoute, Server as PartyServer, type WSMessage as PsMessage } from "partyserver";
+import { assign, setup } from "xstate";
 import { Actor, type Call, type Connection, type From, getActor, type Info, noreply, reply, routePartykitRequest, Server, type WSMessage } from "../lib/index.js";
+import { MachineServer } from "../lib/machine/index.js";
 
 const MESSAGES_TABLE = "CREATE TABLE IF NOT EXISTS bench_messages (id INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT NOT NULL)";
 const INSERT_MESSAGE = "INSERT INTO bench_messages (body) VALUES (?)";
@@ -30,7 +35,7 @@ export class RawRoom extends DurableObject<Cloudflare.Env> {
   }
 
   override async fetch(request: Request): Promise<Response> {
-    if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") return new Response("raw room");
+    if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") return new Response("ok");
     const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
     this.ctx.acceptWebSocket(server);
     return new Response(null, { status: 101, webSocket: client });
@@ -75,6 +80,38 @@ export class RawRoomPersisted extends RawRoom {
   }
 }
 
+/** The raw room with in-memory sockets: `accept()` and event listeners, its own Set of sockets (the object stays awake). */
+export class RawMemRoom extends DurableObject<Cloudflare.Env> {
+  readonly #sockets = new Set<WebSocket>();
+
+  override async fetch(request: Request): Promise<Response> {
+    if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") return new Response("ok");
+    const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
+    server.accept();
+    this.#sockets.add(server);
+    server.addEventListener("message", (event) => {
+      for (const socket of this.#sockets) {
+        try {
+          socket.send(event.data);
+        } catch {
+          // Closing; its close event follows.
+        }
+      }
+    });
+    server.addEventListener("close", (event) => {
+      this.#sockets.delete(server);
+      if (RESERVED_CLOSE_CODES.has(event.code)) return;
+      try {
+        server.close(event.code, event.reason);
+      } catch {
+        // Already closed.
+      }
+    });
+    server.addEventListener("error", () => this.#sockets.delete(server));
+    return new Response(null, { status: 101, webSocket: client });
+  }
+}
+
 // ── (b) upstream partyserver 0.5.10 ─────────────────────────────────────────────
 
 export class PartyRoom extends PartyServer<Cloudflare.Env> {
@@ -93,12 +130,21 @@ export class PartyRoom extends PartyServer<Cloudflare.Env> {
     if (this.persisted) this.ctx.storage.sql.exec(INSERT_MESSAGE, asText(message));
     this.broadcast(message);
   }
+
+  override onRequest(): Response {
+    return new Response("ok");
+  }
 }
 
 export class PartyRoomPersisted extends PartyRoom {
   override get persisted(): boolean {
     return true;
   }
+}
+
+/** partyserver's own default: sockets in memory. */
+export class PartyMemRoom extends PartyRoom {
+  static override options = { hibernate: false };
 }
 
 // ── (c) genparty's Server: the same hooks on the actor core ─────────────────────
@@ -116,12 +162,21 @@ export class GpServerRoom extends Server<Cloudflare.Env> {
     if (this.persisted) this.ctx.storage.sql.exec(INSERT_MESSAGE, asText(message));
     this.broadcast(message);
   }
+
+  override onRequest(): Response {
+    return new Response("ok");
+  }
 }
 
 export class GpServerRoomPersisted extends GpServerRoom {
   override get persisted(): boolean {
     return true;
   }
+}
+
+/** The same hooks with in-memory sockets. */
+export class GpServerMemRoom extends GpServerRoom {
+  static override options = { hibernate: false };
 }
 
 // ── (d) the room as a genparty Actor ────────────────────────────────────────────
@@ -145,6 +200,10 @@ export class GpActorRoom extends Actor<Cloudflare.Env, Count, BenchCall> {
     return msg.type === "ping" ? reply(1) : reply(state.n + 1, { n: state.n + 1 });
   }
 
+  override handleRequest() {
+    return reply(new Response("ok"));
+  }
+
   override handleInfo(info: Info, state: Count) {
     if (info.type !== "message") return noreply<Count>();
     this.broadcast(info.data);
@@ -155,6 +214,34 @@ export class GpActorRoom extends Actor<Cloudflare.Env, Count, BenchCall> {
 export class GpActorRoomPersisted extends GpActorRoom {
   override get persisted(): boolean {
     return true;
+  }
+}
+
+// ── (e) the room as a genparty MachineServer ────────────────────────────────────
+
+/**
+ * A chat: `{ type: "say", text }` (a JSON text frame) records the text as `last` and counts it, and
+ * MachineServer pushes the new view `{ value, context: { last, n }, status }` to every connection.
+ * The context keeps only the last text, not a list: a list would grow with every message of a
+ * fan-out, and the turn's snapshot JSON with it. Every event changes the snapshot, so every message
+ * is a turn that commits (MachineServer saves its snapshot in the turn, like the persisted Actor).
+ */
+export const benchChat = setup({
+  types: { context: {} as { last: string; n: number }, events: {} as { type: "say"; text: string } },
+}).createMachine({
+  id: "bench-chat",
+  context: { last: "", n: 0 },
+  initial: "open",
+  states: {
+    open: { on: { say: { actions: assign(({ context, event }) => ({ last: event.text, n: context.n + 1 })) } } },
+  },
+});
+
+export class GpMachineRoom extends MachineServer<Cloudflare.Env, typeof benchChat> {
+  static override machine = benchChat;
+
+  override handleRequest() {
+    return reply(new Response("ok"));
   }
 }
 
@@ -226,8 +313,10 @@ export default {
     if (parts[0] === "rpc") return rpcLoop(url, env);
     // `/raw/<BINDING>/<room>`: a hand-written worker would reach its object this directly.
     if (parts[0] === "raw" && parts.length === 3) {
+      const room = decodeURIComponent(parts[2]!);
+      if (parts[1] === "BENCH_RAW_MEM") return env.BENCH_RAW_MEM.getByName(room).fetch(request);
       const namespace = parts[1] === "BENCH_RAW_PERSISTED" ? env.BENCH_RAW_PERSISTED : env.BENCH_RAW;
-      return namespace.getByName(decodeURIComponent(parts[2]!)).fetch(request);
+      return namespace.getByName(room).fetch(request);
     }
     // Each library's own router, as its users would call it: `/ps/bench-party/<room>`, `/gp/bench-gp-server/<room>`.
     if (parts[0] === "ps") return (await partyserverRoute(request, env, { prefix: "ps" })) ?? new Response("no such party", { status: 404 });

@@ -300,9 +300,14 @@ export abstract class MachineServer<Env = Cloudflare.Env, M extends AnyStateMach
   }
 
   #sendView(connection: Connection, force: boolean): void {
-    const view = JSON.stringify(this.project(this.#snapshot(), connection));
+    const view = JSON.stringify(this.project(this.#snapshot(), connection)) ?? "null";
     if (!force && this.#sent.get(connection.id) === view) return;
     this.#sent.set(connection.id, view);
-    connection.send(encodeFrame({ gp: 1, t: "push", msg: { type: "state", state: JSON.parse(view) as Json } }));
+    connection.send(stateFrame(view));
   }
+}
+
+/** The push frame around a view already in JSON: spliced in, not parsed and encoded again (this runs per connection). */
+function stateFrame(viewJson: string): string {
+  return `{"gp":1,"t":"push","msg":{"type":"state","state":${viewJson}}}`;
 }

@@ -96,6 +96,20 @@ describe.each(modes)("Server (%s)", (mode, party, namespace) => {
     expect(await next.next()).toBe(`welcome d to ${name}`);
   });
 
+  it("hands a socket error to onError, and the connection stays usable", async () => {
+    const name = room();
+    const socket = await connect(`/parties/${party}/${name}?_pk=err`);
+    await socket.next();
+    // The platform calls webSocketError (hibernating) or fires "error" (in-memory); call that entry as it would.
+    await runInDurableObject(namespace().getByName(name), async (instance) => {
+      const connection = instance.getConnection("err")!;
+      if (mode === "hibernating") instance.webSocketError(connection, new Error("socket broke"));
+      else connection.dispatchEvent(Object.assign(new Event("error"), { error: new Error("socket broke") }));
+    });
+    await vi.waitFor(async () => expect(await events(name)).toContain("error:err:socket broke"));
+    expect(await socket.ask("still open")).toBe("sent: still open");
+  });
+
   it("answers 500 without a stack when onRequest throws", async () => {
     const response = await SELF.fetch(`http://spec/parties/${party}/${room()}/throw`);
     expect(response.status).toBe(500);

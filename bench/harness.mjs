@@ -219,6 +219,37 @@ export function machineBusySeconds() {
   return (user + nice + system + irq + softirq + (steal ?? 0)) / CLK_TCK;
 }
 
+/**
+ * CPU seconds used so far by each role, to the nanosecond: the sum of /proc/<pid>/task/<tid>/schedstat
+ * (time on CPU) over every thread. /proc/<pid>/stat counts in clock ticks (10 ms), too coarse for
+ * one message. Falls back to the ticks where schedstat is missing.
+ */
+export function preciseCpuSeconds(processes) {
+  const seconds = { user: 0, proxy: 0 };
+  for (const { pid, role } of processes) {
+    let ns = 0;
+    let found = false;
+    try {
+      for (const tid of readdirSync(`/proc/${pid}/task`)) {
+        try {
+          ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8").split(" ")[0]);
+          found = true;
+        } catch {
+          // The thread ended.
+        }
+      }
+    } catch {
+      // The process ended.
+    }
+    if (found) seconds[role] += ns / 1e9;
+    else {
+      const stat = readStat(pid);
+      if (stat) seconds[role] += (stat.utime + stat.stime) / CLK_TCK;
+    }
+  }
+  return seconds;
+}
+
 export function rssKiB(pid) {
   try {
     return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? NaN);

@@ -7,11 +7,12 @@
 //   node bench/run.mjs --quick    small sizes, 1 round (or BENCH_QUICK=1), writes bench/results-quick.*
 //   node bench/run.mjs --smoke    a few messages per target and scenario (or BENCH_SMOKE=1): checks that
 //                                 every target answers what it should, exits 1 if one doesn't; writes nothing
+//   --only wake[,echo…]           run only these scenarios (the same as BENCH_SCENARIOS)
 //
 // Sizes: BENCH_CLIENTS, BENCH_MSGS, BENCH_ECHO, BENCH_CONNECT, BENCH_CONNECT_CONCURRENCY,
 // BENCH_RPC_CALLS, BENCH_RPC_CONCURRENCY, BENCH_HTTP, BENCH_HTTP_CONCURRENCY, BENCH_ROUNDS,
-// BENCH_SCENARIO_TIMEOUT_S, BENCH_RUN_TIMEOUT_S.
-// Subsets: BENCH_KINDS=raw,gp-actor  BENCH_SCENARIOS=echo,broadcast,persisted,connect,http,rpc
+// BENCH_SCENARIO_TIMEOUT_S, BENCH_RUN_TIMEOUT_S, BENCH_WAKE_SOCKETS, BENCH_WAKE_IDLE_S.
+// Subsets: BENCH_KINDS=raw,gp-actor  BENCH_SCENARIOS=echo,broadcast,persisted,connect,http,rpc,wake
 import { execFileSync } from "node:child_process";
 import { rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
@@ -24,6 +25,7 @@ import {
   openSocket,
   openSockets,
   percentile,
+  preciseCpuSeconds,
   ROOT,
   rssKiB,
   serverProcesses,
@@ -46,6 +48,14 @@ function setting(name, full, quick, smoke = quick) {
   return value;
 }
 
+function idleSetting(full, quick, smoke) {
+  const raw = process.env.BENCH_WAKE_IDLE_S;
+  if (raw === undefined || raw === "") return SMOKE ? smoke : QUICK ? quick : full;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < 0) throw new RangeError(`BENCH_WAKE_IDLE_S must be a number ≥ 0, got "${raw}".`);
+  return value;
+}
+
 const CONFIG = {
   clients: setting("CLIENTS", 50, 10, 3),
   messages: setting("MSGS", 200, 50, 5),
@@ -57,6 +67,10 @@ const CONFIG = {
   http: setting("HTTP", 2000, 200, 10),
   httpConcurrency: setting("HTTP_CONCURRENCY", 20, 10, 5),
   rounds: setting("ROUNDS", 3, 1, 1),
+  wakeSockets: setting("WAKE_SOCKETS", 1000, 100, 5),
+  // Seconds of silence before the wake message: workerd evicts an idle object after ~10 s. A smoke
+  // run (which leaves wake out unless asked for) doesn't wait, so it only checks the echo to sender.
+  wakeIdleMs: idleSetting(13, 13, 0) * 1000,
   scenarioTimeoutMs: setting("SCENARIO_TIMEOUT_S", 60, 30, 10) * 1000,
   runTimeoutMs: setting("RUN_TIMEOUT_S", 1500, 300, 55) * 1000,
 };
@@ -110,9 +124,22 @@ const RPC_OPS = [
   { key: "fresh-seq", op: "ping-fresh", concurrency: 1, label: "ping, new stub/ref per call" },
 ];
 
-const SCENARIOS = ["echo", "broadcast", "persisted", "connect", "http", "rpc"].filter(
-  (name) => !process.env.BENCH_SCENARIOS || process.env.BENCH_SCENARIOS.split(",").includes(name),
-);
+// `--only a,b` (or `--only=a,b`) and BENCH_SCENARIOS pick scenarios. Without either, every scenario
+// runs, except that a smoke run leaves out wake (it idles 13 s per target).
+const onlyArg = (() => {
+  const i = argv.findIndex((a) => a === "--only" || a.startsWith("--only="));
+  if (i < 0) return undefined;
+  return argv[i].startsWith("--only=") ? argv[i].slice(7) : argv[i + 1];
+})();
+const ALL_SCENARIOS = ["echo", "broadcast", "persisted", "connect", "http", "rpc", "wake"];
+const chosenScenarios = onlyArg ?? process.env.BENCH_SCENARIOS;
+if (chosenScenarios) {
+  const unknown = chosenScenarios.split(",").filter((name) => !ALL_SCENARIOS.includes(name));
+  if (unknown.length) throw new RangeError(`unknown scenario(s) ${unknown.join(", ")}; known: ${ALL_SCENARIOS.join(", ")}`);
+}
+const SCENARIOS = ALL_SCENARIOS.filter((name) => (chosenScenarios ? chosenScenarios.split(",").includes(name) : !(SMOKE && name === "wake")));
+/** The targets wake runs on: the hibernating rooms (the in-memory ones never hibernate). */
+const WAKE_KINDS = new Set(["raw", "partyserver", "gp-server", "gp-actor"]);
 
 const runId = Date.now().toString(36);
 /** samples[scenario][kind] = one metrics object per round. */
@@ -283,6 +310,99 @@ async function connect(kind, round, deadline) {
   };
 }
 
+/**
+ * Wake cost. N sockets into one room (C handshakes at a time), the user workerd's RSS before and
+ * with them open, then silence (no frames either way, client sockets left open) for longer than
+ * workerd keeps an idle object, so it is evicted with every socket hibernated. Then ONE client
+ * sends a sender-only frame ("!…"): the first reply's latency, and the workerd CPU (to the
+ * nanosecond, from schedstat) from the send to the reply and to 250 ms after it. The reply carries
+ * the age of the object's instance: older than the silence means it never hibernated (incomplete).
+ * A second sender-only frame right after gives the same room's warm round trip for comparison.
+ */
+async function wake(kind, round, deadline) {
+  const url = server.wsBase + kind.path(false, `wake-${kind.key}-${runId}-${round}`);
+  const user = processes.find((p) => p.role === "user");
+  // The object starts on the first socket; measure RSS from there, so the per-connection figure is the sockets'.
+  const first = await openSocket(url, deadline - Date.now());
+  await sleep(100);
+  const rss0 = user ? rssKiB(user.pid) : NaN;
+  const open0 = performance.now();
+  let opened;
+  try {
+    opened = await openSockets(url, CONFIG.wakeSockets - 1, CONFIG.connectConcurrency, deadline);
+  } finally {
+    if (!opened) await closeSockets([first.socket]);
+  }
+  const sockets = [first.socket, ...opened.sockets];
+  const openSeconds = (performance.now() - open0) / 1000;
+  if (!SMOKE) console.log(`  wake ${kind.key}: ${sockets.length} sockets open in ${openSeconds.toFixed(1)} s; idling ${CONFIG.wakeIdleMs / 1000} s`);
+  try {
+    await sleep(200);
+    const rssOpen = user ? rssKiB(user.pid) : NaN;
+    let unexpected = 0;
+    for (const socket of sockets) socket.on("message", () => unexpected++);
+    const idleStart = Date.now();
+    await sleep(Math.min(CONFIG.wakeIdleMs, Math.max(0, deadline - Date.now() - 5_000)));
+    const idleMs = Date.now() - idleStart;
+    const rssIdle = user ? rssKiB(user.pid) : NaN;
+    const unexpectedBefore = unexpected;
+    // The waker: the middle socket, so neither the first nor the last accepted.
+    const waker = sockets[sockets.length >> 1];
+    const ask = (text) =>
+      new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no reply to ${text} within 10 s`)), Math.min(10_000, Math.max(1, deadline - Date.now())));
+        waker.once("message", (data) => {
+          clearTimeout(timer);
+          resolve(data.toString("latin1"));
+        });
+        waker.send(text);
+      });
+    const cpu0 = preciseCpuSeconds(processes);
+    const t0 = performance.now();
+    const reply = await ask("!wake");
+    const ms = performance.now() - t0;
+    const cpuReply = preciseCpuSeconds(processes);
+    await sleep(250);
+    const cpuSettled = preciseCpuSeconds(processes);
+    const rssWoken = user ? rssKiB(user.pid) : NaN;
+    const t1 = performance.now();
+    const reply2 = await ask("!warm");
+    const warmMs = performance.now() - t1;
+    // Each reply is also counted by the waker's own "message" listener above.
+    const others = unexpected - unexpectedBefore - 2;
+    const good = reply.startsWith("!wake@") && reply2.startsWith("!warm@");
+    const age = Number(reply.slice(reply.indexOf("@") + 1));
+    const hibernated = CONFIG.wakeIdleMs === 0 || age < idleMs;
+    const problems = [];
+    if (!good) problems.push(`unexpected replies ${JSON.stringify(reply)} / ${JSON.stringify(reply2)}`);
+    if (!hibernated) problems.push(`the object did not hibernate (its instance was ${age} ms old after ${idleMs} ms of silence)`);
+    if (unexpectedBefore > 0 || others > 0) problems.push(`${unexpectedBefore + others} frames reached sockets that should have got none`);
+    const n = sockets.length;
+    return {
+      complete: problems.length === 0 && n === CONFIG.wakeSockets,
+      ...(problems.length ? { outcome: problems.join("; ") } : {}),
+      done: n,
+      expected: CONFIG.wakeSockets,
+      sockets: n,
+      openSeconds,
+      idleMs,
+      instanceAgeMs: age,
+      wakeMs: ms,
+      warmMs,
+      cpuUserWakeMs: (cpuReply.user - cpu0.user) * 1e3,
+      cpuAllWakeMs: (cpuReply.user + cpuReply.proxy - cpu0.user - cpu0.proxy) * 1e3,
+      cpuUserWakeSettledMs: (cpuSettled.user - cpu0.user) * 1e3,
+      rssKiBBefore: rss0,
+      rssKiBOpen: rssOpen,
+      rssKiBIdle: rssIdle,
+      rssKiBWoken: rssWoken,
+      rssMiBPer1kConns: ((rssOpen - rss0) / (n - 1)) * 1000 / 1024,
+    };
+  } finally {
+    await closeSockets(sockets);
+  }
+}
+
 /** N plain GETs to the room (C in flight), each answered by its onRequest / handleRequest / fetch with 200 "ok". */
 async function http(kind, round, deadline) {
   const url = server.base + kind.path(false, `http-${kind.key}-${runId}-${round}`);
@@ -400,6 +520,17 @@ function describe(metrics) {
   if (metrics.error) return `error: ${metrics.error}`;
   // A smoke run is too small to time anything: it only says whether everything arrived.
   if (SMOKE) return `${metrics.complete ? "ok" : "FAIL"} ${metrics.done}/${metrics.expected}${metrics.outcome && metrics.outcome !== "done" ? ` (${metrics.outcome})` : ""}`;
+  if (metrics.wakeMs !== undefined) {
+    const parts = [
+      `${metrics.sockets} sockets, first reply ${fmt(metrics.wakeMs)} ms (warm ${fmt(metrics.warmMs)} ms)`,
+      `DO workerd CPU ${fmt(metrics.cpuUserWakeMs)} ms (${fmt(metrics.cpuUserWakeSettledMs)} ms to +250 ms)`,
+      `RSS ${fmt(metrics.rssMiBPer1kConns)} MiB per 1k sockets`,
+      `instance ${metrics.instanceAgeMs} ms old`,
+    ];
+    if (metrics.otherLoad > 0.15) parts.push(`other load ${metrics.otherLoad.toFixed(2)} cores`);
+    if (!metrics.complete) parts.push(`INCOMPLETE (${metrics.outcome ?? `${metrics.done}/${metrics.expected}`})`);
+    return parts.join(", ");
+  }
   const parts = [`${fmt(metrics.perSec)}/s`];
   if (metrics.p50 !== undefined) parts.push(`p50 ${fmt(metrics.p50)} ms`, `p99 ${fmt(metrics.p99)} ms`);
   if (metrics.otherLoad > 0.15) parts.push(`other load ${metrics.otherLoad.toFixed(2)} cores`);
@@ -425,8 +556,11 @@ async function runAll() {
       }
       for (const kind of kinds) {
         if (scenario === "persisted" && !kind.persisted) continue;
+        if (scenario === "wake" && !WAKE_KINDS.has(kind.key)) continue;
         const run =
-          scenario === "echo"
+          scenario === "wake"
+            ? (deadline) => wake(kind, round, deadline)
+            : scenario === "echo"
             ? (deadline) => echo(kind, round, deadline)
             : scenario === "connect"
               ? (deadline) => connect(kind, round, deadline)
@@ -552,6 +686,31 @@ function roomTable(group) {
     const row = [label, ...kinds.map((key) => cells[key].text), ...ratios.map(([, a, b]) => ratio(cells[a].value, cells[b].value))];
     lines.push(`| ${row.join(" | ")} |`);
   }
+  return lines.length > 2 ? lines.join("\n") : "";
+}
+
+const WAKE_ROWS = [
+  ["wakeMs", "first reply after hibernation, ms ↓"],
+  ["warmMs", "the next reply (awake), ms ↓"],
+  ["cpuUserWakeMs", "DO workerd CPU ms, send → reply ↓"],
+  ["cpuUserWakeSettledMs", "DO workerd CPU ms, send → reply + 250 ms ↓"],
+  ["cpuAllWakeMs", "both workerds CPU ms, send → reply ↓"],
+  ["rssMiBPer1kConns", "DO workerd RSS MiB per 1,000 open sockets ↓"],
+];
+
+/** The wake scenario: hibernating targets only, ratios to the raw DO. */
+function wakeTable() {
+  const runs = samples.wake;
+  if (!runs) return "";
+  const shown = KINDS.filter((k) => WAKE_KINDS.has(k.key) && runs[k.key]);
+  const kinds = shown.map((k) => k.key);
+  const ratios = RATIOS.hibernating.filter(([, a, b]) => kinds.includes(a) && kinds.includes(b));
+  const head = ["metric", ...shown.map((k) => k.label), ...ratios.map(([heading]) => heading)];
+  const lines = [`| ${head.join(" | ")} |`, `|${head.map((_, i) => (i === 0 ? "---" : "---:")).join("|")}|`];
+  for (const [metric, label] of WAKE_ROWS) {
+    const cells = Object.fromEntries(kinds.map((key) => [key, cell(runs[key], metric)]));
+    lines.push(`| ${[label, ...kinds.map((key) => cells[key].text), ...ratios.map(([, a, b]) => ratio(cells[a].value, cells[b].value))].join(" | ")} |`);
+  }
   return lines.join("\n");
 }
 
@@ -604,12 +763,16 @@ function environment() {
   };
 }
 
+/** A run narrowed with --only / BENCH_SCENARIOS writes its own files, not over the whole run's. */
+const base = `${QUICK ? "results-quick" : "results"}${chosenScenarios ? `-${SCENARIOS.join("-")}` : ""}`;
+
 function report(status) {
   footnotes.length = 0;
   const env = environment();
   const rooms = roomTable("hibernating");
   const memoryRooms = roomTable("memory");
   const calls = rpcTable();
+  const wakes = wakeTable();
   const md = [
     `# genparty benchmark results${QUICK ? " (quick mode)" : ""}`,
     "",
@@ -619,12 +782,19 @@ function report(status) {
     `- Machine: ${env.cores} cores (${env.cpuModel}), ${env.platform}; load average ${env.loadAtStart} at start, ${env.loadAtEnd} at end`,
     `- Other processes on the machine during the scenarios: median ${fmt(env.otherLoad.median)} cores, max ${fmt(env.otherLoad.max)} (${env.otherLoad.busy} of ${env.otherLoad.count} scenarios above 0.15 cores)`,
     `- genparty at ${env.commit}; bundle sha256 ${env.bundleSha ?? "?"}… (built once per run, so edits during a run don't reload it)`,
-    `- Sizes: echo ${CONFIG.echo} sequential · fan-out ${CONFIG.clients} clients × ${CONFIG.messages} msgs (${(CONFIG.clients * CONFIG.clients * CONFIG.messages).toLocaleString("en-US")} deliveries) · connect ${CONFIG.connect} sockets, ${CONFIG.connectConcurrency} at a time · HTTP ${CONFIG.http} GETs, ${CONFIG.httpConcurrency} at a time · RPC ${CONFIG.rpcCalls} calls · ${CONFIG.rounds} interleaved round(s); cells are the median <sub>min–max</sub>`,
+    `- Sizes: echo ${CONFIG.echo} sequential · fan-out ${CONFIG.clients} clients × ${CONFIG.messages} msgs (${(CONFIG.clients * CONFIG.clients * CONFIG.messages).toLocaleString("en-US")} deliveries) · connect ${CONFIG.connect} sockets, ${CONFIG.connectConcurrency} at a time · HTTP ${CONFIG.http} GETs, ${CONFIG.httpConcurrency} at a time · RPC ${CONFIG.rpcCalls} calls · wake ${CONFIG.wakeSockets} sockets after ${CONFIG.wakeIdleMs / 1000} s idle · ${CONFIG.rounds} interleaved round(s); cells are the median <sub>min–max</sub>`,
     "",
-    "## WebSocket rooms (hibernating)",
-    "",
-    rooms,
-    "",
+    ...(rooms ? ["## WebSocket rooms (hibernating)", "", rooms, ""] : []),
+    ...(wakes
+      ? [
+          "## Wake: the first message after hibernation",
+          "",
+          `${CONFIG.wakeSockets} sockets open in one room, ${CONFIG.wakeIdleMs / 1000} s of silence (workerd evicts the object), then one client sends a frame only it gets back. CPU from /proc schedstat (ns); RSS is the DO workerd's growth while the sockets opened.`,
+          "",
+          wakes,
+          "",
+        ]
+      : []),
     ...(memoryRooms
       ? [
           "## In-memory sockets and MachineServer",
@@ -635,16 +805,12 @@ function report(status) {
           "",
         ]
       : []),
-    "## Calls (RPC from the worker into the object)",
-    "",
-    calls,
-    "",
+    ...(samples[`rpc:${RPC_OPS[0].key}`] || Object.keys(samples).some((k) => k.startsWith("rpc:")) ? ["## Calls (RPC from the worker into the object)", "", calls, ""] : []),
     ...(footnotes.length ? ["Incomplete runs:", "", ...footnotes.map((note, i) => `${i + 1}. ${note}`), ""] : []),
     "↑ higher is better, ↓ lower is better. Ratios are of medians.",
     "",
   ].join("\n");
   if (SMOKE) return md;
-  const base = QUICK ? "results-quick" : "results";
   writeFileSync(join(ROOT, "bench", `${base}.md`), md);
   writeFileSync(join(ROOT, "bench", `${base}.json`), JSON.stringify({ status, environment: env, config: CONFIG, samples }, null, 2) + "\n");
   return md;
@@ -716,7 +882,7 @@ try {
   } else {
     const md = report("complete");
     console.log(`\n${md}`);
-    console.log(`Written to bench/${QUICK ? "results-quick" : "results"}.md and .json`);
+    console.log(`Written to bench/${base}.md and .json`);
   }
 } catch (error) {
   console.error(error);

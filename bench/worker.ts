@@ -3,7 +3,10 @@
 // it gets to every open socket, the sender included; the `…Persisted` subclasses also write once
 // per message; the `…Mem` ones keep their sockets in memory instead of hibernating them; the
 // MachineServer room turns each frame into an event and pushes the new state to every socket.
-// Every room answers a plain HTTP request with 200 "ok".
+// Every room answers a plain HTTP request with 200 "ok". A text frame starting with "!" is not
+// broadcast (nor persisted): it goes back to its sender only, as `<frame>@<ms>`, where <ms> is how
+// long ago this instance of the object was constructed — the `wake` scenario sends one after the
+// room has been idle and checks that the object was evicted and woke for it (all but MachineServer).
 import { DurableObject } from "cloudflare:workers";
 import { type Connection as PsConnection, routePartykitRequest as partyserverRoute, Server as PartyServer, type WSMessage as PsMessage } from "partyserver";
 import { assign, setup } from "xstate";
@@ -19,10 +22,22 @@ function asText(message: string | ArrayBuffer | ArrayBufferView): string {
   return typeof message === "string" ? message : new TextDecoder().decode(message);
 }
 
+/** An "echo to sender only" frame: a text frame starting with "!". */
+function isSenderOnly(message: unknown): message is string {
+  return typeof message === "string" && message.charCodeAt(0) === 0x21;
+}
+
+/** What a room sends back for a sender-only frame: the frame and the age of the object's instance. */
+function senderOnlyReply(message: string, bornAt: number): string {
+  return `${message}@${Date.now() - bornAt}`;
+}
+
 // ── (a) a hand-written Durable Object: the baseline ─────────────────────────────
 
 /** Hibernatable WebSockets and plain RPC methods, nothing else: what the other rooms are measured against. */
 export class RawRoom extends DurableObject<Cloudflare.Env> {
+  readonly bornAt = Date.now();
+
   get persisted(): boolean {
     return false;
   }
@@ -41,7 +56,8 @@ export class RawRoom extends DurableObject<Cloudflare.Env> {
     return new Response(null, { status: 101, webSocket: client });
   }
 
-  override webSocketMessage(_socket: WebSocket, message: string | ArrayBuffer): void {
+  override webSocketMessage(sender: WebSocket, message: string | ArrayBuffer): void {
+    if (isSenderOnly(message)) return sender.send(senderOnlyReply(message, this.bornAt));
     if (this.persisted) this.ctx.storage.sql.exec(INSERT_MESSAGE, asText(message));
     for (const socket of this.ctx.getWebSockets()) {
       try {
@@ -83,6 +99,7 @@ export class RawRoomPersisted extends RawRoom {
 /** The raw room with in-memory sockets: `accept()` and event listeners, its own Set of sockets (the object stays awake). */
 export class RawMemRoom extends DurableObject<Cloudflare.Env> {
   readonly #sockets = new Set<WebSocket>();
+  readonly bornAt = Date.now();
 
   override async fetch(request: Request): Promise<Response> {
     if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") return new Response("ok");
@@ -90,6 +107,7 @@ export class RawMemRoom extends DurableObject<Cloudflare.Env> {
     server.accept();
     this.#sockets.add(server);
     server.addEventListener("message", (event) => {
+      if (isSenderOnly(event.data)) return server.send(senderOnlyReply(event.data, this.bornAt));
       for (const socket of this.#sockets) {
         try {
           socket.send(event.data);
@@ -117,6 +135,7 @@ export class RawMemRoom extends DurableObject<Cloudflare.Env> {
 export class PartyRoom extends PartyServer<Cloudflare.Env> {
   // partyserver's default is in-memory sockets; the baseline hibernates, so this does too.
   static override options = { hibernate: true };
+  readonly bornAt = Date.now();
 
   get persisted(): boolean {
     return false;
@@ -126,7 +145,8 @@ export class PartyRoom extends PartyServer<Cloudflare.Env> {
     if (this.persisted) this.ctx.storage.sql.exec(MESSAGES_TABLE);
   }
 
-  override onMessage(_connection: PsConnection, message: PsMessage): void {
+  override onMessage(connection: PsConnection, message: PsMessage): void {
+    if (isSenderOnly(message)) return connection.send(senderOnlyReply(message, this.bornAt));
     if (this.persisted) this.ctx.storage.sql.exec(INSERT_MESSAGE, asText(message));
     this.broadcast(message);
   }
@@ -150,6 +170,8 @@ export class PartyMemRoom extends PartyRoom {
 // ── (c) genparty's Server: the same hooks on the actor core ─────────────────────
 
 export class GpServerRoom extends Server<Cloudflare.Env> {
+  readonly bornAt = Date.now();
+
   get persisted(): boolean {
     return false;
   }
@@ -158,7 +180,8 @@ export class GpServerRoom extends Server<Cloudflare.Env> {
     if (this.persisted) this.ctx.storage.sql.exec(MESSAGES_TABLE);
   }
 
-  override onMessage(_connection: Connection, message: WSMessage): void {
+  override onMessage(connection: Connection, message: WSMessage): void {
+    if (isSenderOnly(message)) return connection.send(senderOnlyReply(message, this.bornAt));
     if (this.persisted) this.ctx.storage.sql.exec(INSERT_MESSAGE, asText(message));
     this.broadcast(message);
   }
@@ -188,6 +211,8 @@ interface Count {
 
 /** Frames arrive as `handleInfo({ type: "message" })`; persisted, each one bumps `n`, so every message commits a turn. */
 export class GpActorRoom extends Actor<Cloudflare.Env, Count, BenchCall> {
+  readonly bornAt = Date.now();
+
   get persisted(): boolean {
     return false;
   }
@@ -206,6 +231,10 @@ export class GpActorRoom extends Actor<Cloudflare.Env, Count, BenchCall> {
 
   override handleInfo(info: Info, state: Count) {
     if (info.type !== "message") return noreply<Count>();
+    if (isSenderOnly(info.data)) {
+      info.connection.send(senderOnlyReply(info.data, this.bornAt));
+      return noreply<Count>();
+    }
     this.broadcast(info.data);
     return this.persisted ? noreply({ n: state.n + 1 }) : noreply<Count>();
   }

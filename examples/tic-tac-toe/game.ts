@@ -49,7 +49,8 @@ export type TicTacToeEvent =
   /** Sent by MachineServer itself when a socket closes (clients can't send it). */
   | { type: "disconnect"; connection?: string };
 
-const LINES = [
+/** The eight winning lines of the board (cell indexes). */
+export const LINES = [
   [0, 1, 2],
   [3, 4, 5],
   [6, 7, 8],

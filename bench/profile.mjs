@@ -6,6 +6,7 @@
 //   node bench/profile.mjs rpc raw ping
 //   node bench/profile.mjs fanout gp-actor        # 50 clients × 200 msgs broadcast
 //   node bench/profile.mjs fanout gp-actor persisted
+//   node bench/profile.mjs echo gp-server            # 1 client, 5,000 sequential round trips
 //
 // Sizes: BENCH_CLIENTS, BENCH_MSGS, BENCH_RPC_CALLS, BENCH_RPC_CONCURRENCY. The raw profile is
 // written to .wrangler/bench-logs/<workload>.cpuprofile (open it in Chrome DevTools).
@@ -76,7 +77,23 @@ async function runWorkload(server) {
     await closeSockets(sockets);
     return `${delivered}/${expected} delivered in ${seconds.toFixed(2)} s (${outcome})`;
   }
-  throw new Error(`unknown workload ${workload}: rpc <raw|gp> <ping|incr|ping-fresh> or fanout <kind> [persisted]`);
+  if (workload === "echo") {
+    const path = PATHS[a];
+    if (!path) throw new Error(`unknown kind ${a}; one of ${Object.keys(PATHS).join(", ")}`);
+    const count = int("ECHO", 5_000);
+    const deadline = Date.now() + WORKLOAD_TIMEOUT_MS;
+    const { sockets } = await openSockets(`${server.wsBase}${path(b === "persisted")}/profile-echo`, 1, 1, deadline);
+    const [socket] = sockets;
+    const t0 = performance.now();
+    let done = 0;
+    for (; done < count && Date.now() < deadline; done++) {
+      await new Promise((reply) => (socket.once("message", reply), socket.send(`e${done}`)));
+    }
+    const ms = performance.now() - t0;
+    await closeSockets(sockets);
+    return `${done} round trips in ${ms.toFixed(0)} ms (${((ms * 1000) / done).toFixed(1)} µs each)`;
+  }
+  throw new Error(`unknown workload ${workload}: rpc <raw|gp> <ping|incr|ping-fresh>, fanout <kind> [persisted] or echo <kind> [persisted]`);
 }
 
 /** Maps a bundle position back to `lib/actor/runtime.ts:123` through the bundle's source map. */

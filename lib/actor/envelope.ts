@@ -75,16 +75,16 @@ export const HANDLER: Record<Envelope["kind"], string> = {
 };
 
 /** Types catch a wrong shape in TypeScript; this catches it from JavaScript or a cast. */
-export function checkResult(result: unknown, envelope: Envelope, label: string): AnyResult {
+export function checkResult(result: unknown, envelope: Envelope, owner: { readonly label: string }): AnyResult {
   const kind = typeof result === "object" && result !== null ? (result as { kind?: unknown }).kind : undefined;
   if (typeof kind === "string" && LEGAL[envelope.kind].includes(kind)) {
     if (envelope.kind === "request" && kind === "reply" && !((result as { value: unknown }).value instanceof Response)) {
-      throw new InvalidResultError(`${label}: handleRequest must reply with a Response.`);
+      throw new InvalidResultError(`${owner.label}: handleRequest must reply with a Response.`);
     }
     return result as AnyResult;
   }
   const legal = LEGAL[envelope.kind].map((k) => `${k}(…)`).join(", ");
-  throw new InvalidResultError(`${label}: ${HANDLER[envelope.kind]} returned ${describe(result)}; it must return one of ${legal}.`);
+  throw new InvalidResultError(`${owner.label}: ${HANDLER[envelope.kind]} returned ${describe(result)}; it must return one of ${legal}.`);
 }
 
 function describe(value: unknown): string {

@@ -1,4 +1,4 @@
-import { closeSilently, type Connection, type ConnectionHost } from "../connections/connection.js";
+import { closeSilently, type Connection, type ConnectionHost, runDeferred } from "../connections/connection.js";
 import { HibernatingConnections } from "../connections/hibernating.js";
 import { InMemoryConnections } from "../connections/in-memory.js";
 import type { ConnectionManager } from "../connections/manager.js";
@@ -55,6 +55,7 @@ export class ActorRuntime {
   readonly platformAlarm: AlarmApi;
   #store: Store;
   #name: string | undefined;
+  #label: string | undefined;
   /** JSON of the state as last committed (or loaded); undefined before the actor has started. */
   #committed: string | undefined;
   #storedAtOpen: string | undefined;
@@ -131,8 +132,12 @@ export class ActorRuntime {
 
   /** `Counter:room-1`, used in every message the runtime writes. */
   get label(): string {
-    const name = this.#ctx.id.name ?? this.#name ?? `#${this.#ctx.id.toString().slice(0, 12)}`;
-    return `${this.#options.className}:${name}`;
+    if (this.#label !== undefined) return this.#label;
+    const name = this.#ctx.id.name ?? this.#name;
+    const label = `${this.#options.className}:${name ?? `#${this.#ctx.id.toString().slice(0, 12)}`}`;
+    // Cached once the name is known (it never changes after that); before, an id-only label may still become a name.
+    if (name !== undefined) this.#label = label;
+    return label;
   }
 
   get id(): string {
@@ -303,72 +308,128 @@ export class ActorRuntime {
     const queued = { envelope, done };
     if (front) this.#mailbox.pushFront(queued);
     else this.#mailbox.push(queued);
-    if (!this.#draining) void this.#drain();
+    if (!this.#draining) this.#drain();
   }
 
-  async #drain(): Promise<void> {
+  /**
+   * Runs queued messages one at a time. A turn whose handler and commit are synchronous finishes
+   * right here, without a promise; the first one that has to wait continues the loop when it settles.
+   */
+  #drain(): void {
     this.#draining = true;
-    try {
-      for (let next = this.#mailbox.shift(); next; next = this.#mailbox.shift()) {
-        try {
-          await this.#process(next.envelope);
-        } catch (error) {
-          // #process handles handler errors itself; this is the runtime failing (e.g. storage).
-          console.error(`${this.label}: a ${next.envelope.kind} message could not be processed`, error);
-          this.#turn = undefined;
-          this.#rollback();
-          this.#settleFailed(next.envelope, toRemoteError(error));
-        } finally {
-          next.done();
-        }
+    for (let next = this.#mailbox.shift(); next; next = this.#mailbox.shift()) {
+      let waiting: Promise<void> | undefined;
+      try {
+        waiting = this.#process(next.envelope);
+      } catch (error) {
+        this.#processFailed(next.envelope, error);
       }
-    } finally {
-      this.#draining = false;
+      if (waiting) {
+        const current = next;
+        void waiting
+          .catch((error: unknown) => this.#processFailed(current.envelope, error))
+          .finally(() => {
+            current.done();
+            this.#drain();
+          });
+        return;
+      }
+      next.done();
     }
+    this.#draining = false;
   }
 
-  async #process(envelope: Envelope): Promise<void> {
-    if (envelope.kind === "timeout" ? !(await this.#timers.isLive(envelope.row)) : !this.#isRelevant(envelope)) return;
+  /** #process handles handler errors itself; this is the runtime failing (e.g. storage). */
+  #processFailed(envelope: Envelope, error: unknown): void {
+    console.error(`${this.label}: a ${envelope.kind} message could not be processed`, error);
+    this.#turn = undefined;
+    this.#rollback();
+    this.#settleFailed(envelope, toRemoteError(error));
+  }
+
+  /** Handles one message; returns a promise only when something in it has to wait. */
+  #process(envelope: Envelope): Promise<void> | undefined {
+    if (envelope.kind === "timeout") return this.#processTimeout(envelope);
+    if (!this.#isRelevant(envelope)) return undefined;
     if (envelope.kind === "timers") return this.#store.commit({ timers: envelope.ops, arm: !this.#inAlarm });
-    if (envelope.kind === "timerRead") return envelope.answer((await this.#store.timer(envelope.key))?.due ?? null);
-    if (!this.#started) {
-      try {
-        await this.#start();
-      } catch (error) {
-        console.error(`${this.label}: starting (init / handleStart) threw; the actor stays unstarted and the next message tries again`, error);
-        this.#turn = undefined;
-        this.#rollback();
-        this.#failedUnhandled(envelope, error);
-        return;
-      }
-    }
-    if (envelope.kind === "start") return;
-    const turn = new Turn(envelope.kind === "call" ? envelope.chain : []);
-    this.#turn = turn;
-    let result: AnyResult;
+    if (envelope.kind === "timerRead") return this.#store.timer(envelope.key).then((row) => envelope.answer(row?.due ?? null));
+    if (!this.#started) return this.#startThenProcess(envelope);
+    if (envelope.kind === "start") return undefined;
+    return this.#runTurn(envelope);
+  }
+
+  async #processTimeout(envelope: Envelope & { kind: "timeout" }): Promise<void> {
+    // A timer read by the alarm may have been cancelled, re-armed or put off since.
+    if (!(await this.#timers.isLive(envelope.row))) return;
+    await (this.#started ? this.#runTurn(envelope) : this.#startThenProcess(envelope));
+  }
+
+  async #startThenProcess(envelope: Envelope): Promise<void> {
     try {
-      // Sync handlers skip the await, and a turn that writes nothing skips the storage call.
-      const dispatched = this.#dispatch(envelope);
-      result = checkResult(dispatched instanceof Promise ? await dispatched : dispatched, envelope, this.label);
-      if (result.kind === "stop") {
-        await this.#stop(result, envelope, turn);
-        return;
-      }
-      const committing = this.#commit(result.state === undefined ? this.#state : result.state, turn, envelope);
-      if (committing) await committing;
+      await this.#start();
     } catch (error) {
+      console.error(`${this.label}: starting (init / handleStart) threw; the actor stays unstarted and the next message tries again`, error);
       this.#turn = undefined;
       this.#rollback();
-      await this.#failed(envelope, error);
+      this.#failedUnhandled(envelope, error);
       return;
-    } finally {
-      this.#turn = undefined;
     }
+    if (envelope.kind !== "start") await this.#runTurn(envelope);
+  }
+
+  #runTurn(envelope: Envelope): Promise<void> | undefined {
+    const turn = new Turn(envelope.kind === "call" ? envelope.chain : []);
+    this.#turn = turn;
+    let dispatched: unknown;
+    try {
+      dispatched = this.#dispatch(envelope);
+    } catch (error) {
+      return this.#turnFailed(envelope, error);
+    }
+    if (dispatched instanceof Promise) {
+      return dispatched.then(
+        (result: unknown) => this.#endTurn(envelope, turn, result),
+        (error: unknown) => this.#turnFailed(envelope, error),
+      );
+    }
+    return this.#endTurn(envelope, turn, dispatched);
+  }
+
+  /** Commits what the handler returned; a turn that writes nothing skips the storage call and stays synchronous. */
+  #endTurn(envelope: Envelope, turn: Turn, dispatched: unknown): Promise<void> | undefined {
+    let settled: Exclude<AnyResult, { kind: "stop" }>;
+    let committing: Promise<void> | undefined;
+    try {
+      const result = checkResult(dispatched, envelope, this);
+      if (result.kind === "stop") return this.#stop(result, envelope, turn).catch((error: unknown) => this.#turnFailed(envelope, error));
+      settled = result;
+      committing = this.#commit(result.state === undefined ? this.#state : result.state, turn, envelope);
+    } catch (error) {
+      return this.#turnFailed(envelope, error);
+    }
+    if (committing) {
+      return committing.then(
+        () => this.#turnDone(envelope, turn, settled),
+        (error: unknown) => this.#turnFailed(envelope, error),
+      );
+    }
+    this.#turnDone(envelope, turn, settled);
+    return undefined;
+  }
+
+  #turnDone(envelope: Envelope, turn: Turn, result: Exclude<AnyResult, { kind: "stop" }>): void {
+    this.#turn = undefined;
     this.#release(turn);
     if (result.kind === "reply" && (envelope.kind === "call" || envelope.kind === "request")) {
       this.#settle(envelope.from, { ok: true, value: result.value });
     }
     if (result.continue !== undefined) this.#post({ kind: "continue", msg: result.continue }, true);
+  }
+
+  #turnFailed(envelope: Envelope, error: unknown): Promise<void> | undefined {
+    this.#turn = undefined;
+    this.#rollback();
+    return this.#failed(envelope, error);
   }
 
   #dispatch(envelope: Envelope): unknown {
@@ -428,20 +489,21 @@ export class ActorRuntime {
 
   /** Saves what the turn changed; returns the storage write to wait for, or undefined when there is nothing to write. */
   #commit(state: unknown, turn: Turn, envelope: Envelope | undefined, force = false): Promise<void> | undefined {
-    const json = serializeState(state, this.label);
+    const json = serializeState(state, this);
     const changed = force || json !== this.#committed;
     if (changed) checkStateSize(json, this.#store.maxStateBytes, this.label);
     const timers = envelope?.kind === "timeout" ? [{ op: "fired", key: envelope.row.key, seq: envelope.row.seq } as const, ...turn.timers] : turn.timers;
-    const done = () => {
-      this.#state = state;
-      this.#committed = json;
-      this.#storedAtOpen = json;
-    };
     if (!changed && timers.length === 0) {
-      done();
+      this.#saved(state, json);
       return undefined;
     }
-    return this.#store.commit({ state: changed ? json : undefined, timers, arm: !this.#inAlarm }).then(done);
+    return this.#store.commit({ state: changed ? json : undefined, timers, arm: !this.#inAlarm }).then(() => this.#saved(state, json));
+  }
+
+  #saved(state: unknown, json: string): void {
+    this.#state = state;
+    this.#committed = json;
+    this.#storedAtOpen = json;
   }
 
   #rollback(): void {
@@ -453,7 +515,7 @@ export class ActorRuntime {
   #release(turn: Turn): void {
     for (const operation of turn.outbox) {
       try {
-        operation();
+        runDeferred(operation);
       } catch {
         // The socket closed meanwhile.
       }
@@ -463,7 +525,7 @@ export class ActorRuntime {
 
   async #stop(result: Stop<unknown, unknown>, envelope: Envelope, turn: Turn): Promise<void> {
     const erase = result.state === clearState;
-    const json = erase ? null : serializeState(result.state === undefined ? this.#state : result.state, this.label);
+    const json = erase ? null : serializeState(result.state === undefined ? this.#state : result.state, this);
     if (json !== null && json !== this.#committed) checkStateSize(json, this.#store.maxStateBytes, this.label);
     await this.#store.commit({ state: json === this.#committed ? undefined : json, timers: [{ op: "clear" }], arm: true });
     this.#turn = undefined;
@@ -516,7 +578,6 @@ export class ActorRuntime {
     return keys;
   }
 
-  /** A timer read by the alarm may have been cancelled, re-armed or put off since; a frame may come from a replaced socket. */
   /** A frame or error may come from a socket replaced meanwhile (a timer's liveness is checked in storage). */
   #isRelevant(envelope: Envelope): boolean {
     if (envelope.kind === "frame" || envelope.kind === "socketError") return !this.connections.isRetired(envelope.connection);

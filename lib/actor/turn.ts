@@ -1,3 +1,4 @@
+import type { DeferredOp } from "../connections/connection.js";
 import type { Outcome } from "./replies.js";
 import type { TimerOp } from "./storage.js";
 import type { From } from "./types.js";
@@ -11,7 +12,7 @@ export class Turn {
   readonly timers: TimerOp[] = [];
   readonly replies: Array<readonly [From, Outcome]> = [];
   /** Socket sends and closes, in the order the turn made them. */
-  readonly outbox: Array<() => void> = [];
+  readonly outbox: DeferredOp[] = [];
 
   constructor(
     /** Actors whose turns are waiting on this one (the caller's chain), for deadlock detection. */

@@ -48,15 +48,22 @@ export type StateUpdater<TState> = { update(previous: TState | null): TState | n
 
 /** Where a connection's meta and state live: in the socket attachment, or in memory. */
 export interface StateSlot {
-  read(): { meta: ConnectionMeta; state: unknown };
+  readonly meta: ConnectionMeta;
+  readonly state: unknown;
   write(meta: ConnectionMeta, state: unknown): void;
 }
+
+/**
+ * A socket operation a turn made, held until the turn commits: a send (the common case, kept as
+ * data so a broadcast allocates no closure per socket) or a close.
+ */
+export type DeferredOp = { readonly socket: WebSocket; readonly data: WSMessage } | (() => void);
 
 /** What connections need from the actor that owns them. */
 export interface ConnectionHost {
   roomName(): string;
   /** Queues a socket operation to run after the current turn commits; false when no turn is running. */
-  defer(operation: () => void): boolean;
+  defer(operation: DeferredOp): boolean;
   /**
    * The server closed this connection. The platform doesn't report a close the server started, so
    * the runtime tells the actor itself (once: the socket's own close event is then ignored).
@@ -66,40 +73,92 @@ export interface ConnectionHost {
 
 export const OPEN = 1;
 
+const platformSend = WebSocket.prototype.send;
+const platformClose = WebSocket.prototype.close;
+
+/** Runs a deferred socket operation now. */
+export function runDeferred(operation: DeferredOp): void {
+  if (typeof operation === "function") operation();
+  else platformSend.call(operation.socket, operation.data);
+}
+
+interface Binding {
+  readonly slot: StateSlot;
+  readonly host: ConnectionHost;
+}
+
+const bindings = new WeakMap<object, Binding>();
+
+function bindingOf(socket: object): Binding {
+  const binding = bindings.get(socket);
+  if (!binding) throw new TypeError("Not a genparty connection: call Connection methods on the connection itself (e.g. connection.send(x)), not on a detached copy.");
+  return binding;
+}
+
+function closeNow(socket: WebSocket, host: ConnectionHost, code?: number, reason?: string): void {
+  if (socket.readyState >= 2) return;
+  platformClose.call(socket, code, reason);
+  host.closedByServer(socket as Connection, code ?? 1005, reason ?? "");
+}
+
 /**
- * Turns a WebSocket into a Connection in place. Properties are configurable, so code that
- * redefines `state`/`setState` (as the agents SDK does) keeps working.
+ * The properties a Connection adds to its socket. One set of functions for every connection (they
+ * find theirs through `this`), so turning a socket into a connection allocates no closures: a
+ * room waking with a thousand sockets pays for a thousand `defineProperties`, nothing more.
  */
-export function toConnection<TState>(socket: WebSocket, slot: StateSlot, host: ConnectionHost): Connection<TState> {
-  const send = WebSocket.prototype.send;
-  const close = WebSocket.prototype.close;
-  const define = (name: string, descriptor: PropertyDescriptor) =>
-    Object.defineProperty(socket, name, { configurable: true, enumerable: true, ...descriptor });
-  define("id", { get: () => slot.read().meta.id });
-  define("tags", { get: () => slot.read().meta.tags });
-  define("uri", { get: () => slot.read().meta.uri });
-  define("server", { get: () => host.roomName() });
-  define("state", { get: () => slot.read().state ?? null });
-  define("setState", {
-    value(next: unknown) {
-      const { meta, state } = slot.read();
+const CONNECTION_PROPERTIES: PropertyDescriptorMap = {
+  id: { configurable: true, enumerable: true, get: function (this: object) { return bindingOf(this).slot.meta.id; } },
+  tags: { configurable: true, enumerable: true, get: function (this: object) { return bindingOf(this).slot.meta.tags; } },
+  uri: { configurable: true, enumerable: true, get: function (this: object) { return bindingOf(this).slot.meta.uri; } },
+  server: { configurable: true, enumerable: true, get: function (this: object) { return bindingOf(this).host.roomName(); } },
+  state: { configurable: true, enumerable: true, get: function (this: object) { return bindingOf(this).slot.state ?? null; } },
+  setState: {
+    configurable: true,
+    enumerable: true,
+    value: function (this: object, next: unknown) {
+      const { slot } = bindingOf(this);
+      const { meta, state } = slot;
       const value = typeof next === "function" ? (next as (previous: unknown) => unknown)(state ?? null) : next;
       checkStateBudget(meta, value);
       slot.write(meta, value ?? null);
       return value ?? null;
     },
-  });
+  },
   // Sends and closes made in a turn leave after it commits, in order, so a rolled-back turn sends nothing.
-  define("send", { value: (message: WSMessage) => host.defer(() => send.call(socket, message)) || send.call(socket, message) });
-  const closeNow = (code?: number, reason?: string) => {
-    if (socket.readyState >= 2) return;
-    close.call(socket, code, reason);
-    host.closedByServer(socket as Connection, code ?? 1005, reason ?? "");
-  };
-  define("close", { value: (code?: number, reason?: string) => host.defer(() => closeNow(code, reason)) || closeNow(code, reason) });
+  send: {
+    configurable: true,
+    enumerable: true,
+    value: function (this: WebSocket, data: WSMessage) {
+      if (!bindingOf(this).host.defer({ socket: this, data })) platformSend.call(this, data);
+    },
+  },
+  close: {
+    configurable: true,
+    enumerable: true,
+    value: function (this: WebSocket, code?: number, reason?: string) {
+      const { host } = bindingOf(this);
+      if (!host.defer(() => closeNow(this, host, code, reason))) closeNow(this, host, code, reason);
+    },
+  },
   // partyserver redirected the attachment calls to the connection's state; keep code that uses them working.
-  define("serializeAttachment", { value: (value: unknown) => void (socket as Connection).setState(value) });
-  define("deserializeAttachment", { value: () => slot.read().state ?? null });
+  serializeAttachment: {
+    configurable: true,
+    enumerable: true,
+    value: function (this: Connection, value: unknown) {
+      this.setState(value);
+    },
+  },
+  deserializeAttachment: { configurable: true, enumerable: true, value: function (this: object) { return bindingOf(this).slot.state ?? null; } },
+};
+
+/**
+ * Turns a WebSocket into a Connection in place. Properties are configurable, so code that
+ * redefines `state`/`setState` (as the agents SDK does) keeps working.
+ */
+export function toConnection<TState>(socket: WebSocket, slot: StateSlot, host: ConnectionHost): Connection<TState> {
+  const fresh = !bindings.has(socket);
+  bindings.set(socket, { slot, host });
+  if (fresh) Object.defineProperties(socket, CONNECTION_PROPERTIES);
   return socket as Connection<TState>;
 }
 
@@ -136,20 +195,27 @@ function utf8Length(text: string): number {
  * are known, and state set here moves to the accepted connection.
  */
 export function previewConnection(socket: WebSocket, meta: ConnectionMeta, host: ConnectionHost): { connection: Connection; state: () => unknown } {
-  let state: unknown = null;
-  const slot: StateSlot = {
-    read: () => ({ meta, state }),
-    write: (_meta, next) => {
-      state = next;
-    },
-  };
-  return { connection: toConnection(socket, slot, host), state: () => state };
+  const slot = new MemorySlot(meta, null);
+  return { connection: toConnection(socket, slot, host), state: () => slot.state };
+}
+
+/** A slot kept in memory: the preview before accept, and in-memory sockets. */
+export class MemorySlot implements StateSlot {
+  constructor(
+    public meta: ConnectionMeta,
+    public state: unknown,
+  ) {}
+
+  write(meta: ConnectionMeta, state: unknown): void {
+    this.meta = meta;
+    this.state = state;
+  }
 }
 
 /** Closes without telling the actor: for closes the runtime reports itself (replaced, stopped, refused). */
 export function closeSilently(socket: WebSocket, code: number, reason: string): void {
   try {
-    WebSocket.prototype.close.call(socket, code, reason);
+    platformClose.call(socket, code, reason);
   } catch {
     // Already closed.
   }

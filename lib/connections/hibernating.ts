@@ -24,7 +24,7 @@ export class HibernatingConnections implements ConnectionManager {
   readonly #ctx: DurableObjectState;
   readonly #host: ConnectionHost;
   /** Decoded attachments, so reads don't deserialize each time; dropped with the instance on hibernation. */
-  #cache = new WeakMap<WebSocket, { attachment: Attachment; connection: Connection }>();
+  #cache = new WeakMap<WebSocket, AttachmentSlot>();
 
   constructor(ctx: DurableObjectState, host: ConnectionHost) {
     this.#ctx = ctx;
@@ -35,14 +35,13 @@ export class HibernatingConnections implements ConnectionManager {
     this.#ctx.acceptWebSocket(socket, [...meta.tags]);
     const attachment: Attachment = { gp: meta, state: state ?? null };
     writeAttachment(socket, attachment);
-    return this.#wrap(socket, attachment);
+    const slot = new AttachmentSlot(socket, attachment, this.#host);
+    this.#cache.set(socket, slot);
+    return slot.connection;
   }
 
   of(socket: WebSocket): Connection | undefined {
-    const cached = this.#cache.get(socket);
-    if (cached) return cached.connection;
-    const attachment = readAttachment(socket);
-    return attachment && this.#wrap(socket, attachment);
+    return this.#slot(socket)?.connection;
   }
 
   get(id: string): Connection | undefined {
@@ -52,8 +51,9 @@ export class HibernatingConnections implements ConnectionManager {
   all(tag?: string): Connection[] {
     const connections: Connection[] = [];
     for (const socket of this.#ctx.getWebSockets(tag)) {
-      const connection = this.of(socket);
-      if (connection && isOpen(socket) && !this.isRetired(connection)) connections.push(connection);
+      if (!isOpen(socket)) continue;
+      const slot = this.#slot(socket);
+      if (slot && slot.meta.retired !== true) connections.push(slot.connection);
     }
     return connections;
   }
@@ -78,18 +78,41 @@ export class HibernatingConnections implements ConnectionManager {
     this.#cache = new WeakMap();
   }
 
-  #wrap(socket: WebSocket, attachment: Attachment): Connection {
-    const entry = { attachment, connection: undefined as unknown as Connection };
-    const slot: StateSlot = {
-      read: () => ({ meta: entry.attachment.gp, state: entry.attachment.state }),
-      write: (meta, state) => {
-        const next = { gp: meta, state };
-        writeAttachment(socket, next);
-        entry.attachment = next;
-      },
-    };
-    entry.connection = toConnection(socket, slot, this.#host);
-    this.#cache.set(socket, entry);
-    return entry.connection;
+  /** The socket's decoded attachment, read once per instance; undefined for sockets the runtime did not accept. */
+  #slot(socket: WebSocket): AttachmentSlot | undefined {
+    const cached = this.#cache.get(socket);
+    if (cached) return cached;
+    const attachment = readAttachment(socket);
+    if (!attachment) return undefined;
+    const slot = new AttachmentSlot(socket, attachment, this.#host);
+    this.#cache.set(socket, slot);
+    return slot;
+  }
+}
+
+/** A connection's meta and state, decoded once from its attachment and written back on change. */
+class AttachmentSlot implements StateSlot {
+  readonly connection: Connection;
+
+  constructor(
+    readonly socket: WebSocket,
+    public attachment: Attachment,
+    host: ConnectionHost,
+  ) {
+    this.connection = toConnection(socket, this, host);
+  }
+
+  get meta(): ConnectionMeta {
+    return this.attachment.gp;
+  }
+
+  get state(): unknown {
+    return this.attachment.state;
+  }
+
+  write(meta: ConnectionMeta, state: unknown): void {
+    const next = { gp: meta, state };
+    writeAttachment(this.socket, next);
+    this.attachment = next;
   }
 }

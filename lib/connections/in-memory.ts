@@ -1,10 +1,13 @@
-import { type Connection, type ConnectionHost, type ConnectionMeta, isOpen, type StateSlot, toConnection } from "./connection.js";
+import { type Connection, type ConnectionHost, type ConnectionMeta, isOpen, MemorySlot, toConnection } from "./connection.js";
 import type { ConnectionManager, SocketEvents } from "./manager.js";
 
-interface Entry {
-  meta: ConnectionMeta;
-  state: unknown;
-  connection: Connection;
+class Entry extends MemorySlot {
+  readonly connection: Connection;
+
+  constructor(socket: WebSocket, meta: ConnectionMeta, state: unknown, host: ConnectionHost) {
+    super(meta, state);
+    this.connection = toConnection(socket, this, host);
+  }
 }
 
 /**
@@ -27,17 +30,9 @@ export class InMemoryConnections implements ConnectionManager {
     socket.accept();
     // Binary frames as ArrayBuffer, as in hibernating mode (the default would depend on the compat date).
     socket.binaryType = "arraybuffer";
-    const entry: Entry = { meta, state: state ?? null, connection: undefined as unknown as Connection };
-    const slot: StateSlot = {
-      read: () => ({ meta: entry.meta, state: entry.state }),
-      write: (nextMeta, nextState) => {
-        entry.meta = nextMeta;
-        entry.state = nextState;
-      },
-    };
-    entry.connection = toConnection(socket, slot, this.#host);
-    this.#sockets.set(socket, entry);
+    const entry = new Entry(socket, meta, state ?? null, this.#host);
     const connection = entry.connection;
+    this.#sockets.set(socket, entry);
     socket.addEventListener("message", (event) => {
       if (!this.isRetired(connection)) this.#events.message(connection, event.data as string | ArrayBuffer);
     });

@@ -119,28 +119,29 @@ export class Server<Env = Cloudflare.Env, Props = Record<string, unknown>> exten
     return reply(await runHook("onRequest", () => this.onRequest(request)));
   }
 
-  override async handleInfo(info: Info, _state: null): Promise<CastResult<null>> {
+  /** A hook that returns synchronously keeps the whole turn synchronous: no promise per message. */
+  override handleInfo(info: Info, _state: null): CastResult<null> | Promise<CastResult<null>> {
+    const ran = this.#runInfoHook(info);
+    return isPromiseLike(ran) ? Promise.resolve(ran).then(() => NOREPLY) : NOREPLY;
+  }
+
+  #runInfoHook(info: Info): unknown {
     switch (info.type) {
       case "connect":
-        await runHook("onConnect", () => this.onConnect(info.connection, { request: info.request }));
-        break;
+        return runHook("onConnect", () => this.onConnect(info.connection, { request: info.request }));
       case "message":
-        await runHook("onMessage", () => this.onMessage(info.connection, info.data));
-        break;
+        return runHook("onMessage", () => this.onMessage(info.connection, info.data));
       case "close":
-        await runHook("onClose", () => this.onClose(info.connection, info.code, info.reason, info.wasClean));
-        break;
+        return runHook("onClose", () => this.onClose(info.connection, info.code, info.reason, info.wasClean));
       case "error":
-        await runHook("onError", () => this.onError(info.connection, info.error));
-        break;
+        return runHook("onError", () => this.onError(info.connection, info.error));
       case "timeout":
-        if (info.key === ALARM_TIMER_KEY) await runHook("onAlarm", () => this.#alarmHook());
-        else console.warn(`${this.name}: timer "${info.key}" fired, but a Server handles timers only through onAlarm.`);
-        break;
+        if (info.key === ALARM_TIMER_KEY) return runHook("onAlarm", () => this.#alarmHook());
+        console.warn(`${this.name}: timer "${info.key}" fired, but a Server handles timers only through onAlarm.`);
+        return undefined;
       default:
         return info satisfies never;
     }
-    return noreply();
   }
 
   /** The Durable Object alarm entry. From a user's own `alarm()` override, `super.alarm()` runs onAlarm as partyserver did. */
@@ -160,10 +161,22 @@ export class Server<Env = Cloudflare.Env, Props = Record<string, unknown>> exten
   }
 }
 
-async function runHook<T>(hook: string, run: () => T | Promise<T>): Promise<T> {
+const NOREPLY: NoReply<null> = noreply();
+
+function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as PromiseLike<unknown> | null)?.then === "function";
+}
+
+/** Runs a hook, naming it in what it throws or rejects with; stays synchronous for a synchronous hook. */
+function runHook<T>(hook: string, run: () => T | PromiseLike<T>): T | Promise<T> {
+  let result: T | PromiseLike<T>;
   try {
-    return await run();
+    result = run();
   } catch (error) {
     throw new HookError(hook, error);
   }
+  if (!isPromiseLike(result)) return result;
+  return Promise.resolve(result).catch((error: unknown) => {
+    throw new HookError(hook, error);
+  });
 }

@@ -4,8 +4,8 @@ import { checkStateSize, serializeState } from "../../lib/actor/state-json.js";
 describe("serializeState", () => {
   it("round-trips plain JSON state exactly", () => {
     const state = { n: 1, list: [1, "two", null, { deep: true }], empty: {} };
-    expect(JSON.parse(serializeState(state, "A:a"))).toEqual(state);
-    expect(serializeState(undefined, "A:a")).toBe("null");
+    expect(JSON.parse(serializeState(state, { label: "A:a" }))).toEqual(state);
+    expect(serializeState(undefined, { label: "A:a" })).toBe("null");
   });
 
   it.each([
@@ -17,7 +17,7 @@ describe("serializeState", () => {
     ["a bigint", { b: 1n }, /key "b" holds a bigint/],
     ["NaN", { x: Number.NaN }, /key "x" holds the number NaN/],
   ])("refuses %s, naming the key", (_what, state, message) => {
-    expect(() => serializeState(state, "A:a")).toThrow(message);
+    expect(() => serializeState(state, { label: "A:a" })).toThrow(message);
   });
 
   it("refuses a state over the backend's limit, naming both sizes", () => {

@@ -6,6 +6,7 @@ import { clock } from "./clock.js";
 import { NotImplementedError } from "./errors.js";
 import { ActorRef, type ActorRefOptions, type AnyActor } from "./ref.js";
 import { type CallResult, type CastResult, type MaybePromise, type NoReply, noreply, reply } from "./results.js";
+import type { Outcome } from "./replies.js";
 import { ActorRuntime, DEFAULT_MAILBOX_LIMIT } from "./runtime.js";
 import type { SendOrder } from "./sender-order.js";
 import type { Connection, WSMessage } from "../connections/connection.js";
@@ -291,15 +292,26 @@ export abstract class Actor<Env = Cloudflare.Env, State = unknown, CallMsg = nev
     }
   }
 
-  /** RPC used by `ActorRef`: like `call`, with errors as data so their class survives the trip. */
-  async __genpartyCall(msg: unknown, options: RpcCallOptions = {}): Promise<CallEnvelope> {
+  /**
+   * RPC used by `ActorRef`: like `call`, with errors as data so their class survives the trip.
+   * Positional primitives, not an options object: they cross the RPC boundary with less to copy.
+   */
+  __genpartyCall(msg: unknown, timeout?: number, chain?: readonly string[], sender?: string, seq?: number, base?: number): Promise<CallEnvelope> {
     try {
-      const outcome = await runtimeOf(this).call(msg, options.timeout, options.chain, options.order);
-      return outcome.ok ? outcome : { ok: false, error: toWire(outcome.error) };
+      const order = sender === undefined || seq === undefined ? undefined : { sender, seq, base: base ?? 1 };
+      return runtimeOf(this).call(msg, timeout, chain, order).then(toEnvelope, failedEnvelope);
     } catch (error) {
-      return { ok: false, error: toWire(error) };
+      return Promise.resolve(failedEnvelope(error));
     }
   }
+}
+
+function toEnvelope(outcome: Outcome): CallEnvelope {
+  return outcome.ok ? outcome : { ok: false, error: toWire(outcome.error) };
+}
+
+function failedEnvelope(error: unknown): CallEnvelope {
+  return { ok: false, error: toWire(error) };
 }
 
 /** `static options` from the base class down to `target`, later ones winning: a subclass adds to its parent's. */

@@ -27,20 +27,16 @@ export class PendingCalls {
     return this.#pending.size;
   }
 
+  /**
+   * `from.signal`: a getter, not data, so JSON (and so saved state) leaves it out, and the
+   * controller is made on first read. One descriptor for every call of this instance.
+   */
+  readonly #signal: PropertyDescriptor = { enumerable: false, get: signalGetter(this.#pending) };
+
   /** Registers a caller; after `timeoutMs` it gets `onTimeout()`'s error. */
   open(type: "rpc" | "http", timeoutMs: number, onTimeout: () => GenpartyError): { from: From; outcome: Promise<Outcome> } {
     const id = `${this.#prefix}.${++this.#next}`;
-    const pending = this.#pending;
-    // A getter, not data: JSON (and so saved state) leaves it out, and the controller is made on first read.
-    const from = Object.defineProperty({ type, id }, "signal", {
-      enumerable: false,
-      get(): AbortSignal | undefined {
-        const entry = pending.get(id);
-        if (!entry) return AbortSignal.abort();
-        entry.controller ??= new AbortController();
-        return entry.controller.signal;
-      },
-    }) as From;
+    const from = Object.defineProperty({ type, id }, "signal", this.#signal) as From;
     const outcome = new Promise<Outcome>((resolve) => {
       const timer = setTimeout(() => {
         const error = onTimeout();
@@ -48,7 +44,7 @@ export class PendingCalls {
         this.settle(from, { ok: false, error });
         controller?.abort(error);
       }, timeoutMs);
-      pending.set(id, { resolve, timer });
+      this.#pending.set(id, { resolve, timer });
     });
     return { from, outcome };
   }
@@ -73,6 +69,15 @@ export class PendingCalls {
       if (!except.has(`rpc:${id}`) && !except.has(`http:${id}`)) this.settle({ type: "rpc", id }, { ok: false, error });
     }
   }
+}
+
+function signalGetter(pending: Map<string, Pending>): (this: { readonly id: string }) => AbortSignal {
+  return function () {
+    const entry = pending.get(this.id);
+    if (!entry) return AbortSignal.abort();
+    entry.controller ??= new AbortController();
+    return entry.controller.signal;
+  };
 }
 
 /** Adds `signal` without making it data: JSON (and so saved state) leaves it out. */

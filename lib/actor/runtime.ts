@@ -157,15 +157,9 @@ export class ActorRuntime {
 
   call(msg: unknown, timeoutMs = DEFAULT_CALL_TIMEOUT_MS, chain: readonly string[] = [], order?: SendOrder): Promise<Outcome> {
     checkTimeout(timeoutMs);
-    // In order (the usual case) the call is accepted right here; only a held one needs a promise to wait on.
-    let accepted: Promise<Outcome> | undefined;
-    let later: ((outcome: Promise<Outcome>) => void) | undefined;
-    this.#order.arrive(order, () => {
-      const outcome = this.#acceptCall(msg, timeoutMs, chain);
-      if (later) later(outcome);
-      else accepted = outcome;
-    });
-    return accepted ?? new Promise((resolve) => (later = resolve));
+    // In order (the usual case) the call is accepted right here; only a held one needs a callback.
+    if (this.#order.passes(order)) return this.#acceptCall(msg, timeoutMs, chain);
+    return new Promise((resolve) => this.#order.arrive(order, () => resolve(this.#acceptCall(msg, timeoutMs, chain))));
   }
 
   cast(msg: unknown, origin: CastOrigin, order?: SendOrder): void {

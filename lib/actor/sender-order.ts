@@ -14,6 +14,12 @@ export interface SendOrder {
   readonly sender: string;
   /** 1, 2, 3, … per sender. */
   readonly seq: number;
+  /**
+   * The sender's oldest message not yet known to have arrived: everything before it did (at this
+   * instance or an earlier one). A receiver that starts fresh (woken, evicted) begins there instead
+   * of waiting for messages 1…seq-1 that went to its predecessor.
+   */
+  readonly base: number;
 }
 
 interface Sender {
@@ -31,16 +37,31 @@ export class SenderOrder {
     this.#senders.clear();
   }
 
-  /** Runs `deliver` once every earlier message of the same sender was delivered (or waited for long enough). */
-  arrive(order: SendOrder | undefined, deliver: () => void): void {
-    if (!order) return deliver();
+  /**
+   * True when a message can be handled right now (it is then counted as delivered): no order, or
+   * the sender's next one with nothing held. The common case, decided without a callback.
+   */
+  passes(order: SendOrder | undefined): boolean {
+    if (!order) return true;
     let sender = this.#senders.get(order.sender);
     if (!sender) {
-      sender = { next: 1, held: new Map(), timer: undefined };
+      sender = { next: Math.max(order.base, 1), held: new Map(), timer: undefined };
       this.#remember(order.sender, sender);
     }
-    if (order.seq < sender.next) return deliver();
-    sender.held.set(order.seq, deliver);
+    if (sender.held.size > 0) return false;
+    if (order.base > sender.next) sender.next = order.base;
+    if (order.seq < sender.next) return true;
+    if (order.seq !== sender.next) return false;
+    sender.next++;
+    return true;
+  }
+
+  /** Runs `deliver` once every earlier message of the same sender was delivered (or waited for long enough). */
+  arrive(order: SendOrder | undefined, deliver: () => void): void {
+    if (this.passes(order)) return deliver();
+    const sender = this.#senders.get(order!.sender)!;
+    sender.held.set(order!.seq, deliver);
+    if (order!.base > sender.next) this.#skipTo(sender, order!.base);
     this.#flush(sender);
     if (sender.held.size > 0 && !sender.timer) {
       const waiting = sender;
@@ -50,6 +71,17 @@ export class SenderOrder {
         this.#flush(waiting);
       }, REORDER_WAIT_MS);
     }
+  }
+
+  /** The sender says everything before `base` arrived: what is held from before it goes now, in order. */
+  #skipTo(sender: Sender, base: number): void {
+    for (const seq of [...sender.held.keys()].sort((a, b) => a - b)) {
+      if (seq >= base) break;
+      const deliver = sender.held.get(seq)!;
+      sender.held.delete(seq);
+      deliver();
+    }
+    sender.next = base;
   }
 
   #flush(sender: Sender): void {
@@ -68,9 +100,40 @@ export class SenderOrder {
     this.#senders.set(id, sender);
     if (this.#senders.size <= MAX_SENDERS) return;
     for (const [oldId, old] of this.#senders) {
-      if (old.held.size > 0) continue;
+      if (old.held.size > 0 || oldId === id) continue;
       this.#senders.delete(oldId);
       return;
     }
+  }
+}
+
+/**
+ * The sending side: numbers messages and tracks which have arrived, so each message can say where
+ * a fresh receiver should start ({@link SendOrder.base}).
+ */
+export class SendSequence {
+  readonly #sender = crypto.randomUUID();
+  #seq = 0;
+  /** Every message up to this one is known to have arrived. */
+  #arrived = 0;
+  /** Messages known to have arrived past a gap, waiting for the gap to close. */
+  readonly #arrivedAhead = new Set<number>();
+
+  get sender(): string {
+    return this.#sender;
+  }
+
+  next(): SendOrder {
+    return { sender: this.#sender, seq: ++this.#seq, base: this.#arrived + 1 };
+  }
+
+  /** The receiver has message `seq` (its call or cast RPC returned). */
+  arrived(seq: number): void {
+    if (seq !== this.#arrived + 1) {
+      if (seq > this.#arrived) this.#arrivedAhead.add(seq);
+      return;
+    }
+    this.#arrived = seq;
+    while (this.#arrivedAhead.delete(this.#arrived + 1)) this.#arrived++;
   }
 }

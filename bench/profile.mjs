@@ -7,6 +7,8 @@
 //   node bench/profile.mjs fanout gp-actor        # 50 clients × 200 msgs broadcast
 //   node bench/profile.mjs fanout gp-actor persisted
 //   node bench/profile.mjs echo gp-server            # 1 client, 5,000 sequential round trips
+//   node bench/profile.mjs http gp-server            # 3,000 GETs, 20 in flight
+//   node bench/profile.mjs calls gp-actor            # 5,000 sequential calls over the socket
 //
 // Sizes: BENCH_CLIENTS, BENCH_MSGS, BENCH_RPC_CALLS, BENCH_RPC_CONCURRENCY. The raw profile is
 // written to .wrangler/bench-logs/<workload>.cpuprofile (open it in Chrome DevTools).
@@ -77,23 +79,46 @@ async function runWorkload(server) {
     await closeSockets(sockets);
     return `${delivered}/${expected} delivered in ${seconds.toFixed(2)} s (${outcome})`;
   }
-  if (workload === "echo") {
+  if (workload === "echo" || workload === "calls") {
     const path = PATHS[a];
     if (!path) throw new Error(`unknown kind ${a}; one of ${Object.keys(PATHS).join(", ")}`);
     const count = int("ECHO", 5_000);
     const deadline = Date.now() + WORKLOAD_TIMEOUT_MS;
-    const { sockets } = await openSockets(`${server.wsBase}${path(b === "persisted")}/profile-echo`, 1, 1, deadline);
+    const { sockets } = await openSockets(`${server.wsBase}${path(b === "persisted")}/profile-${workload}`, 1, 1, deadline);
     const [socket] = sockets;
+    // calls: genparty's protocol on the Actor, the same call written by hand on the other rooms (see bench/worker.ts).
+    const head = a === "gp-actor" ? '{"gp":1,"t":"call","id":"' : '{"t":"call","id":"';
+    const frame = workload === "calls" ? (i) => `${head}${i}","msg":{"type":"ping"}}` : (i) => `e${i}`;
     const t0 = performance.now();
     let done = 0;
     for (; done < count && Date.now() < deadline; done++) {
-      await new Promise((reply) => (socket.once("message", reply), socket.send(`e${done}`)));
+      await new Promise((reply) => (socket.once("message", reply), socket.send(frame(done))));
     }
     const ms = performance.now() - t0;
     await closeSockets(sockets);
     return `${done} round trips in ${ms.toFixed(0)} ms (${((ms * 1000) / done).toFixed(1)} µs each)`;
   }
-  throw new Error(`unknown workload ${workload}: rpc <raw|gp> <ping|incr|ping-fresh>, fanout <kind> [persisted] or echo <kind> [persisted]`);
+  if (workload === "http") {
+    const path = PATHS[a];
+    if (!path) throw new Error(`unknown kind ${a}; one of ${Object.keys(PATHS).join(", ")}`);
+    const count = int("HTTP", 3_000);
+    const url = `${server.base}${path(false)}/profile-http`;
+    const deadline = Date.now() + WORKLOAD_TIMEOUT_MS;
+    let issued = 0;
+    let ok = 0;
+    const t0 = performance.now();
+    const lane = async () => {
+      while (issued < count && Date.now() < deadline) {
+        issued++;
+        const response = await fetch(url);
+        if ((await response.text()) === "ok") ok++;
+      }
+    };
+    await Promise.all(Array.from({ length: 20 }, lane));
+    const ms = performance.now() - t0;
+    return `${ok}/${count} GETs answered ok in ${ms.toFixed(0)} ms`;
+  }
+  throw new Error(`unknown workload ${workload}: rpc <raw|gp> <ping|incr|ping-fresh>, fanout|echo <kind> [persisted] or http <kind>`);
 }
 
 /** Maps a bundle position back to `lib/actor/runtime.ts:123` through the bundle's source map. */

@@ -9,17 +9,16 @@
 //                                 every target answers what it should, exits 1 if one doesn't; writes nothing
 //   --only wake[,echo…]           run only these scenarios (the same as BENCH_SCENARIOS)
 //
-// Sizes: BENCH_CLIENTS, BENCH_MSGS, BENCH_ECHO, BENCH_CONNECT, BENCH_CONNECT_CONCURRENCY,
+// Sizes: BENCH_CLIENTS, BENCH_MSGS, BENCH_ECHO, BENCH_CALLS, BENCH_ACKS, BENCH_CONNECT, BENCH_CONNECT_CONCURRENCY,
 // BENCH_RPC_CALLS, BENCH_RPC_CONCURRENCY, BENCH_HTTP, BENCH_HTTP_CONCURRENCY, BENCH_ROUNDS,
 // BENCH_SCENARIO_TIMEOUT_S, BENCH_RUN_TIMEOUT_S, BENCH_WAKE_SOCKETS, BENCH_WAKE_IDLE_S.
-// Subsets: BENCH_KINDS=raw,gp-actor  BENCH_SCENARIOS=echo,broadcast,persisted,connect,http,rpc,wake
+// Subsets: BENCH_KINDS=raw,gp-actor  BENCH_SCENARIOS=echo,calls,broadcast,persisted,acks,connect,http,rpc,wake
 import { execFileSync } from "node:child_process";
 import { rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
 import {
   closeSockets,
-  cpuSeconds,
   groupCpuSeconds,
   machineBusySeconds,
   openSocket,
@@ -60,6 +59,8 @@ const CONFIG = {
   clients: setting("CLIENTS", 50, 10, 3),
   messages: setting("MSGS", 200, 50, 5),
   echo: setting("ECHO", 1000, 100, 5),
+  calls: setting("CALLS", 1000, 100, 5),
+  acks: setting("ACKS", 1000, 200, 10),
   connect: setting("CONNECT", 200, 50, 6),
   connectConcurrency: setting("CONNECT_CONCURRENCY", 20, 10, 3),
   rpcCalls: setting("RPC_CALLS", 5000, 200, 20),
@@ -131,14 +132,14 @@ const onlyArg = (() => {
   if (i < 0) return undefined;
   return argv[i].startsWith("--only=") ? argv[i].slice(7) : argv[i + 1];
 })();
-const ALL_SCENARIOS = ["echo", "broadcast", "persisted", "connect", "http", "rpc", "wake"];
+const ALL_SCENARIOS = ["echo", "calls", "broadcast", "persisted", "acks", "connect", "http", "rpc", "wake"];
 const chosenScenarios = onlyArg ?? process.env.BENCH_SCENARIOS;
 if (chosenScenarios) {
   const unknown = chosenScenarios.split(",").filter((name) => !ALL_SCENARIOS.includes(name));
   if (unknown.length) throw new RangeError(`unknown scenario(s) ${unknown.join(", ")}; known: ${ALL_SCENARIOS.join(", ")}`);
 }
 const SCENARIOS = ALL_SCENARIOS.filter((name) => (chosenScenarios ? chosenScenarios.split(",").includes(name) : !(SMOKE && name === "wake")));
-/** The targets wake runs on: the hibernating rooms (the in-memory ones never hibernate). */
+/** The targets wake and calls run on: the hibernating rooms (the in-memory ones never hibernate). */
 const WAKE_KINDS = new Set(["raw", "partyserver", "gp-server", "gp-actor"]);
 
 const runId = Date.now().toString(36);
@@ -160,48 +161,66 @@ function serverCpu(before, after, count, unit) {
 }
 
 /** One client, messages one after another: the room's echo latency with nothing else going on. */
-async function echo(kind, round, deadline) {
-  const { socket } = await openSocket(server.wsBase + kind.path(false, `echo-${kind.key}-${runId}-${round}`), deadline - Date.now());
+function echo(kind, round, deadline) {
   const encode = kind.encode ?? ((text) => text);
-  const extract = kind.extract;
+  return sequentialRoundTrips(kind, `echo-${kind.key}-${runId}-${round}`, deadline, CONFIG.echo, {
+    frame: (i) => encode(`000${i}`),
+    extract: kind.extract,
+    // Smoke runs check what came back; measuring runs don't spend client time on it.
+    check: SMOKE ? (data, i) => data.toString("latin1") === `000${i}` : undefined,
+  });
+}
+
+/**
+ * One client, calls one after another over the socket: genparty's protocol (`{"gp":1,"t":"call",…}`
+ * → handleCall → `{"gp":1,"t":"reply",…}`) on the Actor, the same call parsed and answered by hand
+ * in the other rooms' message handlers.
+ */
+function calls(kind, round, deadline) {
+  const head = kind.key === "gp-actor" ? '{"gp":1,"t":"call","id":"' : '{"t":"call","id":"';
+  return sequentialRoundTrips(kind, `calls-${kind.key}-${runId}-${round}`, deadline, CONFIG.calls, {
+    frame: (i) => `${head}${i}","msg":{"type":"ping"}}`,
+    check: (data, i) => data.includes(`"id":"${i}","ok":1`),
+  });
+}
+
+/** Sends `frame(i)` and waits for the answer, `count` times after a warm-up: round trips/s, p50/p99, CPU per round trip. */
+async function sequentialRoundTrips(kind, room, deadline, count, { frame, extract, check }) {
+  const { socket } = await openSocket(server.wsBase + kind.path(false, room), deadline - Date.now());
   let next;
-  let expected;
+  let current = 0;
   let wrong = 0;
   socket.on("message", (data) => {
     if (extract && !(data = extract(data))) return;
-    // Smoke runs check what came back; measuring runs don't spend client time on it.
-    if (SMOKE && data.toString("latin1") !== expected) wrong++;
+    if (check && !check(data, current)) wrong++;
     next?.resolve();
   });
   socket.on("close", () => next?.reject(new Error("the socket closed")));
-  const roundTrip = () => new Promise((resolve, reject) => (next = { resolve, reject }));
-  const stallTimer = setInterval(() => Date.now() > deadline && next?.reject(new Error("echo scenario timed out")), 250);
-  const sendOne = (text) => {
-    expected = text;
-    socket.send(encode(text));
+  const stallTimer = setInterval(() => Date.now() > deadline && next?.reject(new Error("scenario timed out")), 250);
+  const roundTrip = (i) => {
+    current = i;
+    const answered = new Promise((resolve, reject) => (next = { resolve, reject }));
+    socket.send(frame(i));
+    return answered;
   };
   try {
-    for (let i = 0; i < ECHO_WARMUP; i++) {
-      sendOne(`000${i}`);
-      await roundTrip();
-    }
+    for (let i = 0; i < ECHO_WARMUP; i++) await roundTrip(i);
     const latencies = [];
-    const cpu0 = cpuSeconds(processes);
+    const cpu0 = preciseCpuSeconds(processes);
     const t0 = performance.now();
-    for (let i = 0; i < CONFIG.echo && Date.now() < deadline; i++) {
+    for (let i = 0; i < count && Date.now() < deadline; i++) {
       const sent = performance.now();
-      sendOne(`000${i}`);
-      await roundTrip();
+      await roundTrip(i);
       latencies.push(performance.now() - sent);
     }
     const seconds = (performance.now() - t0) / 1000;
-    const cpu1 = cpuSeconds(processes);
+    const cpu1 = preciseCpuSeconds(processes);
     latencies.sort((a, b) => a - b);
     return {
-      complete: latencies.length === CONFIG.echo && wrong === 0,
-      ...(wrong > 0 ? { outcome: `${wrong} replies were not the message sent` } : {}),
+      complete: latencies.length === count && wrong === 0,
+      ...(wrong > 0 ? { outcome: `${wrong} answers were not the one expected` } : {}),
       done: latencies.length,
-      expected: CONFIG.echo,
+      expected: count,
       perSec: latencies.length / seconds,
       p50: percentile(latencies, 50),
       p99: percentile(latencies, 99),
@@ -209,6 +228,51 @@ async function echo(kind, round, deadline) {
     };
   } finally {
     clearInterval(stallTimer);
+    await closeSockets([socket]);
+  }
+}
+
+/**
+ * Persisted acks: one client alone in a `…Persisted` room sends N frames without waiting; each is
+ * written (a SQL INSERT, or the Actor's state commit) and comes back to it, its ack. Acks/s from the
+ * first send to the last ack, and server CPU per ack.
+ */
+async function acks(kind, round, deadline) {
+  const { socket } = await openSocket(server.wsBase + kind.path(true, `acks-${kind.key}-${runId}-${round}`), deadline - Date.now());
+  const count = CONFIG.acks;
+  let received = 0;
+  let outOfOrder = 0;
+  let finish;
+  const finished = new Promise((resolve) => (finish = resolve));
+  socket.on("message", (data) => {
+    if (SMOKE && data.toString("latin1") !== `k${received}`) outOfOrder++;
+    if (++received >= count) finish("done");
+  });
+  socket.on("close", () => finish("closed"));
+  let lastCount = 0;
+  let lastChange = Date.now();
+  const watchdog = setInterval(() => {
+    if (received !== lastCount) [lastCount, lastChange] = [received, Date.now()];
+    if (Date.now() - lastChange > STALL_MS) finish("stalled");
+    else if (Date.now() > deadline) finish("timeout");
+  }, 250);
+  try {
+    const cpu0 = preciseCpuSeconds(processes);
+    const t0 = performance.now();
+    for (let i = 0; i < count; i++) socket.send(`k${i}`);
+    const outcome = await finished;
+    const seconds = (performance.now() - t0) / 1000;
+    const cpu1 = preciseCpuSeconds(processes);
+    return {
+      complete: outcome === "done" && outOfOrder === 0,
+      outcome: outOfOrder === 0 ? outcome : `${outcome}, ${outOfOrder} acks out of order`,
+      done: received,
+      expected: count,
+      perSec: received / seconds,
+      ...serverCpu(cpu0, cpu1, received, "UsPerAck"),
+    };
+  } finally {
+    clearInterval(watchdog);
     await closeSockets([socket]);
   }
 }
@@ -245,7 +309,7 @@ async function fanOut(kind, persisted, round, deadline) {
     if (performance.now() - lastDelivery > STALL_MS) finish("stalled");
     else if (Date.now() > deadline) finish("timeout");
   }, 250);
-  const cpu0 = cpuSeconds(processes);
+  const cpu0 = preciseCpuSeconds(processes);
   const client0 = process.cpuUsage();
   const t0 = performance.now();
   for (let seq = 0; seq < m; seq++) {
@@ -255,7 +319,7 @@ async function fanOut(kind, persisted, round, deadline) {
     }
   }
   const outcome = await finished;
-  const cpu1 = cpuSeconds(processes);
+  const cpu1 = preciseCpuSeconds(processes);
   const client = process.cpuUsage(client0);
   clearInterval(watchdog);
   const seconds = (lastDelivery - t0) / 1000;
@@ -284,7 +348,7 @@ async function connect(kind, round, deadline) {
   await sleep(50);
   const user = processes.find((p) => p.role === "user");
   const rss0 = user ? rssKiB(user.pid) : NaN;
-  const cpu0 = cpuSeconds(processes);
+  const cpu0 = preciseCpuSeconds(processes);
   const t0 = performance.now();
   let opened;
   try {
@@ -293,7 +357,7 @@ async function connect(kind, round, deadline) {
     if (!opened) await closeSockets([warm.socket]);
   }
   const seconds = (performance.now() - t0) / 1000;
-  const cpu1 = cpuSeconds(processes);
+  const cpu1 = preciseCpuSeconds(processes);
   const rss1 = user ? rssKiB(user.pid) : NaN;
   const latencies = opened.latencies.sort((a, b) => a - b);
   await closeSockets([warm.socket, ...opened.sockets]);
@@ -420,7 +484,7 @@ async function http(kind, round, deadline) {
   const latencies = [];
   let good = 0;
   let issued = 0;
-  const cpu0 = cpuSeconds(processes);
+  const cpu0 = preciseCpuSeconds(processes);
   const t0 = performance.now();
   const lane = async () => {
     while (issued < CONFIG.http && Date.now() < deadline) {
@@ -432,7 +496,7 @@ async function http(kind, round, deadline) {
   };
   await Promise.all(Array.from({ length: Math.min(CONFIG.httpConcurrency, CONFIG.http) }, lane));
   const seconds = (performance.now() - t0) / 1000;
-  const cpu1 = cpuSeconds(processes);
+  const cpu1 = preciseCpuSeconds(processes);
   latencies.sort((a, b) => a - b);
   return {
     complete: good === CONFIG.http && bad === 0,
@@ -455,9 +519,9 @@ async function rpc(target, spec, round, deadline) {
     c: String(spec.concurrency),
     room: `rpc-${runId}-${round}`,
   });
-  const cpu0 = cpuSeconds(processes);
+  const cpu0 = preciseCpuSeconds(processes);
   const response = await fetch(`${server.base}/rpc?${params}`, { signal: AbortSignal.timeout(Math.max(1, deadline - Date.now())) });
-  const cpu1 = cpuSeconds(processes);
+  const cpu1 = preciseCpuSeconds(processes);
   if (!response.ok) throw new Error(`/rpc answered ${response.status}: ${(await response.text()).slice(0, 200)}`);
   const result = await response.json();
   if (result.errors > 0) console.warn(`  ${target.key} ${spec.key}: ${result.errors} errors, first: ${result.firstError}`);
@@ -555,18 +619,19 @@ async function runAll() {
         continue;
       }
       for (const kind of kinds) {
-        if (scenario === "persisted" && !kind.persisted) continue;
-        if (scenario === "wake" && !WAKE_KINDS.has(kind.key)) continue;
-        const run =
-          scenario === "wake"
-            ? (deadline) => wake(kind, round, deadline)
-            : scenario === "echo"
-            ? (deadline) => echo(kind, round, deadline)
-            : scenario === "connect"
-              ? (deadline) => connect(kind, round, deadline)
-              : scenario === "http"
-                ? (deadline) => http(kind, round, deadline)
-                : (deadline) => fanOut(kind, scenario === "persisted", round, deadline);
+        if ((scenario === "persisted" || scenario === "acks") && !kind.persisted) continue;
+        if ((scenario === "wake" || scenario === "calls") && !WAKE_KINDS.has(kind.key)) continue;
+        const runs = {
+          wake: (deadline) => wake(kind, round, deadline),
+          echo: (deadline) => echo(kind, round, deadline),
+          calls: (deadline) => calls(kind, round, deadline),
+          acks: (deadline) => acks(kind, round, deadline),
+          connect: (deadline) => connect(kind, round, deadline),
+          http: (deadline) => http(kind, round, deadline),
+          broadcast: (deadline) => fanOut(kind, false, round, deadline),
+          persisted: (deadline) => fanOut(kind, true, round, deadline),
+        };
+        const run = runs[scenario];
         const metrics = await bounded(`${scenario} ${kind.key}`, run);
         record(scenario, kind.key, metrics);
         console.log(`round ${round}/${CONFIG.rounds}  ${scenario.padEnd(10)} ${kind.label.padEnd(25)} ${describe(metrics)}`);
@@ -616,6 +681,10 @@ const ROOM_ROWS = [
   ["echo", "p50", "echo: p50 ms ↓"],
   ["echo", "p99", "echo: p99 ms ↓"],
   ["echo", "cpuAllUsPerMsg", "echo: server CPU µs per message ↓"],
+  ["calls", "perSec", "socket call: round trips/s, 1 client ↑"],
+  ["calls", "p50", "socket call: p50 ms ↓"],
+  ["calls", "p99", "socket call: p99 ms ↓"],
+  ["calls", "cpuAllUsPerMsg", "socket call: server CPU µs per call ↓"],
   ["broadcast", "perSec", "broadcast: delivered/s ↑"],
   ["broadcast", "p50", "broadcast: own echo p50 ms ↓"],
   ["broadcast", "p99", "broadcast: own echo p99 ms ↓"],
@@ -626,6 +695,9 @@ const ROOM_ROWS = [
   ["persisted", "p99", "persisted: own echo p99 ms ↓"],
   ["persisted", "cpuUserUsPer1k", "persisted: DO workerd CPU ms per 1k deliveries ↓", 1e-3],
   ["persisted", "cpuAllUsPer1k", "persisted: both workerds CPU ms per 1k deliveries ↓", 1e-3],
+  ["acks", "perSec", "persisted acks: acks/s, 1 client pipelining ↑"],
+  ["acks", "cpuUserUsPerAck", "persisted acks: DO workerd CPU µs per ack ↓"],
+  ["acks", "cpuAllUsPerAck", "persisted acks: both workerds CPU µs per ack ↓"],
   ["connect", "perSec", "connect: sockets/s ↑"],
   ["connect", "p50", "connect: p50 ms ↓"],
   ["connect", "p99", "connect: p99 ms ↓"],
@@ -782,7 +854,7 @@ function report(status) {
     `- Machine: ${env.cores} cores (${env.cpuModel}), ${env.platform}; load average ${env.loadAtStart} at start, ${env.loadAtEnd} at end`,
     `- Other processes on the machine during the scenarios: median ${fmt(env.otherLoad.median)} cores, max ${fmt(env.otherLoad.max)} (${env.otherLoad.busy} of ${env.otherLoad.count} scenarios above 0.15 cores)`,
     `- genparty at ${env.commit}; bundle sha256 ${env.bundleSha ?? "?"}… (built once per run, so edits during a run don't reload it)`,
-    `- Sizes: echo ${CONFIG.echo} sequential · fan-out ${CONFIG.clients} clients × ${CONFIG.messages} msgs (${(CONFIG.clients * CONFIG.clients * CONFIG.messages).toLocaleString("en-US")} deliveries) · connect ${CONFIG.connect} sockets, ${CONFIG.connectConcurrency} at a time · HTTP ${CONFIG.http} GETs, ${CONFIG.httpConcurrency} at a time · RPC ${CONFIG.rpcCalls} calls · wake ${CONFIG.wakeSockets} sockets after ${CONFIG.wakeIdleMs / 1000} s idle · ${CONFIG.rounds} interleaved round(s); cells are the median <sub>min–max</sub>`,
+    `- Sizes: echo ${CONFIG.echo} sequential · socket calls ${CONFIG.calls} sequential · persisted acks ${CONFIG.acks} pipelined · fan-out ${CONFIG.clients} clients × ${CONFIG.messages} msgs (${(CONFIG.clients * CONFIG.clients * CONFIG.messages).toLocaleString("en-US")} deliveries) · connect ${CONFIG.connect} sockets, ${CONFIG.connectConcurrency} at a time · HTTP ${CONFIG.http} GETs, ${CONFIG.httpConcurrency} at a time · RPC ${CONFIG.rpcCalls} calls · wake ${CONFIG.wakeSockets} sockets after ${CONFIG.wakeIdleMs / 1000} s idle · ${CONFIG.rounds} interleaved round(s); cells are the median <sub>min–max</sub>`,
     "",
     ...(rooms ? ["## WebSocket rooms (hibernating)", "", rooms, ""] : []),
     ...(wakes

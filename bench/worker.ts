@@ -7,6 +7,9 @@
 // broadcast (nor persisted): it goes back to its sender only, as `<frame>@<ms>`, where <ms> is how
 // long ago this instance of the object was constructed — the `wake` scenario sends one after the
 // room has been idle and checks that the object was evicted and woke for it (all but MachineServer).
+// A text frame starting with `{"t":"call"` is a call written by hand (the `calls` scenario): the
+// raw, partyserver and Server rooms parse it and answer its sender `{"t":"reply","id":…,"ok":1}`;
+// the Actor room gets genparty's own protocol frames (`{"gp":1,"t":"call",…}`) through handleCall.
 import { DurableObject } from "cloudflare:workers";
 import { type Connection as PsConnection, routePartykitRequest as partyserverRoute, Server as PartyServer, type WSMessage as PsMessage } from "partyserver";
 import { assign, setup } from "xstate";
@@ -30,6 +33,15 @@ function isSenderOnly(message: unknown): message is string {
 /** What a room sends back for a sender-only frame: the frame and the age of the object's instance. */
 function senderOnlyReply(message: string, bornAt: number): string {
   return `${message}@${Date.now() - bornAt}`;
+}
+
+const CALL_PREFIX = '{"t":"call"';
+
+/** A hand-written call over the socket: `{"t":"call","id":…,"msg":{"type":"ping"}}` → its reply frame, else undefined. */
+function handCall(message: unknown): string | undefined {
+  if (typeof message !== "string" || !message.startsWith(CALL_PREFIX)) return undefined;
+  const { id, msg } = JSON.parse(message) as { id: string; msg: { type: string } };
+  return JSON.stringify(msg.type === "ping" ? { t: "reply", id, ok: 1 } : { t: "reply", id, err: "unknown call" });
 }
 
 // ── (a) a hand-written Durable Object: the baseline ─────────────────────────────
@@ -58,6 +70,8 @@ export class RawRoom extends DurableObject<Cloudflare.Env> {
 
   override webSocketMessage(sender: WebSocket, message: string | ArrayBuffer): void {
     if (isSenderOnly(message)) return sender.send(senderOnlyReply(message, this.bornAt));
+    const answer = handCall(message);
+    if (answer !== undefined) return sender.send(answer);
     if (this.persisted) this.ctx.storage.sql.exec(INSERT_MESSAGE, asText(message));
     for (const socket of this.ctx.getWebSockets()) {
       try {
@@ -147,6 +161,8 @@ export class PartyRoom extends PartyServer<Cloudflare.Env> {
 
   override onMessage(connection: PsConnection, message: PsMessage): void {
     if (isSenderOnly(message)) return connection.send(senderOnlyReply(message, this.bornAt));
+    const answer = handCall(message);
+    if (answer !== undefined) return connection.send(answer);
     if (this.persisted) this.ctx.storage.sql.exec(INSERT_MESSAGE, asText(message));
     this.broadcast(message);
   }
@@ -182,6 +198,8 @@ export class GpServerRoom extends Server<Cloudflare.Env> {
 
   override onMessage(connection: Connection, message: WSMessage): void {
     if (isSenderOnly(message)) return connection.send(senderOnlyReply(message, this.bornAt));
+    const answer = handCall(message);
+    if (answer !== undefined) return connection.send(answer);
     if (this.persisted) this.ctx.storage.sql.exec(INSERT_MESSAGE, asText(message));
     this.broadcast(message);
   }

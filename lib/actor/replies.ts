@@ -79,8 +79,3 @@ function signalGetter(pending: Map<string, Pending>): (this: { readonly id: stri
     return entry.controller.signal;
   };
 }
-
-/** Adds `signal` without making it data: JSON (and so saved state) leaves it out. */
-export function withSignal<F extends object>(from: F, signal: AbortSignal): F & { readonly signal: AbortSignal } {
-  return Object.defineProperty(from, "signal", { value: signal, enumerable: false }) as F & { readonly signal: AbortSignal };
-}

@@ -93,9 +93,12 @@ export class ActorRuntime {
     const enqueue = (envelope: Envelope) => this.#enqueue(envelope);
     const label = () => this.label;
     this.#timers = new Timers({ turn: () => this.#turn, enqueue, store: () => this.#store, label });
+    const runtime = this;
     this.#socketCalls = new SocketCalls({
       connections: this.connections,
-      label,
+      get label() {
+        return runtime.label;
+      },
       isFull: () => this.#isFull(),
       enqueue: (envelope) => this.#post(envelope),
       admit: (envelope) => this.#admit(envelope),
@@ -487,11 +490,10 @@ export class ActorRuntime {
     const changed = force || json !== this.#committed;
     if (changed) checkStateSize(json, this.#store.maxStateBytes, this.label);
     const timers = envelope?.kind === "timeout" ? [{ op: "fired", key: envelope.row.key, seq: envelope.row.seq } as const, ...turn.timers] : turn.timers;
-    if (!changed && timers.length === 0) {
-      this.#saved(state, json);
-      return undefined;
-    }
-    return this.#store.commit({ state: changed ? json : undefined, timers, arm: !this.#inAlarm }).then(() => this.#saved(state, json));
+    const written = changed || timers.length > 0 ? this.#store.commit({ state: changed ? json : undefined, timers, arm: !this.#inAlarm }) : undefined;
+    if (written) return written.then(() => this.#saved(state, json));
+    this.#saved(state, json);
+    return undefined;
   }
 
   #saved(state: unknown, json: string): void {

@@ -1,9 +1,9 @@
-import type { Connection } from "../connections/connection.js";
+import { type Connection, isOpen } from "../connections/connection.js";
 import type { ConnectionManager } from "../connections/manager.js";
 import { CallCancelledError, type GenpartyError, MailboxFullError, ProtocolError, toWire } from "../protocol/errors.js";
 import { encodeFrame, parseClientFrame, type ServerFrame } from "../protocol/frames.js";
 import type { Envelope } from "./envelope.js";
-import { type Outcome, withSignal } from "./replies.js";
+import type { Outcome } from "./replies.js";
 import type { From } from "./types.js";
 
 type SocketFrom = Extract<From, { type: "socket" }>;
@@ -13,11 +13,20 @@ export const ANSWERED_CALL_TTL_MS = 5 * 60_000;
 /** Call ids remembered per connection id; the oldest answered ones go first. */
 const CALLS_PER_CONNECTION = 512;
 
-type Entry = { readonly status: "pending"; readonly controller: AbortController; readonly at: number } | { readonly status: "answered"; readonly frame: string; readonly at: number };
+type Entry = Pending | { readonly status: "answered"; readonly frame: string; readonly at: number };
+
+interface Pending {
+  readonly status: "pending";
+  readonly at: number;
+  /** The socket the call came on: the reply goes there while it is open (else to the connection id's current socket). */
+  readonly connection: Connection;
+  /** Made when the handler reads `from.signal` or the client cancels: most calls do neither. */
+  controller?: AbortController;
+}
 
 interface SocketCallHost {
   readonly connections: ConnectionManager;
-  label(): string;
+  readonly label: string;
   isFull(): boolean;
   enqueue(envelope: Envelope): void;
   admit(envelope: Envelope): void;
@@ -31,6 +40,8 @@ interface SocketCallHost {
 export class SocketCalls {
   readonly #host: SocketCallHost;
   readonly #calls = new Map<string, Map<string, Entry>>();
+  /** `from.signal` of socket calls: one getter for all of them, finding the call through `this`. */
+  readonly #signal: PropertyDescriptor = { enumerable: false, get: socketSignalGetter(this.#calls) };
 
   constructor(host: SocketCallHost) {
     this.#host = host;
@@ -39,7 +50,7 @@ export class SocketCalls {
   receive(connection: Connection, data: string): void {
     const parsed = parseClientFrame(data);
     if (!parsed.ok) {
-      const err = toWire(new ProtocolError(`${this.#host.label()}: ${parsed.problem}`));
+      const err = toWire(new ProtocolError(`${this.#host.label}: ${parsed.problem}`));
       return this.#send(connection, parsed.id === undefined ? { gp: 1, t: "error", err } : { gp: 1, t: "error", id: parsed.id, err });
     }
     const { frame } = parsed;
@@ -48,7 +59,10 @@ export class SocketCalls {
         return this.#host.admit({ kind: "cast", msg: frame.msg, origin: { type: "socket", connection } });
       case "cancel": {
         const entry = this.#calls.get(connection.id)?.get(frame.id);
-        if (entry?.status === "pending") entry.controller.abort(new CallCancelledError(`The caller cancelled call ${frame.id}.`));
+        if (entry?.status === "pending") {
+          entry.controller ??= new AbortController();
+          entry.controller.abort(new CallCancelledError(`The caller cancelled call ${frame.id}.`));
+        }
         return;
       }
       case "call": {
@@ -56,13 +70,12 @@ export class SocketCalls {
         if (known?.status === "answered") return this.#sendRaw(connection, known.frame);
         if (known?.status === "pending") return;
         if (this.#host.isFull()) {
-          const error = new MailboxFullError(`${this.#host.label()}'s mailbox is full; call ${frame.id} was rejected. Retry later.`);
+          const error = new MailboxFullError(`${this.#host.label}'s mailbox is full; call ${frame.id} was rejected. Retry later.`);
           return this.#send(connection, { gp: 1, t: "reply", id: frame.id, err: toWire(error) });
         }
-        const controller = new AbortController();
-        this.#remember(connection.id, frame.id, { status: "pending", controller, at: Date.now() });
-        const from = withSignal({ type: "socket", id: frame.id, connection: connection.id } as const, controller.signal);
-        return this.#host.enqueue({ kind: "call", msg: frame.msg, from, chain: [] });
+        this.#remember(connection.id, frame.id, { status: "pending", at: Date.now(), connection });
+        const from = Object.defineProperty({ type: "socket", id: frame.id, connection: connection.id }, "signal", this.#signal) as SocketFrom;
+        return this.#host.enqueue({ kind: "call", msg: frame.msg, from, chain: NO_CHAIN });
       }
     }
   }
@@ -79,10 +92,13 @@ export class SocketCalls {
 
   /** Sends the answer to whichever socket holds the connection id now; remembers it for a re-sent call. */
   answer(from: SocketFrom, outcome: Outcome): boolean {
-    if (!this.canAnswer(from)) return false;
-    const frame = encodeReply(from.id, outcome, this.#host.label());
+    const entry = this.#calls.get(from.connection)?.get(from.id);
+    if (entry?.status === "answered") return false;
+    const frame = encodeReply(from.id, outcome, this.#host);
     this.#remember(from.connection, from.id, { status: "answered", frame, at: Date.now() });
-    const connection = this.#host.connections.get(from.connection);
+    // The socket the call came on, while it is still the connection's; after a reconnect (or a wake), whichever holds the id now.
+    const sent = entry?.connection;
+    const connection = sent !== undefined && isOpen(sent) && !this.#host.connections.isRetired(sent) ? sent : this.#host.connections.get(from.connection);
     if (connection) this.#sendRaw(connection, frame);
     return true;
   }
@@ -128,12 +144,23 @@ export function callKey(from: From): string {
   return from.type === "socket" ? `socket:${from.connection}:${from.id}` : `${from.type}:${from.id}`;
 }
 
-function encodeReply(id: string, outcome: Outcome, label: string): string {
+const NO_CHAIN: readonly string[] = [];
+
+function socketSignalGetter(calls: Map<string, Map<string, Entry>>): (this: SocketFrom) => AbortSignal {
+  return function () {
+    const entry = calls.get(this.connection)?.get(this.id);
+    if (entry?.status !== "pending") return AbortSignal.abort();
+    entry.controller ??= new AbortController();
+    return entry.controller.signal;
+  };
+}
+
+function encodeReply(id: string, outcome: Outcome, owner: { readonly label: string }): string {
   if (!outcome.ok) return encodeFrame({ gp: 1, t: "reply", id, err: toWire(outcome.error) });
   try {
     return encodeFrame({ gp: 1, t: "reply", id, ok: outcome.value });
   } catch (error) {
-    const problem = new ProtocolError(`${label}: the reply to call ${id} can't be sent as JSON (${(error as Error).message}).`);
+    const problem = new ProtocolError(`${owner.label}: the reply to call ${id} can't be sent as JSON (${(error as Error).message}).`);
     return encodeFrame({ gp: 1, t: "reply", id, err: toWire(problem) });
   }
 }

@@ -48,16 +48,21 @@ export class SqliteStore implements Store {
     return { name: name ?? meta.get("name"), state: meta.get("state") };
   }
 
-  async commit(commit: Commit): Promise<void> {
+  commit(commit: Commit): undefined {
+    // The state alone is one statement, atomic by itself: no transaction to open (the common turn).
+    if (commit.timers.length === 0) return this.#writeState(commit.state);
     this.#storage.transactionSync(() => {
-      if (commit.state === null) this.#sql.exec("DELETE FROM _genparty_meta WHERE key = 'state'");
-      else if (commit.state !== undefined) {
-        this.#sql.exec("INSERT OR REPLACE INTO _genparty_meta (key, value) VALUES ('state', ?)", commit.state);
-      }
+      this.#writeState(commit.state);
       for (const op of commit.timers) this.#apply(op);
-      // No timer changed: the earliest deadline is where it was.
-      if (commit.arm && commit.timers.length > 0) this.#armSync();
+      if (commit.arm) this.#armSync();
     });
+    return undefined;
+  }
+
+  #writeState(state: string | null | undefined): undefined {
+    if (state === null) this.#sql.exec("DELETE FROM _genparty_meta WHERE key = 'state'");
+    else if (state !== undefined) this.#sql.exec("INSERT OR REPLACE INTO _genparty_meta (key, value) VALUES ('state', ?)", state);
+    return undefined;
   }
 
   #apply(op: TimerOp): void {

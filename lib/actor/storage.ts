@@ -46,7 +46,8 @@ export interface Store {
   readonly maxStateBytes: number;
   /** Loads the name and state; stores `name` when it is known and not stored yet. */
   open(name: string | undefined): Promise<Stored>;
-  commit(commit: Commit): Promise<void>;
+  /** Writes a turn's changes atomically; SQLite does it synchronously (no promise), so the turn can stay synchronous. */
+  commit(commit: Commit): Promise<void> | undefined;
   /** Timers due at `now`, in deadline order (ties in creation order). */
   due(now: number, limit: number): Promise<TimerRow[]>;
   timer(key: string): Promise<TimerRow | undefined>;

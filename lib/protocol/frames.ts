@@ -39,35 +39,39 @@ export type Parsed<F> = { readonly ok: true; readonly frame: F } | { readonly ok
 
 /** Reads a client frame; a bad one yields what is wrong with it and, when it can be found, the call id. */
 export function parseClientFrame(data: string): Parsed<ClientFrame> {
-  const id = /"id":"([^"\\]{1,128})"/.exec(data.slice(0, 512))?.[1];
-  const bad = (problem: string): Parsed<ClientFrame> => (id === undefined ? { ok: false, problem } : { ok: false, id, problem });
   // Characters first (cheap); bytes only when non-ASCII text could make the difference.
   const bytes = data.length > MAX_PROTOCOL_FRAME_BYTES || data.length * 3 <= MAX_PROTOCOL_FRAME_BYTES ? data.length : new TextEncoder().encode(data).byteLength;
-  if (bytes > MAX_PROTOCOL_FRAME_BYTES) return bad(`The frame is ${bytes} bytes or more; protocol frames are at most ${MAX_PROTOCOL_FRAME_BYTES} bytes.`);
+  if (bytes > MAX_PROTOCOL_FRAME_BYTES) return bad(data, `The frame is ${bytes} bytes or more; protocol frames are at most ${MAX_PROTOCOL_FRAME_BYTES} bytes.`);
   let value: unknown;
   try {
     value = JSON.parse(data);
   } catch {
-    return bad("The frame starts like a genparty frame but is not valid JSON.");
+    return bad(data, "The frame starts like a genparty frame but is not valid JSON.");
   }
   const frame = value as Record<string, unknown>;
-  if (frame.gp !== PROTOCOL_VERSION) return bad(`Protocol version ${String(frame.gp)} is not spoken here (this server speaks ${PROTOCOL_VERSION}).`);
+  if (frame.gp !== PROTOCOL_VERSION) return bad(data, `Protocol version ${String(frame.gp)} is not spoken here (this server speaks ${PROTOCOL_VERSION}).`);
   switch (frame.t) {
     case "call":
       if (typeof frame.id !== "string" || frame.id.length === 0 || frame.id.length > MAX_CALL_ID_LENGTH) {
-        return bad(`A call needs an "id": a string of 1 to ${MAX_CALL_ID_LENGTH} characters.`);
+        return bad(data, `A call needs an "id": a string of 1 to ${MAX_CALL_ID_LENGTH} characters.`);
       }
-      if (!("msg" in frame)) return bad(`A call needs a "msg".`);
+      if (!("msg" in frame)) return bad(data, `A call needs a "msg".`);
       return { ok: true, frame: { gp: 1, t: "call", id: frame.id, msg: frame.msg } };
     case "cast":
-      if (!("msg" in frame)) return bad(`A cast needs a "msg".`);
+      if (!("msg" in frame)) return bad(data, `A cast needs a "msg".`);
       return { ok: true, frame: { gp: 1, t: "cast", msg: frame.msg } };
     case "cancel":
-      if (typeof frame.id !== "string") return bad(`A cancel needs the "id" of the call.`);
+      if (typeof frame.id !== "string") return bad(data, `A cancel needs the "id" of the call.`);
       return { ok: true, frame: { gp: 1, t: "cancel", id: frame.id } };
     default:
-      return bad(`Unknown frame type ${JSON.stringify(frame.t)}; expected "call", "cast" or "cancel".`);
+      return bad(data, `Unknown frame type ${JSON.stringify(frame.t)}; expected "call", "cast" or "cancel".`);
   }
+}
+
+/** A bad frame: what is wrong, and the call id when one can be found in its text (it may not even be JSON). */
+function bad(data: string, problem: string): Parsed<ClientFrame> {
+  const id = /"id":"([^"\\]{1,128})"/.exec(data.slice(0, 512))?.[1];
+  return id === undefined ? { ok: false, problem } : { ok: false, id, problem };
 }
 
 /** Reads a server frame (in the client). */

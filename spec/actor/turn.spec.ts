@@ -7,27 +7,37 @@ import { backends, counterOn, uniqueName } from "../helpers.js";
 
 afterEach(() => resetClock());
 
-/** Counts storage transactions the object commits while `during` runs. */
-async function countCommits(stub: DurableObjectStub, during: () => Promise<unknown>): Promise<number> {
-  const counter = { commits: 0 };
+/** Storage writes while `during` runs: write statements on SQLite, transactions on KV. */
+async function countWrites(stub: DurableObjectStub, backend: string, during: () => Promise<unknown>): Promise<number> {
+  const counter = { writes: 0 };
   await runInDurableObject(stub, (_instance, state) => {
     const storage = state.storage;
-    for (const method of ["transactionSync", "transaction"] as const) {
-      const original = storage[method].bind(storage) as (...args: never[]) => unknown;
-      Object.defineProperty(storage, method, {
+    if (backend === "SQLite storage") {
+      const sql = storage.sql;
+      const exec = sql.exec.bind(sql) as (query: string, ...bindings: unknown[]) => SqlStorageCursor<Record<string, SqlStorageValue>>;
+      Object.defineProperty(sql, "exec", {
         configurable: true,
-        value: (...args: never[]) => {
-          counter.commits++;
-          return original(...args);
+        value: (query: string, ...bindings: unknown[]) => {
+          if (/^\s*(INSERT|UPDATE|DELETE)/i.test(query)) counter.writes++;
+          return exec(query, ...bindings);
         },
       });
+      return;
     }
+    const transaction = storage.transaction.bind(storage) as (...args: never[]) => unknown;
+    Object.defineProperty(storage, "transaction", {
+      configurable: true,
+      value: (...args: never[]) => {
+        counter.writes++;
+        return transaction(...args);
+      },
+    });
   });
   await during();
-  return counter.commits;
+  return counter.writes;
 }
 
-describe.each(backends)("Turns on %s", (_backend, namespace) => {
+describe.each(backends)("Turns on %s", (backend, namespace) => {
   it("runs init once, on the first message only", async () => {
     const counter = counterOn(namespace, "init");
     await counter.call({ type: "add", by: 1 });
@@ -61,12 +71,12 @@ describe.each(backends)("Turns on %s", (_backend, namespace) => {
   it("writes nothing for a turn that changed neither state nor timers", async () => {
     const counter = counterOn(namespace, "unchanged");
     await counter.call({ type: "add", by: 1 });
-    const commits = await countCommits(counter.stub, async () => {
+    const writes = await countWrites(counter.stub, backend, async () => {
       await counter.call({ type: "get" });
       await counter.call({ type: "state" });
       await counter.call({ type: "add", by: 1 });
     });
-    expect(commits).toBe(1);
+    expect(writes).toBe(1);
   });
 
   it("rolls back state and timers of a throwing call, answers RemoteError and keeps serving", async () => {

@@ -78,9 +78,11 @@ export function buildWorker(tag) {
  * .wrangler/. Resolves once `GET /` answers. `stop()` ends the whole process group; it also runs
  * if this process exits or is interrupted.
  */
-export async function startWrangler({ fresh = true, tag } = {}) {
+export async function startWrangler({ fresh = true, tag, prebuilt } = {}) {
   const dirs = dirsOf(tag);
-  const { bundle, sha } = buildWorker(tag);
+  // `prebuilt` ({ bundle, sha } of an earlier start) runs the same bundle again without rebuilding it.
+  const { bundle, sha } = prebuilt ?? buildWorker(tag);
+  mkdirSync(dirs.logs, { recursive: true });
   if (fresh) rmSync(dirs.state, { recursive: true, force: true });
   const port = await freePort();
   let inspectorPort = await freePort();
@@ -325,4 +327,30 @@ export async function closeSockets(sockets, timeoutMs = 10_000) {
 export function percentile(sorted, p) {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+// ── inspector ─────────────────────────────────────────────────────────────────
+
+/** A minimal Chrome DevTools Protocol client. */
+export async function inspector(port) {
+  const targets = await fetch(`http://127.0.0.1:${port}/json`).then((r) => r.json());
+  const socket = new WebSocket(targets[0].webSocketDebuggerUrl);
+  await new Promise((done, fail) => (socket.once("open", done), socket.once("error", fail)));
+  let id = 0;
+  const waiting = new Map();
+  socket.on("message", (data) => {
+    const message = JSON.parse(data.toString());
+    if (message.id !== undefined && waiting.has(message.id)) {
+      const { done, fail } = waiting.get(message.id);
+      waiting.delete(message.id);
+      if (message.error) fail(new Error(`${message.error.message}`));
+      else done(message.result);
+    }
+  });
+  const send = (method, params = {}) =>
+    new Promise((done, fail) => {
+      waiting.set(++id, { done, fail });
+      socket.send(JSON.stringify({ id, method, params }));
+    });
+  return { send, close: () => socket.close() };
 }

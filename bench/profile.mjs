@@ -15,8 +15,7 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { SourceMap } from "node:module";
 import { join } from "node:path";
-import WebSocket from "ws";
-import { closeSockets, LOG_DIR, openSockets, startWrangler, terminateLiveSockets } from "./harness.mjs";
+import { closeSockets, inspector, LOG_DIR, openSockets, startWrangler, terminateLiveSockets } from "./harness.mjs";
 
 const [workload = "rpc", a = "gp", b = "ping"] = process.argv.slice(2);
 const int = (name, fallback) => Number(process.env[`BENCH_${name}`] ?? fallback);
@@ -28,30 +27,6 @@ const PATHS = {
   "gp-server": (p) => `/gp/bench-gp-server${p ? "-persisted" : ""}`,
   "gp-actor": (p) => `/gp/bench-gp-actor${p ? "-persisted" : ""}`,
 };
-
-/** A minimal Chrome DevTools Protocol client. */
-async function inspector(port) {
-  const targets = await fetch(`http://127.0.0.1:${port}/json`).then((r) => r.json());
-  const socket = new WebSocket(targets[0].webSocketDebuggerUrl);
-  await new Promise((done, fail) => (socket.once("open", done), socket.once("error", fail)));
-  let id = 0;
-  const waiting = new Map();
-  socket.on("message", (data) => {
-    const message = JSON.parse(data.toString());
-    if (message.id !== undefined && waiting.has(message.id)) {
-      const { done, fail } = waiting.get(message.id);
-      waiting.delete(message.id);
-      if (message.error) fail(new Error(`${message.error.message}`));
-      else done(message.result);
-    }
-  });
-  const send = (method, params = {}) =>
-    new Promise((done, fail) => {
-      waiting.set(++id, { done, fail });
-      socket.send(JSON.stringify({ id, method, params }));
-    });
-  return { send, close: () => socket.close() };
-}
 
 async function runWorkload(server) {
   if (workload === "rpc") {

@@ -11,8 +11,8 @@
 //
 // Sizes: BENCH_CLIENTS, BENCH_MSGS, BENCH_ECHO, BENCH_CALLS, BENCH_ACKS, BENCH_CONNECT, BENCH_CONNECT_CONCURRENCY,
 // BENCH_RPC_CALLS, BENCH_RPC_CONCURRENCY, BENCH_HTTP, BENCH_HTTP_CONCURRENCY, BENCH_ROUNDS,
-// BENCH_SCENARIO_TIMEOUT_S, BENCH_RUN_TIMEOUT_S, BENCH_WAKE_SOCKETS, BENCH_WAKE_IDLE_S.
-// Subsets: BENCH_KINDS=raw,gp-actor  BENCH_SCENARIOS=echo,calls,broadcast,persisted,acks,connect,http,rpc,wake
+// BENCH_SCENARIO_TIMEOUT_S, BENCH_RUN_TIMEOUT_S, BENCH_WAKE_SOCKETS, BENCH_WAKE_IDLE_S, BENCH_MEMORY_SOCKETS.
+// Subsets: BENCH_KINDS=raw,gp-actor  BENCH_SCENARIOS=echo,calls,broadcast,persisted,acks,connect,http,rpc,wake,memory
 import { execFileSync } from "node:child_process";
 import { rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
@@ -33,6 +33,7 @@ import {
   terminateLiveSockets,
   versionOf,
 } from "./harness.mjs";
+import { measureMemory } from "./memory.mjs";
 
 const argv = process.argv.slice(2);
 const SMOKE = process.env.BENCH_SMOKE === "1" || argv.includes("--smoke");
@@ -69,11 +70,12 @@ const CONFIG = {
   httpConcurrency: setting("HTTP_CONCURRENCY", 20, 10, 5),
   rounds: setting("ROUNDS", 3, 1, 1),
   wakeSockets: setting("WAKE_SOCKETS", 1000, 100, 5),
+  memorySockets: setting("MEMORY_SOCKETS", 1000, 100, 5),
   // Seconds of silence before the wake message: workerd evicts an idle object after ~10 s. A smoke
   // run (which leaves wake out unless asked for) doesn't wait, so it only checks the echo to sender.
   wakeIdleMs: idleSetting(13, 13, 0) * 1000,
   scenarioTimeoutMs: setting("SCENARIO_TIMEOUT_S", 60, 30, 10) * 1000,
-  runTimeoutMs: setting("RUN_TIMEOUT_S", 1500, 300, 55) * 1000,
+  runTimeoutMs: setting("RUN_TIMEOUT_S", 1500, 300, 100) * 1000,
 };
 /** A fan-out that receives nothing for this long has lost messages: it ends early as incomplete. */
 const STALL_MS = SMOKE ? 3_000 : 5_000;
@@ -132,7 +134,7 @@ const onlyArg = (() => {
   if (i < 0) return undefined;
   return argv[i].startsWith("--only=") ? argv[i].slice(7) : argv[i + 1];
 })();
-const ALL_SCENARIOS = ["echo", "calls", "broadcast", "persisted", "acks", "connect", "http", "rpc", "wake"];
+const ALL_SCENARIOS = ["echo", "calls", "broadcast", "persisted", "acks", "connect", "http", "rpc", "wake", "memory"];
 const chosenScenarios = onlyArg ?? process.env.BENCH_SCENARIOS;
 if (chosenScenarios) {
   const unknown = chosenScenarios.split(",").filter((name) => !ALL_SCENARIOS.includes(name));
@@ -542,7 +544,8 @@ async function rpc(target, spec, round, deadline) {
 let initialPids = "";
 const pidsOf = (list) => list.map((p) => `${p.role}:${p.pid}`).sort().join(",");
 
-async function bounded(label, run) {
+/** Runs one scenario within its time bound; `measureLoad` false for one that starts a workerd of its own (it would count as other load). */
+async function bounded(label, run, measureLoad = true) {
   processes = serverProcesses(server.pgid);
   if (pidsOf(processes) !== initialPids) {
     console.warn(`  workerd processes changed (${initialPids} → ${pidsOf(processes)}): wrangler restarted them`);
@@ -564,10 +567,10 @@ async function bounded(label, run) {
   });
   try {
     const metrics = await Promise.race([run(deadline), timeout]);
-    return { ...metrics, otherLoad: otherLoad() };
+    return { ...metrics, otherLoad: measureLoad ? otherLoad() : NaN };
   } catch (error) {
     console.error(`  ${label} failed: ${error.message}`);
-    return { complete: false, error: error.message, otherLoad: otherLoad() };
+    return { complete: false, error: error.message, otherLoad: measureLoad ? otherLoad() : NaN };
   } finally {
     clearTimeout(timer);
     terminateLiveSockets();
@@ -584,11 +587,15 @@ function describe(metrics) {
   if (metrics.error) return `error: ${metrics.error}`;
   // A smoke run is too small to time anything: it only says whether everything arrived.
   if (SMOKE) return `${metrics.complete ? "ok" : "FAIL"} ${metrics.done}/${metrics.expected}${metrics.outcome && metrics.outcome !== "done" ? ` (${metrics.outcome})` : ""}`;
+  if (metrics.rssMiBPer1k !== undefined) {
+    const parts = [`${metrics.done} sockets: RSS ${fmt(metrics.rssMiBPer1k)} MiB per 1k`];
+    if (!metrics.complete) parts.push(`INCOMPLETE ${metrics.done}/${metrics.expected}`);
+    return parts.join(", ");
+  }
   if (metrics.wakeMs !== undefined) {
     const parts = [
       `${metrics.sockets} sockets, first reply ${fmt(metrics.wakeMs)} ms (warm ${fmt(metrics.warmMs)} ms)`,
       `DO workerd CPU ${fmt(metrics.cpuUserWakeMs)} ms (${fmt(metrics.cpuUserWakeSettledMs)} ms to +250 ms)`,
-      `RSS ${fmt(metrics.rssMiBPer1kConns)} MiB per 1k sockets`,
       `instance ${metrics.instanceAgeMs} ms old`,
     ];
     if (metrics.otherLoad > 0.15) parts.push(`other load ${metrics.otherLoad.toFixed(2)} cores`);
@@ -601,6 +608,10 @@ function describe(metrics) {
   if (!metrics.complete) parts.push(`INCOMPLETE ${metrics.done}/${metrics.expected}${metrics.outcome ? ` (${metrics.outcome})` : ""}`);
   return parts.join(", ");
 }
+
+// A smoke run keeps its build, state and logs apart (per process), so it can run next to a
+// measuring run or another smoke run; they are removed after a run that passed.
+const startOptions = SMOKE ? { tag: `bench-smoke-${process.pid}` } : {};
 
 async function runAll() {
   for (let round = 1; round <= CONFIG.rounds; round++) {
@@ -615,6 +626,15 @@ async function runAll() {
             record(`rpc:${spec.key}`, target.key, metrics);
             console.log(`round ${round}/${CONFIG.rounds}  rpc ${spec.key.padEnd(10)} ${target.label.padEnd(25)} ${describe(metrics)}`);
           }
+        }
+        continue;
+      }
+      if (scenario === "memory") {
+        for (const kind of kinds) {
+          const options = { count: CONFIG.memorySockets, concurrency: CONFIG.connectConcurrency, prebuilt: { bundle: server.bundlePath, sha: server.bundleSha }, room: `memory-${kind.key}-${runId}-${round}`, tag: `${startOptions.tag ?? "bench"}-memory`, settleMs: SMOKE ? 50 : 1_000 };
+          const metrics = await bounded(`memory ${kind.key}`, (deadline) => measureMemory(kind, { ...options, deadline }), false);
+          record(scenario, kind.key, metrics);
+          console.log(`round ${round}/${CONFIG.rounds}  ${scenario.padEnd(10)} ${kind.label.padEnd(25)} ${describe(metrics)}`);
         }
         continue;
       }
@@ -707,6 +727,7 @@ const ROOM_ROWS = [
   ["http", "p99", "http: p99 ms ↓"],
   ["http", "cpuUserUsPerReq", "http: DO workerd CPU µs per request ↓"],
   ["http", "cpuAllUsPerReq", "http: both workerds CPU µs per request ↓"],
+  ["memory", "rssMiBPer1k", "memory: DO workerd RSS MiB per 1,000 open sockets ↓"],
 ];
 
 const RPC_ROWS = [
@@ -767,7 +788,6 @@ const WAKE_ROWS = [
   ["cpuUserWakeMs", "DO workerd CPU ms, send → reply ↓"],
   ["cpuUserWakeSettledMs", "DO workerd CPU ms, send → reply + 250 ms ↓"],
   ["cpuAllWakeMs", "both workerds CPU ms, send → reply ↓"],
-  ["rssMiBPer1kConns", "DO workerd RSS MiB per 1,000 open sockets ↓"],
 ];
 
 /** The wake scenario: hibernating targets only, ratios to the raw DO. */
@@ -854,14 +874,14 @@ function report(status) {
     `- Machine: ${env.cores} cores (${env.cpuModel}), ${env.platform}; load average ${env.loadAtStart} at start, ${env.loadAtEnd} at end`,
     `- Other processes on the machine during the scenarios: median ${fmt(env.otherLoad.median)} cores, max ${fmt(env.otherLoad.max)} (${env.otherLoad.busy} of ${env.otherLoad.count} scenarios above 0.15 cores)`,
     `- genparty at ${env.commit}; bundle sha256 ${env.bundleSha ?? "?"}… (built once per run, so edits during a run don't reload it)`,
-    `- Sizes: echo ${CONFIG.echo} sequential · socket calls ${CONFIG.calls} sequential · persisted acks ${CONFIG.acks} pipelined · fan-out ${CONFIG.clients} clients × ${CONFIG.messages} msgs (${(CONFIG.clients * CONFIG.clients * CONFIG.messages).toLocaleString("en-US")} deliveries) · connect ${CONFIG.connect} sockets, ${CONFIG.connectConcurrency} at a time · HTTP ${CONFIG.http} GETs, ${CONFIG.httpConcurrency} at a time · RPC ${CONFIG.rpcCalls} calls · wake ${CONFIG.wakeSockets} sockets after ${CONFIG.wakeIdleMs / 1000} s idle · ${CONFIG.rounds} interleaved round(s); cells are the median <sub>min–max</sub>`,
+    `- Sizes: echo ${CONFIG.echo} sequential · socket calls ${CONFIG.calls} sequential · persisted acks ${CONFIG.acks} pipelined · fan-out ${CONFIG.clients} clients × ${CONFIG.messages} msgs (${(CONFIG.clients * CONFIG.clients * CONFIG.messages).toLocaleString("en-US")} deliveries) · connect ${CONFIG.connect} sockets, ${CONFIG.connectConcurrency} at a time · HTTP ${CONFIG.http} GETs, ${CONFIG.httpConcurrency} at a time · RPC ${CONFIG.rpcCalls} calls · wake ${CONFIG.wakeSockets} sockets after ${CONFIG.wakeIdleMs / 1000} s idle · memory ${CONFIG.memorySockets} sockets, a fresh workerd per target · ${CONFIG.rounds} interleaved round(s); cells are the median <sub>min–max</sub>`,
     "",
     ...(rooms ? ["## WebSocket rooms (hibernating)", "", rooms, ""] : []),
     ...(wakes
       ? [
           "## Wake: the first message after hibernation",
           "",
-          `${CONFIG.wakeSockets} sockets open in one room, ${CONFIG.wakeIdleMs / 1000} s of silence (workerd evicts the object), then one client sends a frame only it gets back. CPU from /proc schedstat (ns); RSS is the DO workerd's growth while the sockets opened.`,
+          `${CONFIG.wakeSockets} sockets open in one room, ${CONFIG.wakeIdleMs / 1000} s of silence (workerd evicts the object), then one client sends a frame only it gets back. CPU from /proc schedstat (ns).`,
           "",
           wakes,
           "",
@@ -927,9 +947,6 @@ try {
     const busyBefore = machineBusySeconds() - busy0;
     if (busyBefore > 0.3) console.warn(`Other processes keep ${busyBefore.toFixed(2)} cores busy before the run: the figures will be skewed (see "other load" per scenario).`);
   }
-  // A smoke run keeps its build, state and logs apart (per process), so it can run next to a
-  // measuring run or another smoke run; they are removed after a run that passed.
-  const startOptions = SMOKE ? { tag: `bench-smoke-${process.pid}` } : {};
   try {
     server = await startWrangler(startOptions);
   } catch (error) {

@@ -67,6 +67,8 @@ export class ActorRuntime {
   #droppedCasts = 0;
   /** Props for the next start's handleStart (routing and getServerByName pass them over RPC). */
   #startProps: unknown;
+  /** A state object whose JSON its owner already made (and checked) in this turn; see `knownJson`. */
+  #known: { readonly state: unknown; readonly json: string } | undefined;
 
   constructor(ctx: DurableObjectState, behaviour: Behaviour, options: RuntimeOptions) {
     this.#ctx = ctx;
@@ -239,6 +241,15 @@ export class ActorRuntime {
   /** Delivers a call's outcome to its caller, wherever it waits. False if it was answered already or gave up. */
   #settle(from: From, outcome: Outcome): boolean {
     return from.type === "socket" ? this.#socketCalls.answer(from, outcome) : this.#pending.settle(from, outcome);
+  }
+
+  /**
+   * Tells the commit that `state` serializes to `json`, checked as `serializeState` would: an
+   * adapter that had to serialize the state anyway (MachineServer compares snapshots) saves the
+   * commit doing it again. Only the very object passed is matched, and only until the next commit.
+   */
+  knownJson(state: object, json: string): void {
+    this.#known = { state, json };
   }
 
   sendAfter(ms: number, msg: Json, key: string | undefined): string {
@@ -486,7 +497,9 @@ export class ActorRuntime {
 
   /** Saves what the turn changed; returns the storage write to wait for, or undefined when there is nothing to write. */
   #commit(state: unknown, turn: Turn, envelope: Envelope | undefined, force = false): Promise<void> | undefined {
-    const json = serializeState(state, this);
+    const known = this.#known;
+    this.#known = undefined;
+    const json = known !== undefined && known.state === state ? known.json : serializeState(state, this);
     const changed = force || json !== this.#committed;
     if (changed) checkStateSize(json, this.#store.maxStateBytes, this.label);
     const timers = envelope?.kind === "timeout" ? [{ op: "fired", key: envelope.row.key, seq: envelope.row.seq } as const, ...turn.timers] : turn.timers;

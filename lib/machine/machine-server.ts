@@ -1,6 +1,7 @@
 import { type Actor as XStateActor, type AnyStateMachine, createActor, type EventFromLogic, type SnapshotFrom } from "xstate";
-import { Actor } from "../actor/actor.js";
+import { Actor, runtimeOf } from "../actor/actor.js";
 import { type CallResult, type CastResult, type NoReply, noreply, reply } from "../actor/results.js";
+import { serializeState } from "../actor/state-json.js";
 import type { CastOrigin, From, Info, Json } from "../actor/types.js";
 import type { Connection } from "../connections/connection.js";
 import { encodeFrame } from "../protocol/frames.js";
@@ -67,6 +68,10 @@ export abstract class MachineServer<Env = Cloudflare.Env, M extends AnyStateMach
   #syncQueued = false;
   /** The snapshot (as JSON) the connections' views were last computed from. */
   #viewsOf: string | undefined;
+  /** With the default `project` every connection sees the same view: computed, encoded and compared once per change. */
+  readonly #sharedView: boolean;
+  /** That one view, as last pushed to every connection. */
+  #lastView: string | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -76,6 +81,7 @@ export abstract class MachineServer<Env = Cloudflare.Env, M extends AnyStateMach
       checkMachine(statics.machine, statics.name);
       checkedClasses.add(statics);
     }
+    this.#sharedView = this.project === MachineServer.prototype.project;
   }
 
   /**
@@ -213,6 +219,7 @@ export abstract class MachineServer<Env = Cloudflare.Env, M extends AnyStateMach
     // Connections saw this state before the restart: only a change from here on is news to them.
     // Remembering the snapshot (not every connection's view) keeps a wake O(1) in the number of sockets.
     this.#viewsOf = JSON.stringify(actor.getPersistedSnapshot());
+    this.#lastView = this.#sharedView ? this.#view(undefined) : undefined;
     // An invoked promise or callback can't resume its work: the machine hears it failed, and decides (onError).
     for (const id of interrupted) {
       actor.send({ type: `xstate.error.actor.${id}`, error: new InterruptedActorError(`Child "${id}" was interrupted: the room restarted while it ran.`) } as never);
@@ -290,17 +297,35 @@ export abstract class MachineServer<Env = Cloudflare.Env, M extends AnyStateMach
       delays: this.#clock!.toJSON() as MachineState["delays"],
     };
     this.#current = next;
+    // Checked as the commit would check it, then handed to the commit: the snapshot is serialized once per turn.
+    const snapshotJson = serializeState(next.snapshot, runtimeOf(this));
+    runtimeOf(this).knownJson(next, `{"version":${next.version},"snapshot":${snapshotJson},"delays":${JSON.stringify(next.delays)}}`);
     // Views are a function of the snapshot and the connection: no snapshot change, no view to send.
-    const snapshotJson = JSON.stringify(next.snapshot);
     if (snapshotJson !== this.#viewsOf) {
       this.#viewsOf = snapshotJson;
-      for (const connection of this.getConnections()) this.#sendView(connection, false);
+      if (this.#sharedView) this.#sendView(undefined, false);
+      else for (const connection of this.getConnections()) this.#sendView(connection, false);
     }
     return next;
   }
 
-  #sendView(connection: Connection, force: boolean): void {
-    const view = JSON.stringify(this.project(this.#snapshot(), connection)) ?? "null";
+  #view(connection: Connection | undefined): string {
+    return JSON.stringify(this.project(this.#snapshot(), connection)) ?? "null";
+  }
+
+  /** Sends `connection` its view if it changed (or always, `force`); with the shared view, `undefined` means everyone. */
+  #sendView(connection: Connection | undefined, force: boolean): void {
+    if (this.#sharedView) {
+      // A changed view goes to everyone (the new connection among them); an unchanged one to the new connection only.
+      const view = this.#view(undefined);
+      if (view !== this.#lastView) {
+        this.#lastView = view;
+        this.broadcast(stateFrame(view));
+      } else if (force) connection?.send(stateFrame(view));
+      return;
+    }
+    if (!connection) return;
+    const view = this.#view(connection);
     if (!force && this.#sent.get(connection.id) === view) return;
     this.#sent.set(connection.id, view);
     connection.send(stateFrame(view));

@@ -223,6 +223,33 @@ describe("Connection events", () => {
   });
 });
 
+describe("The default view", () => {
+  const pongsOf = (frame: string) => (JSON.parse(frame) as { msg: { state: { context: { pongs: number; seen: string[] } } } }).msg.state.context;
+
+  it("goes to every connection once per change, and not at all for an event that changes nothing", async () => {
+    const name = uniqueName("shared");
+    const a = await connect(`/parties/pinger/${name}?_pk=a`);
+    expect(pongsOf(await a.next()).seen).toEqual(["+a"]);
+    const b = await connect(`/parties/pinger/${name}?_pk=b`);
+    // b's connect changed the view: both get it, b once (not its own forced copy as well).
+    await vi.waitFor(() => expect(a.received.map((f) => pongsOf(String(f)).seen.length)).toEqual([1, 2]));
+    await vi.waitFor(() => expect(b.received).toHaveLength(1));
+    const pinger = getActor(env.PINGER, name);
+    await pinger.call({ type: "pong" });
+    // In idle, "disarm" is not handled: the snapshot stays as it is.
+    await pinger.call({ type: "disarm" });
+    await pinger.call({ type: "pong" });
+    await hibernate(pinger);
+    await pinger.call({ type: "disarm" });
+    await pinger.call({ type: "pong" });
+    const pongs = (socket: TestSocket) => socket.received.map((f) => pongsOf(String(f)).pongs).filter((n) => n > 0).sort();
+    await vi.waitFor(() => expect(pongs(a)).toEqual([1, 2, 3]));
+    await vi.waitFor(() => expect(pongs(b)).toEqual([1, 2, 3]));
+    expect(a.received).toHaveLength(5);
+    expect(b.received).toHaveLength(4);
+  });
+});
+
 describe("MachineServer restarts", () => {
   it("tells the machine an invoked promise was interrupted instead of silently running it again", async () => {
     const flow = getActor(env.WORKFLOW, uniqueName("flow"));

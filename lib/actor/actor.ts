@@ -6,7 +6,7 @@ import { clock } from "./clock.js";
 import { NotImplementedError } from "./errors.js";
 import { ActorRef, type ActorRefOptions, type AnyActor } from "./ref.js";
 import { type CallResult, type CastResult, type MaybePromise, type NoReply, noreply, reply } from "./results.js";
-import type { Outcome } from "./replies.js";
+import { type CallAnswer, failedAnswer, toAnswer } from "./answer.js";
 import { ActorRuntime, DEFAULT_MAILBOX_LIMIT } from "./runtime.js";
 import type { SendOrder } from "./sender-order.js";
 import type { Connection, WSMessage } from "../connections/connection.js";
@@ -74,6 +74,9 @@ export abstract class Actor<Env = Cloudflare.Env, State = unknown, CallMsg = nev
    */
   static options: ActorOptions = { hibernate: true };
 
+  /** Also in `runtimes` (for `runtimeOf`); a field here spares the actor's own methods a WeakMap lookup per message. */
+  readonly #runtime: ActorRuntime;
+
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     const statics = new.target as unknown as { mailbox?: Partial<MailboxOptions>; name: string };
@@ -84,6 +87,7 @@ export abstract class Actor<Env = Cloudflare.Env, State = unknown, CallMsg = nev
       hibernate: options.hibernate !== false,
     });
     runtimes.set(this, runtime);
+    this.#runtime = runtime;
     void ctx.blockConcurrencyWhile(() => runtime.open());
   }
 
@@ -159,12 +163,12 @@ export abstract class Actor<Env = Cloudflare.Env, State = unknown, CallMsg = nev
 
   /** The name this object was reached by; known in every entry point, also after eviction. */
   get name(): string {
-    return runtimeOf(this).name;
+    return this.#runtime.name;
   }
 
   /** Answers a call kept with `noreply`. Returns false if that caller was already answered or timed out. */
   reply(from: From, value: unknown): boolean {
-    return runtimeOf(this).reply(from, value);
+    return this.#runtime.reply(from, value);
   }
 
   /**
@@ -174,17 +178,17 @@ export abstract class Actor<Env = Cloudflare.Env, State = unknown, CallMsg = nev
    * on its own, in mailbox order.
    */
   sendAfter(ms: number, msg: Json, options: { key?: string } = {}): string {
-    return runtimeOf(this).sendAfter(ms, msg, options.key);
+    return this.#runtime.sendAfter(ms, msg, options.key);
   }
 
   /** Cancels the timer with this key; it will not fire. */
   cancelTimer(key: string): Promise<void> {
-    return runtimeOf(this).cancelTimer(key);
+    return this.#runtime.cancelTimer(key);
   }
 
   /** When the timer with this key is due (epoch ms on `this.now()`'s clock), or null. */
   timerDeadline(key: string): Promise<number | null> {
-    return runtimeOf(this).timerDeadline(key);
+    return this.#runtime.timerDeadline(key);
   }
 
   /** Milliseconds since the epoch on the clock timers use (moved by `advanceClock` in tests): compute deadlines with it. */
@@ -194,7 +198,7 @@ export abstract class Actor<Env = Cloudflare.Env, State = unknown, CallMsg = nev
 
   /** Sends to every open connection except the ids in `exclude`. A peer that just left is skipped, never an error. */
   broadcast(message: WSMessage, exclude: readonly string[] = []): void {
-    for (const connection of runtimeOf(this).connections.all()) {
+    for (const connection of this.#runtime.connections.all()) {
       if (exclude.length > 0 && exclude.includes(connection.id)) continue;
       try {
         connection.send(message);
@@ -221,50 +225,51 @@ export abstract class Actor<Env = Cloudflare.Env, State = unknown, CallMsg = nev
 
   /** Open connections, optionally only those with `tag`. Closing and closed sockets are never listed. */
   getConnections<TState = unknown>(tag?: string): Connection<TState>[] {
-    return runtimeOf(this).connections.all(tag) as Connection<TState>[];
+    return this.#runtime.connections.all(tag) as Connection<TState>[];
   }
 
   /** The open connection with this id. */
   getConnection<TState = unknown>(id: string): Connection<TState> | undefined {
-    return runtimeOf(this).connections.get(id) as Connection<TState> | undefined;
+    return this.#runtime.connections.get(id) as Connection<TState> | undefined;
   }
 
   get mailboxStats(): MailboxStats {
-    return runtimeOf(this).stats;
+    return this.#runtime.stats;
   }
 
   /** A reference to another actor whose calls carry this turn's call chain, so a cycle back here fails fast with `SelfCallError`. */
   getActor<A extends AnyActor>(namespace: DurableObjectNamespace<A>, name: string, options: ActorRefOptions = {}): ActorRef<A> {
-    const runtime = runtimeOf(this);
+    const runtime = this.#runtime;
     return new ActorRef(namespace, name, { ...options, chain: () => runtime.outgoingChain() });
   }
 
   get #label(): string {
-    return runtimeOf(this).label;
+    return this.#runtime.label;
   }
 
   // ── Durable Object entry points ─────────────────────────────────────────────
 
   override fetch(request: Request): Promise<Response> {
-    return runtimeOf(this).request(request);
+    return this.#runtime.request(request);
   }
 
   override alarm(): Promise<void> {
-    return runtimeOf(this).alarm();
+    return this.#runtime.alarm();
   }
 
   override webSocketMessage(socket: WebSocket, message: string | ArrayBuffer): void {
-    const connection = runtimeOf(this).connections.of(socket);
-    if (connection) runtimeOf(this).socketMessage(connection, message);
+    const runtime = this.#runtime;
+    const connection = runtime.connections.of(socket);
+    if (connection) runtime.socketMessage(connection, message);
   }
 
   override webSocketClose(socket: WebSocket, code: number, reason: string, wasClean: boolean): Promise<void> {
-    return runtimeOf(this).socketClose(socket, code, reason, wasClean);
+    return this.#runtime.socketClose(socket, code, reason, wasClean);
   }
 
   override webSocketError(socket: WebSocket, error: unknown): void {
-    const connection = runtimeOf(this).connections.of(socket);
-    if (connection) runtimeOf(this).socketError(connection, error);
+    const connection = this.#runtime.connections.of(socket);
+    if (connection) this.#runtime.socketError(connection, error);
   }
 
   /**
@@ -272,20 +277,20 @@ export abstract class Actor<Env = Cloudflare.Env, State = unknown, CallMsg = nev
    * `Error` whose message starts with its class name; `getActor(...).call` rebuilds the class.
    */
   async call(msg: CallMsg, options: RpcCallOptions = {}): Promise<ReplyOf<CallMsg>> {
-    const outcome = await runtimeOf(this).call(msg, options.timeout, options.chain, options.order);
+    const outcome = await this.#runtime.call(msg, options.timeout, options.chain, options.order);
     if (!outcome.ok) throw outcome.error;
     return outcome.value as ReplyOf<CallMsg>;
   }
 
   /** RPC: queues a cast and returns at once. `order` is set by `ActorRef` to keep its casts in order. */
   async cast(msg: CastMsg, order?: SendOrder): Promise<void> {
-    runtimeOf(this).cast(msg, { type: "rpc" }, order);
+    this.#runtime.cast(msg, { type: "rpc" }, order);
   }
 
   /** RPC used by routing and `getServerByName`: starts the actor (its `handleStart` gets `props`) and resolves once started. */
   async __genpartyStart(props?: unknown): Promise<CallEnvelope> {
     try {
-      await runtimeOf(this).start(props);
+      await this.#runtime.start(props);
       return { ok: true, value: undefined };
     } catch (error) {
       return { ok: false, error: toWire(error) };
@@ -293,25 +298,17 @@ export abstract class Actor<Env = Cloudflare.Env, State = unknown, CallMsg = nev
   }
 
   /**
-   * RPC used by `ActorRef`: like `call`, with errors as data so their class survives the trip.
+   * RPC used by `ActorRef`: like `call`, with errors as data so their class survives the trip (see answer.ts).
    * Positional primitives, not an options object: they cross the RPC boundary with less to copy.
    */
-  __genpartyCall(msg: unknown, timeout?: number, chain?: readonly string[], sender?: string, seq?: number, base?: number): Promise<CallEnvelope> {
+  __genpartyCall(msg: unknown, timeout?: number, chain?: readonly string[], sender?: string, seq?: number, base?: number): Promise<CallAnswer> {
     try {
       const order = sender === undefined || seq === undefined ? undefined : { sender, seq, base: base ?? 1 };
-      return runtimeOf(this).call(msg, timeout, chain, order).then(toEnvelope, failedEnvelope);
+      return this.#runtime.call(msg, timeout, chain, order).then(toAnswer, failedAnswer);
     } catch (error) {
-      return Promise.resolve(failedEnvelope(error));
+      return Promise.resolve(failedAnswer(error));
     }
   }
-}
-
-function toEnvelope(outcome: Outcome): CallEnvelope {
-  return outcome.ok ? outcome : { ok: false, error: toWire(outcome.error) };
-}
-
-function failedEnvelope(error: unknown): CallEnvelope {
-  return { ok: false, error: toWire(error) };
 }
 
 /** `static options` from the base class down to `target`, later ones winning: a subclass adds to its parent's. */

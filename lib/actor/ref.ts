@@ -1,5 +1,6 @@
-import { fromWire, SelfCallError } from "../protocol/errors.js";
-import type { actorTypes, CallEnvelope } from "./actor.js";
+import { SelfCallError } from "../protocol/errors.js";
+import type { actorTypes } from "./actor.js";
+import { type CallAnswer, fromAnswer } from "./answer.js";
 import { type SendOrder, SendSequence } from "./sender-order.js";
 import type { CallOptions, ReplyFor } from "./types.js";
 
@@ -26,7 +27,7 @@ interface RefInternals extends ActorRefOptions {
 /** What the ref needs of the stub; the generated RPC types of a generic actor are too deep to use here. */
 interface RpcActor {
   fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response>;
-  __genpartyCall(msg: unknown, timeout: number | undefined, chain: readonly string[] | undefined, sender: string, seq: number, base: number): Promise<CallEnvelope>;
+  __genpartyCall(msg: unknown, timeout: number | undefined, chain: readonly string[] | undefined, sender: string, seq: number, base: number): Promise<CallAnswer>;
   cast(msg: unknown, order: SendOrder): Promise<void>;
 }
 
@@ -80,16 +81,16 @@ export class ActorRef<A extends AnyActor> {
     const stub = this.stub as unknown as RpcActor;
     const sequence = this.#sequence;
     const { sender, seq, base } = sequence.next();
-    let sent: Promise<CallEnvelope>;
+    let sent: Promise<CallAnswer>;
     try {
       sent = stub.__genpartyCall(msg, timeout, chain !== undefined && chain.length > 0 ? chain : undefined, sender, seq, base);
     } catch (error) {
       return Promise.reject(this.#transportFailed(stub, error));
     }
     return sent.then(
-      (envelope) => {
+      (answer) => {
         sequence.arrived(seq);
-        return unwrapEnvelope(envelope);
+        return fromAnswer(answer);
       },
       (error: unknown) => {
         throw this.#transportFailed(stub, error);
@@ -130,11 +131,6 @@ export class ActorRef<A extends AnyActor> {
     if ((this.#stub as unknown as RpcActor) === stub) this.reconnect();
     return error;
   }
-}
-
-function unwrapEnvelope(envelope: CallEnvelope): unknown {
-  if (!envelope.ok) throw fromWire(envelope.error);
-  return envelope.value;
 }
 
 /** A typed handle on the actor named `name` in `namespace`. */

@@ -60,8 +60,9 @@ export class SqliteStore implements Store {
   }
 
   #writeState(state: string | null | undefined): undefined {
+    // An upsert updates the row in place; REPLACE would delete it and insert it again.
     if (state === null) this.#sql.exec("DELETE FROM _genparty_meta WHERE key = 'state'");
-    else if (state !== undefined) this.#sql.exec("INSERT OR REPLACE INTO _genparty_meta (key, value) VALUES ('state', ?)", state);
+    else if (state !== undefined) this.#sql.exec("INSERT INTO _genparty_meta (key, value) VALUES ('state', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", state);
     return undefined;
   }
 

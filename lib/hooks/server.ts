@@ -115,8 +115,9 @@ export class Server<Env = Cloudflare.Env, Props = Record<string, unknown>> exten
     return noreply();
   }
 
-  override async handleRequest(request: Request, _from: From, _state: null): Promise<CallResult<Response, null>> {
-    return reply(await runHook("onRequest", () => this.onRequest(request)));
+  override handleRequest(request: Request, _from: From, _state: null): CallResult<Response, null> | Promise<CallResult<Response, null>> {
+    const response = runHook("onRequest", () => this.onRequest(request));
+    return response instanceof Promise ? response.then((r) => reply(r)) : reply(response);
   }
 
   /** A hook that returns synchronously keeps the whole turn synchronous: no promise per message. */

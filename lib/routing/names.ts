@@ -64,5 +64,5 @@ export function stubFor<T extends Rpc.DurableObjectBranded | undefined>(
   options: { locationHint?: DurableObjectLocationHint; jurisdiction?: DurableObjectJurisdiction },
 ): DurableObjectStub<T> {
   const scoped = options.jurisdiction ? namespace.jurisdiction(options.jurisdiction) : namespace;
-  return scoped.get(scoped.idFromName(name), options.locationHint ? { locationHint: options.locationHint } : undefined);
+  return scoped.getByName(name, options.locationHint ? { locationHint: options.locationHint } : undefined);
 }

@@ -17,7 +17,7 @@ function flakyNamespace<T extends Rpc.DurableObjectBranded>(real: DurableObjectN
   return {
     idFromName: (name: string) => real.idFromName(name),
     jurisdiction: () => real,
-    get: (id: DurableObjectId) => (++handedOut <= failures ? failing(real.get(id)) : real.get(id)),
+    getByName: (name: string) => (++handedOut <= failures ? failing(real.getByName(name)) : real.getByName(name)),
   } as unknown as DurableObjectNamespace<T>;
 }
 

@@ -43,7 +43,7 @@ interface RpcActor {
  */
 export class ActorRef<A extends AnyActor> {
   readonly name: string;
-  readonly id: DurableObjectId;
+  #id: DurableObjectId | undefined;
   readonly #namespace: DurableObjectNamespace<A>;
   readonly #options: RefInternals;
   #stub: DurableObjectStub<A> | undefined;
@@ -55,12 +55,17 @@ export class ActorRef<A extends AnyActor> {
     this.name = name;
     this.#namespace = options.jurisdiction ? namespace.jurisdiction(options.jurisdiction) : namespace;
     this.#options = options;
-    this.id = this.#namespace.idFromName(name);
+  }
+
+  /** The Durable Object id (made on first use: a ref made per request often never needs it). */
+  get id(): DurableObjectId {
+    this.#id ??= this.#namespace.idFromName(this.name);
+    return this.#id;
   }
 
   /** The Durable Object stub. Replaced after a call fails at the transport level (a broken stub stays broken). */
   get stub(): DurableObjectStub<A> {
-    this.#stub ??= this.#namespace.get(this.id, this.#options.locationHint ? { locationHint: this.#options.locationHint } : undefined);
+    this.#stub ??= this.#namespace.getByName(this.name, this.#options.locationHint ? { locationHint: this.#options.locationHint } : undefined);
     return this.#stub;
   }
 

@@ -108,11 +108,18 @@ export class SenderOrder {
 }
 
 /**
+ * Sender ids: random per isolate, then a counter (a UUID per ref cost more than the rest of making
+ * one). Made on first use: Workers refuse random values in global scope.
+ */
+let senderPrefix: string | undefined;
+let senders = 0;
+
+/**
  * The sending side: numbers messages and tracks which have arrived, so each message can say where
  * a fresh receiver should start ({@link SendOrder.base}).
  */
 export class SendSequence {
-  readonly #sender = crypto.randomUUID();
+  readonly #sender = `${(senderPrefix ??= crypto.randomUUID())}.${++senders}`;
   #seq = 0;
   /** Every message up to this one is known to have arrived. */
   #arrived = 0;

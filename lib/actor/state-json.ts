@@ -6,20 +6,33 @@ import { StateNotSerializableError, StateTooLargeError } from "./errors.js";
  * prototype) are refused with an error that names the key, instead of corrupting state.
  */
 export function serializeState(state: unknown, owner: { readonly label: string }): string {
-  // null is every hooks Server's state: no walk needed.
+  // null is every hooks Server's state: nothing to check.
   if (state === undefined || state === null) return "null";
+  let unsupported: Unsupported | undefined;
   try {
-    return JSON.stringify(state, refuseUnsupported);
+    // Checked by a walk in JS, then encoded without a replacer: a replacer is a call from
+    // JSON.stringify back into JS for every key, several times slower than both together.
+    unsupported = findUnsupported(state, "", 0);
   } catch (error) {
-    if (!(error instanceof Unsupported)) throw error;
-    const where = error.key === "" ? "the state itself" : `key "${error.key}"`;
+    if (!(error instanceof TooDeep)) throw error;
+    // Very deep (or cyclic) state: the replacer checks it as JSON.stringify walks, which also reports a cycle.
+    try {
+      return JSON.stringify(state, refuseUnsupported);
+    } catch (inner) {
+      if (!(inner instanceof Unsupported)) throw inner;
+      unsupported = inner;
+    }
+  }
+  if (unsupported) {
+    const where = unsupported.key === "" ? "the state itself" : `key "${unsupported.key}"`;
     throw new StateNotSerializableError(
-      `${owner.label}: ${where} holds ${error.problem}, which doesn't survive storage as JSON. Store plain objects, arrays, strings, numbers, booleans and null (e.g. a Date as its getTime(), a Map as an object or entries array).`,
+      `${owner.label}: ${where} holds ${unsupported.problem}, which doesn't survive storage as JSON. Store plain objects, arrays, strings, numbers, booleans and null (e.g. a Date as its getTime(), a Map as an object or entries array).`,
     );
   }
+  return JSON.stringify(state);
 }
 
-/** Thrown from inside JSON.stringify, caught right outside it: the message needs the owner's label. */
+/** What is wrong, and under which key. */
 class Unsupported {
   constructor(
     readonly key: string,
@@ -27,21 +40,62 @@ class Unsupported {
   ) {}
 }
 
-/** A module-level replacer: one function for every turn instead of a closure each time. */
+/** Nesting beyond which the walk hands over to JSON.stringify (which also detects cycles). */
+const MAX_WALK_DEPTH = 100;
+
+class TooDeep {}
+
+/** The first value JSON would change or drop silently, depth first, in the order JSON.stringify visits keys. */
+function findUnsupported(value: unknown, key: string, depth: number): Unsupported | undefined {
+  switch (typeof value) {
+    case "string":
+    case "boolean":
+    case "undefined":
+      return undefined;
+    case "number":
+      return Number.isFinite(value) ? undefined : new Unsupported(key, `the number ${value}`);
+    case "bigint":
+    case "function":
+    case "symbol":
+      return new Unsupported(key, `a ${typeof value}`);
+  }
+  if (value === null) return undefined;
+  if (depth > MAX_WALK_DEPTH) throw new TooDeep();
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const found = findUnsupported(value[i], String(i), depth + 1);
+      if (found) return found;
+    }
+    return undefined;
+  }
+  const problem = describeObject(value as object);
+  if (problem) return new Unsupported(key, problem);
+  for (const child of Object.keys(value as object)) {
+    const found = findUnsupported((value as Record<string, unknown>)[child], child, depth + 1);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+/** The replacer for state too deep for the walk: the same checks, key by key, as JSON.stringify goes. */
 function refuseUnsupported(this: Record<string, unknown>, key: string, value: unknown): unknown {
-  const problem = describeUnsupported(this[key], value);
+  const raw = this[key];
+  const problem =
+    typeof value === "bigint" || typeof value === "function" || typeof value === "symbol"
+      ? `a ${typeof value}`
+      : typeof value === "number" && !Number.isFinite(value)
+        ? `the number ${value}`
+        : // Look at the value before toJSON ran: a URL or a class with toJSON would come back as another shape.
+          raw !== null && typeof raw === "object" && !Array.isArray(raw)
+          ? describeObject(raw)
+          : undefined;
   if (problem) throw new Unsupported(key, problem);
   return value;
 }
 
-function describeUnsupported(raw: unknown, value: unknown): string | undefined {
+/** Objects JSON turns into something else: a Date into a string, a Map or Set into `{}`, a class instance into a plain object. */
+function describeObject(raw: object): string | undefined {
   if (raw instanceof Date) return "a Date";
-  if (typeof value === "bigint") return "a bigint";
-  if (typeof value === "function") return "a function";
-  if (typeof value === "symbol") return "a symbol";
-  if (typeof value === "number" && !Number.isFinite(value)) return `the number ${value}`;
-  // Look at the value before toJSON ran: a URL or a class with toJSON would come back as another shape.
-  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) return undefined;
   if (raw instanceof Map) return "a Map";
   if (raw instanceof Set) return "a Set";
   const proto: unknown = Object.getPrototypeOf(raw);

@@ -20,6 +20,22 @@ describe("serializeState", () => {
     expect(() => serializeState(state, { label: "A:a" })).toThrow(message);
   });
 
+  it("names the index of an array item it refuses", () => {
+    expect(() => serializeState({ list: [1, new Map()] }, { label: "A:a" })).toThrow(/key "1" holds a Map/);
+  });
+
+  it("checks state nested deeper than its walk, and refuses a cycle with JSON's own error", () => {
+    let deep: Record<string, unknown> = { at: new Set() };
+    for (let i = 0; i < 150; i++) deep = { inner: deep };
+    expect(() => serializeState(deep, { label: "A:a" })).toThrow(/key "at" holds a Set/);
+    let fine: Record<string, unknown> = { n: 1 };
+    for (let i = 0; i < 150; i++) fine = { inner: fine };
+    expect(JSON.parse(serializeState(fine, { label: "A:a" }))).toEqual(fine);
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    expect(() => serializeState(cyclic, { label: "A:a" })).toThrow(TypeError);
+  });
+
   it("refuses a state over the backend's limit, naming both sizes", () => {
     expect(() => checkStateSize(JSON.stringify("é".repeat(100)), 150, "A:a")).toThrow(/the state is 202 bytes of JSON; one storage value holds at most 150/);
     expect(() => checkStateSize("x".repeat(50), 150, "A:a")).not.toThrow();

@@ -11,7 +11,8 @@
 //
 // Sizes: BENCH_CLIENTS, BENCH_MSGS, BENCH_ECHO, BENCH_CALLS, BENCH_ACKS, BENCH_CONNECT, BENCH_CONNECT_CONCURRENCY,
 // BENCH_RPC_CALLS, BENCH_RPC_CONCURRENCY, BENCH_HTTP, BENCH_HTTP_CONCURRENCY, BENCH_ROUNDS,
-// BENCH_SCENARIO_TIMEOUT_S, BENCH_RUN_TIMEOUT_S, BENCH_WAKE_SOCKETS, BENCH_WAKE_IDLE_S, BENCH_MEMORY_SOCKETS.
+// BENCH_SCENARIO_TIMEOUT_S, BENCH_RUN_TIMEOUT_S, BENCH_WAKE_SOCKETS, BENCH_WAKE_IDLE_S, BENCH_MEMORY_SOCKETS,
+// BENCH_SHORT_PASSES (passes of echo, calls, acks and rpc per round).
 // Subsets: BENCH_KINDS=raw,gp-actor  BENCH_SCENARIOS=echo,calls,broadcast,persisted,acks,connect,http,rpc,wake,memory
 import { execFileSync } from "node:child_process";
 import { rmSync, writeFileSync } from "node:fs";
@@ -69,6 +70,7 @@ const CONFIG = {
   http: setting("HTTP", 2000, 200, 10),
   httpConcurrency: setting("HTTP_CONCURRENCY", 20, 10, 5),
   rounds: setting("ROUNDS", 3, 1, 1),
+  shortPasses: setting("SHORT_PASSES", 3, 1, 1),
   wakeSockets: setting("WAKE_SOCKETS", 1000, 100, 5),
   memorySockets: setting("MEMORY_SOCKETS", 1000, 100, 5),
   // Seconds of silence before the wake message: workerd evicts an idle object after ~10 s. A smoke
@@ -141,6 +143,8 @@ if (chosenScenarios) {
   if (unknown.length) throw new RangeError(`unknown scenario(s) ${unknown.join(", ")}; known: ${ALL_SCENARIOS.join(", ")}`);
 }
 const SCENARIOS = ALL_SCENARIOS.filter((name) => (chosenScenarios ? chosenScenarios.split(",").includes(name) : !(SMOKE && name === "wake")));
+/** Scenarios short and noisy enough to run several passes a round (BENCH_SHORT_PASSES). */
+const SHORT_SCENARIOS = new Set(["echo", "calls", "acks", "rpc"]);
 /** The targets wake and calls run on: the hibernating rooms (the in-memory ones never hibernate). */
 const WAKE_KINDS = new Set(["raw", "partyserver", "gp-server", "gp-actor"]);
 
@@ -163,9 +167,9 @@ function serverCpu(before, after, count, unit) {
 }
 
 /** One client, messages one after another: the room's echo latency with nothing else going on. */
-function echo(kind, round, deadline) {
+function echo(kind, tag, deadline) {
   const encode = kind.encode ?? ((text) => text);
-  return sequentialRoundTrips(kind, `echo-${kind.key}-${runId}-${round}`, deadline, CONFIG.echo, {
+  return sequentialRoundTrips(kind, `echo-${kind.key}-${runId}-${tag}`, deadline, CONFIG.echo, {
     frame: (i) => encode(`000${i}`),
     extract: kind.extract,
     // Smoke runs check what came back; measuring runs don't spend client time on it.
@@ -178,9 +182,9 @@ function echo(kind, round, deadline) {
  * → handleCall → `{"gp":1,"t":"reply",…}`) on the Actor, the same call parsed and answered by hand
  * in the other rooms' message handlers.
  */
-function calls(kind, round, deadline) {
+function calls(kind, tag, deadline) {
   const head = kind.key === "gp-actor" ? '{"gp":1,"t":"call","id":"' : '{"t":"call","id":"';
-  return sequentialRoundTrips(kind, `calls-${kind.key}-${runId}-${round}`, deadline, CONFIG.calls, {
+  return sequentialRoundTrips(kind, `calls-${kind.key}-${runId}-${tag}`, deadline, CONFIG.calls, {
     frame: (i) => `${head}${i}","msg":{"type":"ping"}}`,
     check: (data, i) => data.includes(`"id":"${i}","ok":1`),
   });
@@ -239,8 +243,8 @@ async function sequentialRoundTrips(kind, room, deadline, count, { frame, extrac
  * written (a SQL INSERT, or the Actor's state commit) and comes back to it, its ack. Acks/s from the
  * first send to the last ack, and server CPU per ack.
  */
-async function acks(kind, round, deadline) {
-  const { socket } = await openSocket(server.wsBase + kind.path(true, `acks-${kind.key}-${runId}-${round}`), deadline - Date.now());
+async function acks(kind, tag, deadline) {
+  const { socket } = await openSocket(server.wsBase + kind.path(true, `acks-${kind.key}-${runId}-${tag}`), deadline - Date.now());
   const count = CONFIG.acks;
   let received = 0;
   let outOfOrder = 0;
@@ -280,8 +284,8 @@ async function acks(kind, round, deadline) {
 }
 
 /** N clients in one room each send M messages as fast as they can; every message goes to all N. */
-async function fanOut(kind, persisted, round, deadline) {
-  const room = `${persisted ? "persisted" : "broadcast"}-${kind.key}-${runId}-${round}`;
+async function fanOut(kind, persisted, tag, deadline) {
+  const room = `${persisted ? "persisted" : "broadcast"}-${kind.key}-${runId}-${tag}`;
   const { sockets } = await openSockets(server.wsBase + kind.path(persisted, room), CONFIG.clients, 20, deadline);
   const n = sockets.length;
   const m = CONFIG.messages;
@@ -344,8 +348,8 @@ async function fanOut(kind, persisted, round, deadline) {
 }
 
 /** K sockets, C handshakes at a time, into a room that is already running (one warm socket stays open). */
-async function connect(kind, round, deadline) {
-  const url = server.wsBase + kind.path(false, `connect-${kind.key}-${runId}-${round}`);
+async function connect(kind, tag, deadline) {
+  const url = server.wsBase + kind.path(false, `connect-${kind.key}-${runId}-${tag}`);
   const warm = await openSocket(url, deadline - Date.now());
   await sleep(50);
   const user = processes.find((p) => p.role === "user");
@@ -385,8 +389,8 @@ async function connect(kind, round, deadline) {
  * the age of the object's instance: older than the silence means it never hibernated (incomplete).
  * A second sender-only frame right after gives the same room's warm round trip for comparison.
  */
-async function wake(kind, round, deadline) {
-  const url = server.wsBase + kind.path(false, `wake-${kind.key}-${runId}-${round}`);
+async function wake(kind, tag, deadline) {
+  const url = server.wsBase + kind.path(false, `wake-${kind.key}-${runId}-${tag}`);
   const user = processes.find((p) => p.role === "user");
   // The object starts on the first socket; measure RSS from there, so the per-connection figure is the sockets'.
   const first = await openSocket(url, deadline - Date.now());
@@ -470,8 +474,8 @@ async function wake(kind, round, deadline) {
 }
 
 /** N plain GETs to the room (C in flight), each answered by its onRequest / handleRequest / fetch with 200 "ok". */
-async function http(kind, round, deadline) {
-  const url = server.base + kind.path(false, `http-${kind.key}-${runId}-${round}`);
+async function http(kind, tag, deadline) {
+  const url = server.base + kind.path(false, `http-${kind.key}-${runId}-${tag}`);
   let bad = 0;
   let firstBad;
   const get = async () => {
@@ -513,13 +517,13 @@ async function http(kind, round, deadline) {
 }
 
 /** The worker calls the object n times (c in flight) and reports how long the calls took, measured inside the worker. */
-async function rpc(target, spec, round, deadline) {
+async function rpc(target, spec, tag, deadline) {
   const params = new URLSearchParams({
     target: target.key,
     op: spec.op,
     n: String(CONFIG.rpcCalls),
     c: String(spec.concurrency),
-    room: `rpc-${runId}-${round}`,
+    room: `rpc-${runId}-${tag}`,
   });
   const cpu0 = preciseCpuSeconds(processes);
   const response = await fetch(`${server.base}/rpc?${params}`, { signal: AbortSignal.timeout(Math.max(1, deadline - Date.now())) });
@@ -615,48 +619,58 @@ const startOptions = SMOKE ? { tag: `bench-smoke-${process.pid}` } : {};
 
 async function runAll() {
   for (let round = 1; round <= CONFIG.rounds; round++) {
-    // Rotate the order each round so drift (warm-up, other load) doesn't always favour the same target.
-    const kinds = KINDS.map((_, i) => KINDS[(i + round - 1) % KINDS.length]);
     for (const scenario of SCENARIOS) {
-      if (scenario === "rpc") {
-        for (const spec of RPC_OPS) {
-          const targets = round % 2 === 1 ? RPC_TARGETS : [...RPC_TARGETS].reverse();
-          for (const target of targets) {
-            const metrics = await bounded(`rpc ${spec.key} ${target.key}`, (deadline) => rpc(target, spec, round, deadline));
-            record(`rpc:${spec.key}`, target.key, metrics);
-            console.log(`round ${round}/${CONFIG.rounds}  rpc ${spec.key.padEnd(10)} ${target.label.padEnd(25)} ${describe(metrics)}`);
-          }
-        }
-        continue;
-      }
-      if (scenario === "memory") {
-        for (const kind of kinds) {
-          const options = { count: CONFIG.memorySockets, concurrency: CONFIG.connectConcurrency, prebuilt: { bundle: server.bundlePath, sha: server.bundleSha }, room: `memory-${kind.key}-${runId}-${round}`, tag: `${startOptions.tag ?? "bench"}-memory`, settleMs: SMOKE ? 50 : 1_000 };
-          const metrics = await bounded(`memory ${kind.key}`, (deadline) => measureMemory(kind, { ...options, deadline }), false);
-          record(scenario, kind.key, metrics);
-          console.log(`round ${round}/${CONFIG.rounds}  ${scenario.padEnd(10)} ${kind.label.padEnd(25)} ${describe(metrics)}`);
-        }
-        continue;
-      }
-      for (const kind of kinds) {
-        if ((scenario === "persisted" || scenario === "acks") && !kind.persisted) continue;
-        if ((scenario === "wake" || scenario === "calls") && !WAKE_KINDS.has(kind.key)) continue;
-        const runs = {
-          wake: (deadline) => wake(kind, round, deadline),
-          echo: (deadline) => echo(kind, round, deadline),
-          calls: (deadline) => calls(kind, round, deadline),
-          acks: (deadline) => acks(kind, round, deadline),
-          connect: (deadline) => connect(kind, round, deadline),
-          http: (deadline) => http(kind, round, deadline),
-          broadcast: (deadline) => fanOut(kind, false, round, deadline),
-          persisted: (deadline) => fanOut(kind, true, round, deadline),
-        };
-        const run = runs[scenario];
-        const metrics = await bounded(`${scenario} ${kind.key}`, run);
-        record(scenario, kind.key, metrics);
-        console.log(`round ${round}/${CONFIG.rounds}  ${scenario.padEnd(10)} ${kind.label.padEnd(25)} ${describe(metrics)}`);
+      // Short single-client scenarios move ±20% between passes: several passes a round, each target in turn.
+      const passes = SHORT_SCENARIOS.has(scenario) ? CONFIG.shortPasses : 1;
+      for (let pass = 1; pass <= passes; pass++) {
+        // Rotate the order each pass so drift (warm-up, other load) doesn't always favour the same target.
+        const turn = (round - 1) * passes + pass - 1;
+        const kinds = KINDS.map((_, i) => KINDS[(i + turn) % KINDS.length]);
+        await runScenario(scenario, kinds, round, passes > 1 ? `${round}-${pass}` : String(round), turn);
       }
     }
+  }
+}
+
+/** One pass of one scenario over every target it applies to; `tag` keeps each pass's rooms apart. */
+async function runScenario(scenario, kinds, round, tag, turn) {
+  const where = `round ${round}/${CONFIG.rounds}`;
+  if (scenario === "rpc") {
+    for (const spec of RPC_OPS) {
+      const targets = turn % 2 === 0 ? RPC_TARGETS : [...RPC_TARGETS].reverse();
+      for (const target of targets) {
+        const metrics = await bounded(`rpc ${spec.key} ${target.key}`, (deadline) => rpc(target, spec, tag, deadline));
+        record(`rpc:${spec.key}`, target.key, metrics);
+        console.log(`${where}  rpc ${spec.key.padEnd(10)} ${target.label.padEnd(25)} ${describe(metrics)}`);
+      }
+    }
+    return;
+  }
+  if (scenario === "memory") {
+    for (const kind of kinds) {
+      const options = { count: CONFIG.memorySockets, concurrency: CONFIG.connectConcurrency, prebuilt: { bundle: server.bundlePath, sha: server.bundleSha }, room: `memory-${kind.key}-${runId}-${tag}`, tag: `${startOptions.tag ?? "bench"}-memory`, settleMs: SMOKE ? 50 : 1_000 };
+      const metrics = await bounded(`memory ${kind.key}`, (deadline) => measureMemory(kind, { ...options, deadline }), false);
+      record(scenario, kind.key, metrics);
+      console.log(`${where}  ${scenario.padEnd(10)} ${kind.label.padEnd(25)} ${describe(metrics)}`);
+    }
+    return;
+  }
+  for (const kind of kinds) {
+    if ((scenario === "persisted" || scenario === "acks") && !kind.persisted) continue;
+    if ((scenario === "wake" || scenario === "calls") && !WAKE_KINDS.has(kind.key)) continue;
+    const runs = {
+      wake: (deadline) => wake(kind, tag, deadline),
+      echo: (deadline) => echo(kind, tag, deadline),
+      calls: (deadline) => calls(kind, tag, deadline),
+      acks: (deadline) => acks(kind, tag, deadline),
+      connect: (deadline) => connect(kind, tag, deadline),
+      http: (deadline) => http(kind, tag, deadline),
+      broadcast: (deadline) => fanOut(kind, false, tag, deadline),
+      persisted: (deadline) => fanOut(kind, true, tag, deadline),
+    };
+    const metrics = await bounded(`${scenario} ${kind.key}`, runs[scenario]);
+    record(scenario, kind.key, metrics);
+    console.log(`${where}  ${scenario.padEnd(10)} ${kind.label.padEnd(25)} ${describe(metrics)}`);
   }
 }
 
@@ -876,7 +890,7 @@ function report(status) {
     `- Machine: ${env.cores} cores (${env.cpuModel}), ${env.platform}; load average ${env.loadAtStart} at start, ${env.loadAtEnd} at end`,
     `- Other processes on the machine during the scenarios: median ${fmt(env.otherLoad.median)} cores, max ${fmt(env.otherLoad.max)} (${env.otherLoad.busy} of ${env.otherLoad.count} scenarios above 0.15 cores)`,
     `- genparty at ${env.commit}; bundle sha256 ${env.bundleSha ?? "?"}… (built once per run, so edits during a run don't reload it)`,
-    `- Sizes: echo ${CONFIG.echo} sequential · socket calls ${CONFIG.calls} sequential · persisted acks ${CONFIG.acks} pipelined · fan-out ${CONFIG.clients} clients × ${CONFIG.messages} msgs (${(CONFIG.clients * CONFIG.clients * CONFIG.messages).toLocaleString("en-US")} deliveries) · connect ${CONFIG.connect} sockets, ${CONFIG.connectConcurrency} at a time · HTTP ${CONFIG.http} GETs, ${CONFIG.httpConcurrency} at a time · RPC ${CONFIG.rpcCalls} calls · wake ${CONFIG.wakeSockets} sockets after ${CONFIG.wakeIdleMs / 1000} s idle · memory ${CONFIG.memorySockets} sockets, a fresh workerd per target · ${CONFIG.rounds} interleaved round(s); cells are the median <sub>min–max</sub>`,
+    `- Sizes: echo ${CONFIG.echo} sequential · socket calls ${CONFIG.calls} sequential · persisted acks ${CONFIG.acks} pipelined · fan-out ${CONFIG.clients} clients × ${CONFIG.messages} msgs (${(CONFIG.clients * CONFIG.clients * CONFIG.messages).toLocaleString("en-US")} deliveries) · connect ${CONFIG.connect} sockets, ${CONFIG.connectConcurrency} at a time · HTTP ${CONFIG.http} GETs, ${CONFIG.httpConcurrency} at a time · RPC ${CONFIG.rpcCalls} calls · wake ${CONFIG.wakeSockets} sockets after ${CONFIG.wakeIdleMs / 1000} s idle · memory ${CONFIG.memorySockets} sockets, a fresh workerd per target · ${CONFIG.rounds} interleaved round(s), echo, socket calls, acks and RPC ${CONFIG.shortPasses} passes each round; cells are the median <sub>min–max</sub> of all samples`,
     "",
     ...(rooms ? ["## WebSocket rooms (hibernating)", "", rooms, ""] : []),
     ...(wakes

@@ -15,7 +15,13 @@ import { closeSockets, openSocket, openSockets, rssKiB, serverProcesses, sleep, 
  * collection the heap counts garbage.)
  */
 export async function measureMemory(kind, { count, concurrency, deadline, prebuilt, room, tag, settleMs }) {
-  const server = await startWrangler({ tag, prebuilt });
+  let server;
+  try {
+    server = await startWrangler({ tag, prebuilt });
+  } catch {
+    // A free port can be taken between finding it and wrangler binding it: once more, on new ports.
+    server = await startWrangler({ tag, prebuilt });
+  }
   const sockets = [];
   let failed = true;
   try {

@@ -9,6 +9,7 @@
 //   node bench/profile.mjs echo gp-server            # 1 client, 5,000 sequential round trips
 //   node bench/profile.mjs http gp-server            # 3,000 GETs, 20 in flight
 //   node bench/profile.mjs calls gp-actor            # 5,000 sequential calls over the socket
+//   node bench/profile.mjs acks gp-actor             # 5,000 pipelined frames to the persisted room
 //
 // Sizes: BENCH_CLIENTS, BENCH_MSGS, BENCH_RPC_CALLS, BENCH_RPC_CONCURRENCY. The raw profile is
 // written to .wrangler/bench-logs/<workload>.cpuprofile (open it in Chrome DevTools).
@@ -72,6 +73,22 @@ async function runWorkload(server) {
     const ms = performance.now() - t0;
     await closeSockets(sockets);
     return `${done} round trips in ${ms.toFixed(0)} ms (${((ms * 1000) / done).toFixed(1)} µs each)`;
+  }
+  if (workload === "acks") {
+    const path = PATHS[a];
+    if (!path) throw new Error(`unknown kind ${a}; one of ${Object.keys(PATHS).join(", ")}`);
+    const count = int("ACKS", 5_000);
+    const deadline = Date.now() + WORKLOAD_TIMEOUT_MS;
+    const { sockets } = await openSockets(`${server.wsBase}${path(true)}/profile-acks-${Date.now()}`, 1, 1, deadline);
+    const [socket] = sockets;
+    let received = 0;
+    const t0 = performance.now();
+    const all = new Promise((done) => socket.on("message", () => ++received >= count && done()));
+    for (let i = 0; i < count; i++) socket.send(`k${i}`);
+    await Promise.race([all, new Promise((done) => setTimeout(done, Math.max(0, deadline - Date.now())))]);
+    const ms = performance.now() - t0;
+    await closeSockets(sockets);
+    return `${received}/${count} acks in ${ms.toFixed(0)} ms (${((ms * 1000) / received).toFixed(1)} µs each)`;
   }
   if (workload === "http") {
     const path = PATHS[a];

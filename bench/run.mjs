@@ -648,7 +648,7 @@ async function runScenario(scenario, kinds, round, tag, turn) {
   }
   if (scenario === "memory") {
     for (const kind of kinds) {
-      const options = { count: CONFIG.memorySockets, concurrency: CONFIG.connectConcurrency, prebuilt: { bundle: server.bundlePath, sha: server.bundleSha }, room: `memory-${kind.key}-${runId}-${tag}`, tag: `${startOptions.tag ?? "bench"}-memory`, settleMs: SMOKE ? 50 : 1_000 };
+      const options = { count: CONFIG.memorySockets, concurrency: CONFIG.connectConcurrency, prebuilt: { bundle: server.bundlePath, sha: server.bundleSha }, room: `memory-${kind.key}-${runId}-${tag}`, tag: `${startOptions.tag ?? "bench"}-memory-${kind.key}`, settleMs: SMOKE ? 50 : 1_000 };
       const metrics = await bounded(`memory ${kind.key}`, (deadline) => measureMemory(kind, { ...options, deadline }), false);
       record(scenario, kind.key, metrics);
       console.log(`${where}  ${scenario.padEnd(10)} ${kind.label.padEnd(25)} ${describe(metrics)}`);

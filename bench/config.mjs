@@ -1,0 +1,116 @@
+// What a bench run measures: mode, sizes, targets and scenarios, from the command line and BENCH_* variables.
+// See bench/run.mjs for the list.
+
+const argv = process.argv.slice(2);
+export const SMOKE = process.env.BENCH_SMOKE === "1" || argv.includes("--smoke");
+export const QUICK = !SMOKE && (process.env.BENCH_QUICK === "1" || argv.includes("--quick"));
+export const MODE = SMOKE ? "smoke" : QUICK ? "quick" : "full";
+
+function setting(name, full, quick, smoke = quick) {
+  const raw = process.env[`BENCH_${name}`];
+  if (raw === undefined || raw === "") return SMOKE ? smoke : QUICK ? quick : full;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1) throw new RangeError(`BENCH_${name} must be a positive integer, got "${raw}".`);
+  return value;
+}
+
+function idleSetting(full, quick, smoke) {
+  const raw = process.env.BENCH_WAKE_IDLE_S;
+  if (raw === undefined || raw === "") return SMOKE ? smoke : QUICK ? quick : full;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < 0) throw new RangeError(`BENCH_WAKE_IDLE_S must be a number ≥ 0, got "${raw}".`);
+  return value;
+}
+
+export const CONFIG = {
+  clients: setting("CLIENTS", 50, 10, 3),
+  messages: setting("MSGS", 200, 50, 5),
+  echo: setting("ECHO", 2000, 100, 5),
+  calls: setting("CALLS", 2000, 100, 5),
+  acks: setting("ACKS", 1000, 200, 10),
+  connect: setting("CONNECT", 200, 50, 6),
+  connectConcurrency: setting("CONNECT_CONCURRENCY", 20, 10, 3),
+  rpcCalls: setting("RPC_CALLS", 5000, 200, 20),
+  rpcConcurrency: setting("RPC_CONCURRENCY", 100, 20, 5),
+  http: setting("HTTP", 2000, 200, 10),
+  httpConcurrency: setting("HTTP_CONCURRENCY", 20, 10, 5),
+  rounds: setting("ROUNDS", 3, 1, 1),
+  shortPasses: setting("SHORT_PASSES", 3, 1, 1),
+  wakeSockets: setting("WAKE_SOCKETS", 1000, 100, 5),
+  memorySockets: setting("MEMORY_SOCKETS", 1000, 100, 5),
+  // Seconds of silence before the wake message: workerd evicts an idle object after ~10 s. A smoke
+  // run (which leaves wake out unless asked for) doesn't wait, so it only checks the echo to sender.
+  wakeIdleMs: idleSetting(13, 13, 0) * 1000,
+  scenarioTimeoutMs: setting("SCENARIO_TIMEOUT_S", 60, 30, 10) * 1000,
+  runTimeoutMs: setting("RUN_TIMEOUT_S", 1500, 300, 100) * 1000,
+};
+/** A fan-out that receives nothing for this long has lost messages: it ends early as incomplete. */
+export const STALL_MS = SMOKE ? 3_000 : 5_000;
+/** Time for the room to handle the closes of one scenario before the next one's CPU is counted. */
+export const SETTLE_MS = SMOKE ? 20 : 300;
+export const ECHO_WARMUP = SMOKE ? 2 : 20;
+
+/**
+ * The MachineServer room speaks its own protocol: a client sends `{"type":"say","text":"…"}` and
+ * every connection gets a push `{"gp":1,"t":"push","msg":{"type":"state","state":{…"context":{"last":"…","n":…}…}}}`.
+ * `extract` finds the text in a push without parsing the JSON (the client is the bottleneck of a
+ * fan-out) and skips frames that carry no message (the state pushed on connect, `last` empty).
+ */
+const LAST_KEY = Buffer.from('"last":"');
+const QUOTE = 0x22;
+const machineProtocol = {
+  encode: (text) => `{"type":"say","text":"${text}"}`,
+  extract(data) {
+    const at = data.indexOf(LAST_KEY);
+    if (at < 0) return null;
+    const start = at + LAST_KEY.length;
+    if (data[start] === QUOTE) return null;
+    return data.subarray(start, data.indexOf(QUOTE, start));
+  },
+};
+
+// group "hibernating": the first table (each has a persisted twin); "memory": the second.
+const ALL_KINDS = [
+  { key: "raw", group: "hibernating", label: "raw DO", persisted: true, path: (persisted, room) => `/raw/${persisted ? "BENCH_RAW_PERSISTED" : "BENCH_RAW"}/${room}` },
+  { key: "partyserver", group: "hibernating", label: "partyserver", persisted: true, path: (persisted, room) => `/ps/bench-party${persisted ? "-persisted" : ""}/${room}` },
+  { key: "gp-server", group: "hibernating", label: "genparty Server", persisted: true, path: (persisted, room) => `/gp/bench-gp-server${persisted ? "-persisted" : ""}/${room}` },
+  { key: "gp-actor", group: "hibernating", label: "genparty Actor", persisted: true, path: (persisted, room) => `/gp/bench-gp-actor${persisted ? "-persisted" : ""}/${room}` },
+  { key: "raw-mem", group: "memory", label: "raw DO in-memory", path: (_, room) => `/raw/BENCH_RAW_MEM/${room}` },
+  { key: "partyserver-mem", group: "memory", label: "partyserver in-memory", path: (_, room) => `/ps/bench-party-mem/${room}` },
+  { key: "gp-server-mem", group: "memory", label: "genparty Server in-memory", path: (_, room) => `/gp/bench-gp-server-mem/${room}` },
+  { key: "gp-machine", group: "memory", label: "genparty MachineServer", path: (_, room) => `/gp/bench-gp-machine/${room}`, ...machineProtocol },
+];
+export const KINDS = ALL_KINDS.filter((kind) => !process.env.BENCH_KINDS || process.env.BENCH_KINDS.split(",").includes(kind.key));
+
+export const RPC_TARGETS = [
+  { key: "raw", label: "raw DO RPC" },
+  { key: "gp", label: "genparty call" },
+];
+export const RPC_OPS = [
+  { key: "ping-seq", op: "ping", concurrency: 1, label: "ping, sequential" },
+  { key: "ping-conc", op: "ping", concurrency: CONFIG.rpcConcurrency, label: `ping, ${CONFIG.rpcConcurrency} in flight` },
+  { key: "incr-seq", op: "incr", concurrency: 1, label: "write (incr), sequential" },
+  { key: "incr-conc", op: "incr", concurrency: CONFIG.rpcConcurrency, label: `write (incr), ${CONFIG.rpcConcurrency} in flight` },
+  { key: "fresh-seq", op: "ping-fresh", concurrency: 1, label: "ping, new stub/ref per call" },
+];
+
+// `--only a,b` (or `--only=a,b`) and BENCH_SCENARIOS pick scenarios. Without either, every scenario
+// runs, except that a smoke run leaves out wake (it idles 13 s per target).
+const onlyArg = (() => {
+  const i = argv.findIndex((a) => a === "--only" || a.startsWith("--only="));
+  if (i < 0) return undefined;
+  return argv[i].startsWith("--only=") ? argv[i].slice(7) : argv[i + 1];
+})();
+const ALL_SCENARIOS = ["echo", "calls", "broadcast", "persisted", "acks", "connect", "http", "rpc", "wake", "memory"];
+export const chosenScenarios = onlyArg ?? process.env.BENCH_SCENARIOS;
+if (chosenScenarios) {
+  const unknown = chosenScenarios.split(",").filter((name) => !ALL_SCENARIOS.includes(name));
+  if (unknown.length) throw new RangeError(`unknown scenario(s) ${unknown.join(", ")}; known: ${ALL_SCENARIOS.join(", ")}`);
+}
+export const SCENARIOS = ALL_SCENARIOS.filter((name) => (chosenScenarios ? chosenScenarios.split(",").includes(name) : !(SMOKE && name === "wake")));
+/** Scenarios short and noisy enough to run several passes a round (BENCH_SHORT_PASSES). */
+export const SHORT_SCENARIOS = new Set(["echo", "calls", "acks", "rpc"]);
+/** The targets wake and calls run on: the hibernating rooms (the in-memory ones never hibernate). */
+export const WAKE_KINDS = new Set(["raw", "partyserver", "gp-server", "gp-actor"]);
+
+export const runId = Date.now().toString(36);

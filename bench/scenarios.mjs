@@ -1,0 +1,390 @@
+// The scenarios of bench/run.mjs: each drives one target through one workload and returns its metrics.
+import { closeSockets, openSocket, openSockets, percentile, preciseCpuSeconds, rssKiB, sleep } from "./harness.mjs";
+import { CONFIG, ECHO_WARMUP, runId, SMOKE, STALL_MS } from "./config.mjs";
+
+/** The running `wrangler dev` and its workerd processes (refreshed before each scenario). */
+export const live = { server: undefined, processes: [] };
+
+function serverCpu(before, after, count, unit) {
+  const user = after.user - before.user;
+  const all = user + after.proxy - before.proxy;
+  return { [`cpuUser${unit}`]: (user * 1e6) / count, [`cpuAll${unit}`]: (all * 1e6) / count };
+}
+
+/** One client, messages one after another: the room's echo latency with nothing else going on. */
+export function echo(kind, tag, deadline) {
+  const encode = kind.encode ?? ((text) => text);
+  return sequentialRoundTrips(kind, `echo-${kind.key}-${runId}-${tag}`, deadline, CONFIG.echo, {
+    frame: (i) => encode(`000${i}`),
+    extract: kind.extract,
+    // Smoke runs check what came back; measuring runs don't spend client time on it.
+    check: SMOKE ? (data, i) => data.toString("latin1") === `000${i}` : undefined,
+  });
+}
+
+/**
+ * One client, calls one after another over the socket: genparty's protocol (`{"gp":1,"t":"call",…}`
+ * → handleCall → `{"gp":1,"t":"reply",…}`) on the Actor, the same call parsed and answered by hand
+ * in the other rooms' message handlers.
+ */
+export function calls(kind, tag, deadline) {
+  const head = kind.key === "gp-actor" ? '{"gp":1,"t":"call","id":"' : '{"t":"call","id":"';
+  return sequentialRoundTrips(kind, `calls-${kind.key}-${runId}-${tag}`, deadline, CONFIG.calls, {
+    frame: (i) => `${head}${i}","msg":{"type":"ping"}}`,
+    check: (data, i) => data.includes(`"id":"${i}","ok":1`),
+  });
+}
+
+/** Sends `frame(i)` and waits for the answer, `count` times after a warm-up: round trips/s, p50/p99, CPU per round trip. */
+async function sequentialRoundTrips(kind, room, deadline, count, { frame, extract, check }) {
+  const { socket } = await openSocket(live.server.wsBase + kind.path(false, room), deadline - Date.now());
+  let next;
+  let current = 0;
+  let wrong = 0;
+  socket.on("message", (data) => {
+    if (extract && !(data = extract(data))) return;
+    if (check && !check(data, current)) wrong++;
+    next?.resolve();
+  });
+  socket.on("close", () => next?.reject(new Error("the socket closed")));
+  const stallTimer = setInterval(() => Date.now() > deadline && next?.reject(new Error("scenario timed out")), 250);
+  const roundTrip = (i) => {
+    current = i;
+    const answered = new Promise((resolve, reject) => (next = { resolve, reject }));
+    socket.send(frame(i));
+    return answered;
+  };
+  try {
+    for (let i = 0; i < ECHO_WARMUP; i++) await roundTrip(i);
+    const latencies = [];
+    const cpu0 = preciseCpuSeconds(live.processes);
+    const t0 = performance.now();
+    for (let i = 0; i < count && Date.now() < deadline; i++) {
+      const sent = performance.now();
+      await roundTrip(i);
+      latencies.push(performance.now() - sent);
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    const cpu1 = preciseCpuSeconds(live.processes);
+    latencies.sort((a, b) => a - b);
+    return {
+      complete: latencies.length === count && wrong === 0,
+      ...(wrong > 0 ? { outcome: `${wrong} answers were not the one expected` } : {}),
+      done: latencies.length,
+      expected: count,
+      perSec: latencies.length / seconds,
+      p50: percentile(latencies, 50),
+      p99: percentile(latencies, 99),
+      ...serverCpu(cpu0, cpu1, latencies.length, "UsPerMsg"),
+    };
+  } finally {
+    clearInterval(stallTimer);
+    await closeSockets([socket]);
+  }
+}
+
+/**
+ * Persisted acks: one client alone in a `…Persisted` room sends N frames without waiting; each is
+ * written (a SQL INSERT, or the Actor's state commit) and comes back to it, its ack. Acks/s from the
+ * first send to the last ack, and server CPU per ack.
+ */
+export async function acks(kind, tag, deadline) {
+  const { socket } = await openSocket(live.server.wsBase + kind.path(true, `acks-${kind.key}-${runId}-${tag}`), deadline - Date.now());
+  const count = CONFIG.acks;
+  let received = 0;
+  let outOfOrder = 0;
+  let finish;
+  const finished = new Promise((resolve) => (finish = resolve));
+  socket.on("message", (data) => {
+    if (SMOKE && data.toString("latin1") !== `k${received}`) outOfOrder++;
+    if (++received >= count) finish("done");
+  });
+  socket.on("close", () => finish("closed"));
+  let lastCount = 0;
+  let lastChange = Date.now();
+  const watchdog = setInterval(() => {
+    if (received !== lastCount) [lastCount, lastChange] = [received, Date.now()];
+    if (Date.now() - lastChange > STALL_MS) finish("stalled");
+    else if (Date.now() > deadline) finish("timeout");
+  }, 250);
+  try {
+    const cpu0 = preciseCpuSeconds(live.processes);
+    const t0 = performance.now();
+    for (let i = 0; i < count; i++) socket.send(`k${i}`);
+    const outcome = await finished;
+    const seconds = (performance.now() - t0) / 1000;
+    const cpu1 = preciseCpuSeconds(live.processes);
+    return {
+      complete: outcome === "done" && outOfOrder === 0,
+      outcome: outOfOrder === 0 ? outcome : `${outcome}, ${outOfOrder} acks out of order`,
+      done: received,
+      expected: count,
+      perSec: received / seconds,
+      ...serverCpu(cpu0, cpu1, received, "UsPerAck"),
+    };
+  } finally {
+    clearInterval(watchdog);
+    await closeSockets([socket]);
+  }
+}
+
+/** N clients in one room each send M messages as fast as they can; every message goes to all N. */
+export async function fanOut(kind, persisted, tag, deadline) {
+  const room = `${persisted ? "persisted" : "broadcast"}-${kind.key}-${runId}-${tag}`;
+  const { sockets } = await openSockets(live.server.wsBase + kind.path(persisted, room), CONFIG.clients, 20, deadline);
+  const n = sockets.length;
+  const m = CONFIG.messages;
+  const expected = n * n * m;
+  let delivered = 0;
+  let lastDelivery = performance.now();
+  const latencies = [];
+  const sentAt = sockets.map(() => new Float64Array(m));
+  const tags = sockets.map((_, i) => String(i).padStart(3, "0"));
+  const encode = kind.encode ?? ((text) => text);
+  const extract = kind.extract;
+  let finish;
+  const finished = new Promise((resolve) => (finish = resolve));
+  sockets.forEach((socket, i) => {
+    const [a, b, c] = [...tags[i]].map((ch) => ch.charCodeAt(0));
+    const mine = sentAt[i];
+    socket.on("message", (data) => {
+      if (extract && !(data = extract(data))) return;
+      delivered++;
+      lastDelivery = performance.now();
+      // Its own message back: the sender's echo latency (under the full load of the room).
+      if (data[0] === a && data[1] === b && data[2] === c) latencies.push(lastDelivery - mine[Number(data.toString("latin1", 3))]);
+      if (delivered >= expected) finish("done");
+    });
+  });
+  const watchdog = setInterval(() => {
+    if (performance.now() - lastDelivery > STALL_MS) finish("stalled");
+    else if (Date.now() > deadline) finish("timeout");
+  }, 250);
+  const cpu0 = preciseCpuSeconds(live.processes);
+  const client0 = process.cpuUsage();
+  const t0 = performance.now();
+  for (let seq = 0; seq < m; seq++) {
+    for (let i = 0; i < n; i++) {
+      sentAt[i][seq] = performance.now();
+      sockets[i].send(encode(tags[i] + seq));
+    }
+  }
+  const outcome = await finished;
+  const cpu1 = preciseCpuSeconds(live.processes);
+  const client = process.cpuUsage(client0);
+  clearInterval(watchdog);
+  const seconds = (lastDelivery - t0) / 1000;
+  latencies.sort((x, y) => x - y);
+  await closeSockets(sockets);
+  // Every sender must also have seen each of its own messages come back.
+  const ownMissing = n * m - latencies.length;
+  return {
+    complete: outcome === "done" && ownMissing === 0,
+    outcome: ownMissing === 0 ? outcome : `${outcome}, ${ownMissing} own messages not seen`,
+    done: delivered,
+    expected,
+    perSec: delivered / seconds,
+    seconds,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    ...serverCpu(cpu0, cpu1, delivered / 1000, "UsPer1k"),
+    clientCpuS: (client.user + client.system) / 1e6,
+  };
+}
+
+/** K sockets, C handshakes at a time, into a room that is already running (one warm socket stays open). */
+export async function connect(kind, tag, deadline) {
+  const url = live.server.wsBase + kind.path(false, `connect-${kind.key}-${runId}-${tag}`);
+  const warm = await openSocket(url, deadline - Date.now());
+  await sleep(50);
+  const user = live.processes.find((p) => p.role === "user");
+  const rss0 = user ? rssKiB(user.pid) : NaN;
+  const cpu0 = preciseCpuSeconds(live.processes);
+  const t0 = performance.now();
+  let opened;
+  try {
+    opened = await openSockets(url, CONFIG.connect, CONFIG.connectConcurrency, deadline);
+  } finally {
+    if (!opened) await closeSockets([warm.socket]);
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  const cpu1 = preciseCpuSeconds(live.processes);
+  const rss1 = user ? rssKiB(user.pid) : NaN;
+  const latencies = opened.latencies.sort((a, b) => a - b);
+  await closeSockets([warm.socket, ...opened.sockets]);
+  return {
+    complete: latencies.length === CONFIG.connect,
+    done: latencies.length,
+    expected: CONFIG.connect,
+    perSec: latencies.length / seconds,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    ...serverCpu(cpu0, cpu1, latencies.length, "UsPerConn"),
+    // In results.json only: with a few hundred sockets the growth (~2 KiB each) is within GC noise, even negative at times.
+    rssKiBPerConn: (rss1 - rss0) / latencies.length,
+  };
+}
+
+/**
+ * Wake cost. N sockets into one room (C handshakes at a time), the user workerd's RSS before and
+ * with them open, then silence (no frames either way, client sockets left open) for longer than
+ * workerd keeps an idle object, so it is evicted with every socket hibernated. Then ONE client
+ * sends a sender-only frame ("!…"): the first reply's latency, and the workerd CPU (to the
+ * nanosecond, from schedstat) from the send to the reply and to 250 ms after it. The reply carries
+ * the age of the object's instance: older than the silence means it never hibernated (incomplete).
+ * A second sender-only frame right after gives the same room's warm round trip for comparison.
+ */
+export async function wake(kind, tag, deadline) {
+  const url = live.server.wsBase + kind.path(false, `wake-${kind.key}-${runId}-${tag}`);
+  const user = live.processes.find((p) => p.role === "user");
+  // The object starts on the first socket; measure RSS from there, so the per-connection figure is the sockets'.
+  const first = await openSocket(url, deadline - Date.now());
+  await sleep(100);
+  const rss0 = user ? rssKiB(user.pid) : NaN;
+  const open0 = performance.now();
+  let opened;
+  try {
+    opened = await openSockets(url, CONFIG.wakeSockets - 1, CONFIG.connectConcurrency, deadline);
+  } finally {
+    if (!opened) await closeSockets([first.socket]);
+  }
+  const sockets = [first.socket, ...opened.sockets];
+  const openSeconds = (performance.now() - open0) / 1000;
+  if (!SMOKE) console.log(`  wake ${kind.key}: ${sockets.length} sockets open in ${openSeconds.toFixed(1)} s; idling ${CONFIG.wakeIdleMs / 1000} s`);
+  try {
+    await sleep(200);
+    const rssOpen = user ? rssKiB(user.pid) : NaN;
+    let unexpected = 0;
+    for (const socket of sockets) socket.on("message", () => unexpected++);
+    const idleStart = Date.now();
+    await sleep(Math.min(CONFIG.wakeIdleMs, Math.max(0, deadline - Date.now() - 5_000)));
+    const idleMs = Date.now() - idleStart;
+    const rssIdle = user ? rssKiB(user.pid) : NaN;
+    const unexpectedBefore = unexpected;
+    // The waker: the middle socket, so neither the first nor the last accepted.
+    const waker = sockets[sockets.length >> 1];
+    const ask = (text) =>
+      new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no reply to ${text} within 10 s`)), Math.min(10_000, Math.max(1, deadline - Date.now())));
+        waker.once("message", (data) => {
+          clearTimeout(timer);
+          resolve(data.toString("latin1"));
+        });
+        waker.send(text);
+      });
+    const cpu0 = preciseCpuSeconds(live.processes);
+    const t0 = performance.now();
+    const reply = await ask("!wake");
+    const ms = performance.now() - t0;
+    const cpuReply = preciseCpuSeconds(live.processes);
+    await sleep(250);
+    const cpuSettled = preciseCpuSeconds(live.processes);
+    const rssWoken = user ? rssKiB(user.pid) : NaN;
+    const t1 = performance.now();
+    const reply2 = await ask("!warm");
+    const warmMs = performance.now() - t1;
+    // Each reply is also counted by the waker's own "message" listener above.
+    const others = unexpected - unexpectedBefore - 2;
+    const good = reply.startsWith("!wake@") && reply2.startsWith("!warm@");
+    const age = Number(reply.slice(reply.indexOf("@") + 1));
+    const hibernated = CONFIG.wakeIdleMs === 0 || age < idleMs;
+    const problems = [];
+    if (!good) problems.push(`unexpected replies ${JSON.stringify(reply)} / ${JSON.stringify(reply2)}`);
+    if (!hibernated) problems.push(`the object did not hibernate (its instance was ${age} ms old after ${idleMs} ms of silence)`);
+    if (unexpectedBefore > 0 || others > 0) problems.push(`${unexpectedBefore + others} frames reached sockets that should have got none`);
+    const n = sockets.length;
+    return {
+      complete: problems.length === 0 && n === CONFIG.wakeSockets,
+      ...(problems.length ? { outcome: problems.join("; ") } : {}),
+      done: n,
+      expected: CONFIG.wakeSockets,
+      sockets: n,
+      openSeconds,
+      idleMs,
+      instanceAgeMs: age,
+      wakeMs: ms,
+      warmMs,
+      cpuUserWakeMs: (cpuReply.user - cpu0.user) * 1e3,
+      cpuAllWakeMs: (cpuReply.user + cpuReply.proxy - cpu0.user - cpu0.proxy) * 1e3,
+      cpuUserWakeSettledMs: (cpuSettled.user - cpu0.user) * 1e3,
+      rssKiBBefore: rss0,
+      rssKiBOpen: rssOpen,
+      rssKiBIdle: rssIdle,
+      rssKiBWoken: rssWoken,
+      rssMiBPer1kConns: ((rssOpen - rss0) / (n - 1)) * 1000 / 1024,
+    };
+  } finally {
+    await closeSockets(sockets);
+  }
+}
+
+/** N plain GETs to the room (C in flight), each answered by its onRequest / handleRequest / fetch with 200 "ok". */
+export async function http(kind, tag, deadline) {
+  const url = live.server.base + kind.path(false, `http-${kind.key}-${runId}-${tag}`);
+  let bad = 0;
+  let firstBad;
+  const get = async () => {
+    const response = await fetch(url, { signal: AbortSignal.timeout(Math.max(1, deadline - Date.now())) });
+    const body = await response.text();
+    if (response.status === 200 && body === "ok") return true;
+    bad++;
+    firstBad ??= `${response.status} ${body.slice(0, 120)}`;
+    return false;
+  };
+  await get(); // the object starts before the clock runs
+  const latencies = [];
+  let good = 0;
+  let issued = 0;
+  const cpu0 = preciseCpuSeconds(live.processes);
+  const t0 = performance.now();
+  const lane = async () => {
+    while (issued < CONFIG.http && Date.now() < deadline) {
+      issued++;
+      const sent = performance.now();
+      if (await get()) good++;
+      latencies.push(performance.now() - sent);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(CONFIG.httpConcurrency, CONFIG.http) }, lane));
+  const seconds = (performance.now() - t0) / 1000;
+  const cpu1 = preciseCpuSeconds(live.processes);
+  latencies.sort((a, b) => a - b);
+  return {
+    complete: good === CONFIG.http && bad === 0,
+    ...(bad > 0 ? { outcome: `${bad} answers (warm-up included) were not 200 "ok", first: ${firstBad}` } : {}),
+    done: good,
+    expected: CONFIG.http,
+    perSec: latencies.length / seconds,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    ...serverCpu(cpu0, cpu1, latencies.length, "UsPerReq"),
+  };
+}
+
+/** The worker calls the object n times (c in flight) and reports how long the calls took, measured inside the worker. */
+export async function rpc(target, spec, tag, deadline) {
+  const params = new URLSearchParams({
+    target: target.key,
+    op: spec.op,
+    n: String(CONFIG.rpcCalls),
+    c: String(spec.concurrency),
+    room: `rpc-${runId}-${tag}`,
+  });
+  const cpu0 = preciseCpuSeconds(live.processes);
+  const response = await fetch(`${live.server.base}/rpc?${params}`, { signal: AbortSignal.timeout(Math.max(1, deadline - Date.now())) });
+  const cpu1 = preciseCpuSeconds(live.processes);
+  if (!response.ok) throw new Error(`/rpc answered ${response.status}: ${(await response.text()).slice(0, 200)}`);
+  const result = await response.json();
+  if (result.errors > 0) console.warn(`  ${target.key} ${spec.key}: ${result.errors} errors, first: ${result.firstError}`);
+  return {
+    complete: result.done === CONFIG.rpcCalls,
+    done: result.done,
+    expected: CONFIG.rpcCalls,
+    perSec: result.done / (result.ms / 1000),
+    usPerCall: (result.ms * 1000) / result.done,
+    p50: result.p50,
+    p99: result.p99,
+    // Includes the warm-up call and the worker's own loop, the same for both targets.
+    cpuUserUsPerCall: ((cpu1.user - cpu0.user) * 1e6) / result.done,
+  };
+}

@@ -43,13 +43,15 @@ export class SenderOrder {
    */
   passes(order: SendOrder | undefined): boolean {
     if (!order) return true;
+    // A sender that doesn't say (an order made by hand over RPC) starts at 1, as before `base` existed.
+    const base = Number.isFinite(order.base) ? order.base : 1;
     let sender = this.#senders.get(order.sender);
     if (!sender) {
-      sender = { next: Math.max(order.base, 1), held: new Map(), timer: undefined };
+      sender = { next: Math.max(base, 1), held: new Map(), timer: undefined };
       this.#remember(order.sender, sender);
     }
     if (sender.held.size > 0) return false;
-    if (order.base > sender.next) sender.next = order.base;
+    if (base > sender.next) sender.next = base;
     if (order.seq < sender.next) return true;
     if (order.seq !== sender.next) return false;
     sender.next++;

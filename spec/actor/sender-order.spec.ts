@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { REORDER_WAIT_MS, SenderOrder, SendSequence } from "../../lib/actor/sender-order.js";
+import { REORDER_WAIT_MS, type SendOrder, SenderOrder, SendSequence } from "../../lib/actor/sender-order.js";
 
 describe("SenderOrder", () => {
   beforeEach(() => vi.useFakeTimers());
@@ -51,6 +51,14 @@ describe("SenderOrder", () => {
     order.arrive({ sender: "a", seq: 57, base: 57 }, () => delivered.push(57));
     order.arrive({ sender: "a", seq: 58, base: 58 }, () => delivered.push(58));
     expect(delivered).toEqual([57, 58]);
+  });
+
+  it("treats an order without a base as starting at 1", () => {
+    const order = new SenderOrder();
+    const delivered: number[] = [];
+    order.arrive({ sender: "a", seq: 2 } as SendOrder, () => delivered.push(2));
+    order.arrive({ sender: "a", seq: 1 } as SendOrder, () => delivered.push(1));
+    expect(delivered).toEqual([1, 2]);
   });
 
   it("still waits for a gap the sender has not seen arrive", () => {

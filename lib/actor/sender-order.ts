@@ -24,7 +24,8 @@ export interface SendOrder {
 
 interface Sender {
   next: number;
-  readonly held: Map<number, () => void>;
+  /** Messages waiting for an earlier one; made on the first gap (most senders never have one). */
+  held: Map<number, () => void> | undefined;
   timer: ReturnType<typeof setTimeout> | undefined;
 }
 
@@ -47,10 +48,10 @@ export class SenderOrder {
     const base = Number.isFinite(order.base) ? order.base : 1;
     let sender = this.#senders.get(order.sender);
     if (!sender) {
-      sender = { next: Math.max(base, 1), held: new Map(), timer: undefined };
+      sender = { next: Math.max(base, 1), held: undefined, timer: undefined };
       this.#remember(order.sender, sender);
     }
-    if (sender.held.size > 0) return false;
+    if (sender.held !== undefined && sender.held.size > 0) return false;
     if (base > sender.next) sender.next = base;
     if (order.seq < sender.next) return true;
     if (order.seq !== sender.next) return false;
@@ -62,37 +63,38 @@ export class SenderOrder {
   arrive(order: SendOrder | undefined, deliver: () => void): void {
     if (this.passes(order)) return deliver();
     const sender = this.#senders.get(order!.sender)!;
-    sender.held.set(order!.seq, deliver);
-    if (order!.base > sender.next) this.#skipTo(sender, order!.base);
-    this.#flush(sender);
-    if (sender.held.size > 0 && !sender.timer) {
+    const held = (sender.held ??= new Map());
+    held.set(order!.seq, deliver);
+    if (order!.base > sender.next) this.#skipTo(sender, held, order!.base);
+    this.#flush(sender, held);
+    if (held.size > 0 && !sender.timer) {
       const waiting = sender;
       waiting.timer = setTimeout(() => {
         waiting.timer = undefined;
-        waiting.next = Math.min(...waiting.held.keys());
-        this.#flush(waiting);
+        waiting.next = Math.min(...held.keys());
+        this.#flush(waiting, held);
       }, REORDER_WAIT_MS);
     }
   }
 
   /** The sender says everything before `base` arrived: what is held from before it goes now, in order. */
-  #skipTo(sender: Sender, base: number): void {
-    for (const seq of [...sender.held.keys()].sort((a, b) => a - b)) {
+  #skipTo(sender: Sender, held: Map<number, () => void>, base: number): void {
+    for (const seq of [...held.keys()].sort((a, b) => a - b)) {
       if (seq >= base) break;
-      const deliver = sender.held.get(seq)!;
-      sender.held.delete(seq);
+      const deliver = held.get(seq)!;
+      held.delete(seq);
       deliver();
     }
     sender.next = base;
   }
 
-  #flush(sender: Sender): void {
-    for (let deliver = sender.held.get(sender.next); deliver; deliver = sender.held.get(sender.next)) {
-      sender.held.delete(sender.next);
+  #flush(sender: Sender, held: Map<number, () => void>): void {
+    for (let deliver = held.get(sender.next); deliver; deliver = held.get(sender.next)) {
+      held.delete(sender.next);
       sender.next++;
       deliver();
     }
-    if (sender.held.size === 0 && sender.timer) {
+    if (held.size === 0 && sender.timer) {
       clearTimeout(sender.timer);
       sender.timer = undefined;
     }
@@ -102,7 +104,7 @@ export class SenderOrder {
     this.#senders.set(id, sender);
     if (this.#senders.size <= MAX_SENDERS) return;
     for (const [oldId, old] of this.#senders) {
-      if (old.held.size > 0 || oldId === id) continue;
+      if ((old.held !== undefined && old.held.size > 0) || oldId === id) continue;
       this.#senders.delete(oldId);
       return;
     }

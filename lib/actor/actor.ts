@@ -303,7 +303,7 @@ export abstract class Actor<Env = Cloudflare.Env, State = unknown, CallMsg = nev
    */
   __genpartyCall(msg: unknown, timeout?: number, chain?: readonly string[], sender?: string, seq?: number, base?: number): Promise<CallAnswer> {
     try {
-      const order = sender === undefined || seq === undefined ? undefined : { sender, seq, base: base ?? 1 };
+      const order = sender === undefined || seq === undefined ? undefined : { sender, seq, base };
       return this.#runtime.call(msg, timeout, chain, order).then(toAnswer, failedAnswer);
     } catch (error) {
       return Promise.resolve(failedAnswer(error));

@@ -95,12 +95,9 @@ export class ActorRuntime {
     const enqueue = (envelope: Envelope) => this.#enqueue(envelope);
     const label = () => this.label;
     this.#timers = new Timers({ turn: () => this.#turn, enqueue, store: () => this.#store, label });
-    const runtime = this;
     this.#socketCalls = new SocketCalls({
       connections: this.connections,
-      get label() {
-        return runtime.label;
-      },
+      label,
       isFull: () => this.#isFull(),
       enqueue: (envelope) => this.#post(envelope),
       admit: (envelope) => this.#admit(envelope),

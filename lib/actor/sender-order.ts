@@ -17,9 +17,10 @@ export interface SendOrder {
   /**
    * The sender's oldest message not yet known to have arrived: everything before it did (at this
    * instance or an earlier one). A receiver that starts fresh (woken, evicted) begins there instead
-   * of waiting for messages 1…seq-1 that went to its predecessor.
+   * of waiting for messages 1…seq-1 that went to its predecessor. Absent (an order made by hand over
+   * RPC), it is 1, as before `base` existed.
    */
-  readonly base: number;
+  readonly base?: number;
 }
 
 interface Sender {
@@ -44,8 +45,7 @@ export class SenderOrder {
    */
   passes(order: SendOrder | undefined): boolean {
     if (!order) return true;
-    // A sender that doesn't say (an order made by hand over RPC) starts at 1, as before `base` existed.
-    const base = Number.isFinite(order.base) ? order.base : 1;
+    const base = baseOf(order);
     let sender = this.#senders.get(order.sender);
     if (!sender) {
       sender = { next: Math.max(base, 1), held: undefined, timer: undefined };
@@ -65,7 +65,8 @@ export class SenderOrder {
     const sender = this.#senders.get(order!.sender)!;
     const held = (sender.held ??= new Map());
     held.set(order!.seq, deliver);
-    if (order!.base > sender.next) this.#skipTo(sender, held, order!.base);
+    const base = baseOf(order!);
+    if (base > sender.next) this.#skipTo(sender, held, base);
     this.#flush(sender, held);
     if (held.size > 0 && !sender.timer) {
       const waiting = sender;
@@ -111,6 +112,10 @@ export class SenderOrder {
   }
 }
 
+function baseOf(order: SendOrder): number {
+  return order.base !== undefined && Number.isFinite(order.base) ? order.base : 1;
+}
+
 /**
  * Sender ids: random per isolate, then a counter (a UUID per ref cost more than the rest of making
  * one). Made on first use: Workers refuse random values in global scope.
@@ -134,7 +139,7 @@ export class SendSequence {
     return this.#sender;
   }
 
-  next(): SendOrder {
+  next(): Required<SendOrder> {
     return { sender: this.#sender, seq: ++this.#seq, base: this.#arrived + 1 };
   }
 

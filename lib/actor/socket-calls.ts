@@ -26,7 +26,7 @@ interface Pending {
 
 interface SocketCallHost {
   readonly connections: ConnectionManager;
-  readonly label: string;
+  label(): string;
   isFull(): boolean;
   enqueue(envelope: Envelope): void;
   admit(envelope: Envelope): void;
@@ -50,7 +50,7 @@ export class SocketCalls {
   receive(connection: Connection, data: string): void {
     const parsed = parseClientFrame(data);
     if (!parsed.ok) {
-      const err = toWire(new ProtocolError(`${this.#host.label}: ${parsed.problem}`));
+      const err = toWire(new ProtocolError(`${this.#host.label()}: ${parsed.problem}`));
       return this.#send(connection, parsed.id === undefined ? { gp: 1, t: "error", err } : { gp: 1, t: "error", id: parsed.id, err });
     }
     const { frame } = parsed;
@@ -58,7 +58,7 @@ export class SocketCalls {
       case "cast":
         return this.#host.admit({ kind: "cast", msg: frame.msg, origin: { type: "socket", connection } });
       case "cancel": {
-        const entry = this.#calls.get(connection.id)?.get(frame.id);
+        const entry = entryOf(this.#calls, connection.id, frame.id);
         if (entry?.status === "pending") {
           entry.controller ??= new AbortController();
           entry.controller.abort(new CallCancelledError(`The caller cancelled call ${frame.id}.`));
@@ -66,11 +66,11 @@ export class SocketCalls {
         return;
       }
       case "call": {
-        const known = this.#calls.get(connection.id)?.get(frame.id);
+        const known = entryOf(this.#calls, connection.id, frame.id);
         if (known?.status === "answered") return this.#sendRaw(connection, known.frame);
         if (known?.status === "pending") return;
         if (this.#host.isFull()) {
-          const error = new MailboxFullError(`${this.#host.label}'s mailbox is full; call ${frame.id} was rejected. Retry later.`);
+          const error = new MailboxFullError(`${this.#host.label()}'s mailbox is full; call ${frame.id} was rejected. Retry later.`);
           return this.#send(connection, { gp: 1, t: "reply", id: frame.id, err: toWire(error) });
         }
         this.#remember(connection.id, frame.id, { status: "pending", at: Date.now(), connection });
@@ -87,12 +87,12 @@ export class SocketCalls {
 
   /** Whether `from` may still be answered (unknown counts: it may be a call from before a hibernation). */
   canAnswer(from: SocketFrom): boolean {
-    return this.#calls.get(from.connection)?.get(from.id)?.status !== "answered";
+    return entryOf(this.#calls, from.connection, from.id)?.status !== "answered";
   }
 
   /** Sends the answer to whichever socket holds the connection id now; remembers it for a re-sent call. */
   answer(from: SocketFrom, outcome: Outcome): boolean {
-    const entry = this.#calls.get(from.connection)?.get(from.id);
+    const entry = entryOf(this.#calls, from.connection, from.id);
     if (entry?.status === "answered") return false;
     const frame = encodeReply(from.id, outcome, this.#host);
     this.#remember(from.connection, from.id, { status: "answered", frame, at: Date.now() });
@@ -146,21 +146,26 @@ export function callKey(from: From): string {
 
 const NO_CHAIN: readonly string[] = [];
 
+function entryOf(calls: Map<string, Map<string, Entry>>, connection: string, id: string): Entry | undefined {
+  return calls.get(connection)?.get(id);
+}
+
 function socketSignalGetter(calls: Map<string, Map<string, Entry>>): (this: SocketFrom) => AbortSignal {
   return function () {
-    const entry = calls.get(this.connection)?.get(this.id);
+    const entry = entryOf(calls, this.connection, this.id);
     if (entry?.status !== "pending") return AbortSignal.abort();
     entry.controller ??= new AbortController();
     return entry.controller.signal;
   };
 }
 
-function encodeReply(id: string, outcome: Outcome, owner: { readonly label: string }): string {
+/** `host.label()` is read only if the reply can't be encoded. */
+function encodeReply(id: string, outcome: Outcome, host: { label(): string }): string {
   if (!outcome.ok) return encodeFrame({ gp: 1, t: "reply", id, err: toWire(outcome.error) });
   try {
     return encodeFrame({ gp: 1, t: "reply", id, ok: outcome.value });
   } catch (error) {
-    const problem = new ProtocolError(`${owner.label}: the reply to call ${id} can't be sent as JSON (${(error as Error).message}).`);
+    const problem = new ProtocolError(`${host.label()}: the reply to call ${id} can't be sent as JSON (${(error as Error).message}).`);
     return encodeFrame({ gp: 1, t: "reply", id, err: toWire(problem) });
   }
 }

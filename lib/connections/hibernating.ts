@@ -35,9 +35,7 @@ export class HibernatingConnections implements ConnectionManager {
     this.#ctx.acceptWebSocket(socket, [...meta.tags]);
     const attachment: Attachment = { gp: meta, state: state ?? null };
     writeAttachment(socket, attachment);
-    const slot = new AttachmentSlot(socket, attachment, this.#host);
-    this.#cache.set(socket, slot);
-    return slot.connection;
+    return this.#cacheSlot(socket, attachment).connection;
   }
 
   of(socket: WebSocket): Connection | undefined {
@@ -83,7 +81,10 @@ export class HibernatingConnections implements ConnectionManager {
     const cached = this.#cache.get(socket);
     if (cached) return cached;
     const attachment = readAttachment(socket);
-    if (!attachment) return undefined;
+    return attachment && this.#cacheSlot(socket, attachment);
+  }
+
+  #cacheSlot(socket: WebSocket, attachment: Attachment): AttachmentSlot {
     const slot = new AttachmentSlot(socket, attachment, this.#host);
     this.#cache.set(socket, slot);
     return slot;

@@ -123,7 +123,7 @@ export class Server<Env = Cloudflare.Env, Props = Record<string, unknown>> exten
   /** A hook that returns synchronously keeps the whole turn synchronous: no promise per message. */
   override handleInfo(info: Info, _state: null): CastResult<null> | Promise<CastResult<null>> {
     const ran = this.#runInfoHook(info);
-    return isPromiseLike(ran) ? Promise.resolve(ran).then(() => NOREPLY) : NOREPLY;
+    return ran instanceof Promise ? ran.then(() => NOREPLY) : NOREPLY;
   }
 
   #runInfoHook(info: Info): unknown {
@@ -168,7 +168,7 @@ function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
   return typeof (value as PromiseLike<unknown> | null)?.then === "function";
 }
 
-/** Runs a hook, naming it in what it throws or rejects with; stays synchronous for a synchronous hook. */
+/** Runs a hook, naming it in what it throws or rejects with; stays synchronous for a synchronous hook, and a thenable comes back as a Promise. */
 function runHook<T>(hook: string, run: () => T | PromiseLike<T>): T | Promise<T> {
   let result: T | PromiseLike<T>;
   try {

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { REORDER_WAIT_MS, type SendOrder, SenderOrder, SendSequence } from "../../lib/actor/sender-order.js";
+import { REORDER_WAIT_MS, SenderOrder, SendSequence } from "../../lib/actor/sender-order.js";
 
 describe("SenderOrder", () => {
   beforeEach(() => vi.useFakeTimers());
@@ -56,8 +56,8 @@ describe("SenderOrder", () => {
   it("treats an order without a base as starting at 1", () => {
     const order = new SenderOrder();
     const delivered: number[] = [];
-    order.arrive({ sender: "a", seq: 2 } as SendOrder, () => delivered.push(2));
-    order.arrive({ sender: "a", seq: 1 } as SendOrder, () => delivered.push(1));
+    order.arrive({ sender: "a", seq: 2 }, () => delivered.push(2));
+    order.arrive({ sender: "a", seq: 1 }, () => delivered.push(1));
     expect(delivered).toEqual([1, 2]);
   });
 

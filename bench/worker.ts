@@ -44,6 +44,23 @@ function handCall(message: unknown): string | undefined {
   return JSON.stringify(msg.type === "ping" ? { t: "reply", id, ok: 1 } : { t: "reply", id, err: "unknown call" });
 }
 
+/** What a hooks room is made of, in partyserver and in genparty alike (`ctx` is protected there: callers cast). */
+interface HooksRoom {
+  readonly ctx: DurableObjectState;
+  readonly bornAt: number;
+  readonly persisted: boolean;
+  broadcast(message: string | ArrayBuffer | ArrayBufferView): void;
+}
+
+/** The room's `onMessage`, the same on partyserver's Server and genparty's: the two run one body. */
+function roomMessage(room: HooksRoom, connection: { send(message: string): void }, message: string | ArrayBuffer | ArrayBufferView): void {
+  if (isSenderOnly(message)) return connection.send(senderOnlyReply(message, room.bornAt));
+  const answer = handCall(message);
+  if (answer !== undefined) return connection.send(answer);
+  if (room.persisted) room.ctx.storage.sql.exec(INSERT_MESSAGE, asText(message));
+  room.broadcast(message);
+}
+
 // ── (a) a hand-written Durable Object: the baseline ─────────────────────────────
 
 /** Hibernatable WebSockets and plain RPC methods, nothing else: what the other rooms are measured against. */
@@ -160,11 +177,7 @@ export class PartyRoom extends PartyServer<Cloudflare.Env> {
   }
 
   override onMessage(connection: PsConnection, message: PsMessage): void {
-    if (isSenderOnly(message)) return connection.send(senderOnlyReply(message, this.bornAt));
-    const answer = handCall(message);
-    if (answer !== undefined) return connection.send(answer);
-    if (this.persisted) this.ctx.storage.sql.exec(INSERT_MESSAGE, asText(message));
-    this.broadcast(message);
+    roomMessage(this as unknown as HooksRoom, connection, message);
   }
 
   override onRequest(): Response {
@@ -197,11 +210,7 @@ export class GpServerRoom extends Server<Cloudflare.Env> {
   }
 
   override onMessage(connection: Connection, message: WSMessage): void {
-    if (isSenderOnly(message)) return connection.send(senderOnlyReply(message, this.bornAt));
-    const answer = handCall(message);
-    if (answer !== undefined) return connection.send(answer);
-    if (this.persisted) this.ctx.storage.sql.exec(INSERT_MESSAGE, asText(message));
-    this.broadcast(message);
+    roomMessage(this as unknown as HooksRoom, connection, message);
   }
 
   override onRequest(): Response {

@@ -218,20 +218,12 @@ export const ticTacToeMachine = setup({
  * What one connection sees. Seats are shown as taken or free, never as the ids holding them: an
  * id is a `_pk`, and whoever knows it can connect as that player.
  */
-export type TicTacToeView = {
+export type TicTacToeView = Pick<TicTacToeContext, "board" | "deadline" | "moveMs" | "winner" | "reason" | "line" | "rematch"> & {
   status: "waiting" | "playing" | "finished";
-  board: Cell[];
   /** Whose move it is; null unless playing. */
   turn: Mark | null;
   you: Mark | "spectator";
   seats: { x: boolean; o: boolean };
-  /** When the player to move forfeits, epoch ms on the server's clock; null unless playing. */
-  deadline: number | null;
-  moveMs: number;
-  winner: Mark | "draw" | null;
-  reason: "line" | "full" | "timeout" | null;
-  line: number[] | null;
-  rematch: { x: boolean; o: boolean };
 };
 
 /**

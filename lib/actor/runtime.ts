@@ -78,7 +78,11 @@ export class ActorRuntime {
     this.#store = openStore(ctx.storage, this.platformAlarm);
     this.#host = {
       roomName: () => this.#ctx.id.name ?? this.#name ?? this.id,
-      defer: (operation) => (this.#turn ? this.#turn.outbox.push(operation) > 0 : false),
+      defer: (operation) => {
+        if (!this.#turn) return false;
+        this.#turn.addOutgoing(operation);
+        return true;
+      },
       closedByServer: (connection, code, reason) => {
         if (this.connections.isRetired(connection)) return;
         this.connections.retire(connection);
@@ -225,7 +229,7 @@ export class ActorRuntime {
     if (this.#turn) {
       // Released after this turn commits: a reply never reveals state that could still roll back.
       if (!this.#canAnswer(from)) return false;
-      this.#turn.replies.push([from, outcome]);
+      this.#turn.addReply(from, outcome);
       return true;
     }
     return this.#settle(from, outcome);
@@ -310,38 +314,50 @@ export class ActorRuntime {
 
   /** Queues a message nobody waits on (calls answer through their `from`): no promise per message. */
   #post(envelope: Envelope, front = false, done: () => void = noop): void {
+    // Not draining means the mailbox is empty: the message is next, so it runs without being queued.
+    if (!this.#draining) return this.#drain(envelope, done);
     const queued = { envelope, done };
     if (front) this.#mailbox.pushFront(queued);
     else this.#mailbox.push(queued);
-    if (!this.#draining) this.#drain();
   }
 
   /**
-   * Runs queued messages one at a time. A turn whose handler and commit are synchronous finishes
-   * right here, without a promise; the first one that has to wait continues the loop when it settles.
+   * Runs `envelope`, then the queued messages, one at a time. A turn whose handler and commit are
+   * synchronous finishes right here, without a promise; the first one that has to wait continues
+   * the loop when it settles.
    */
-  #drain(): void {
+  #drain(envelope: Envelope, done: () => void): void {
     this.#draining = true;
-    for (let next = this.#mailbox.shift(); next; next = this.#mailbox.shift()) {
+    for (;;) {
       let waiting: Promise<void> | undefined;
       try {
-        waiting = this.#process(next.envelope);
+        waiting = this.#process(envelope);
       } catch (error) {
-        this.#processFailed(next.envelope, error);
+        this.#processFailed(envelope, error);
       }
       if (waiting) {
-        const current = next;
+        const current = envelope;
+        const finished = done;
         void waiting
-          .catch((error: unknown) => this.#processFailed(current.envelope, error))
+          .catch((error: unknown) => this.#processFailed(current, error))
           .finally(() => {
-            current.done();
-            this.#drain();
+            finished();
+            this.#drainNext();
           });
         return;
       }
-      next.done();
+      done();
+      const next = this.#mailbox.shift();
+      if (!next) break;
+      ({ envelope, done } = next);
     }
     this.#draining = false;
+  }
+
+  #drainNext(): void {
+    const next = this.#mailbox.shift();
+    if (next) this.#drain(next.envelope, next.done);
+    else this.#draining = false;
   }
 
   /** #process handles handler errors itself; this is the runtime failing (e.g. storage). */
@@ -383,7 +399,7 @@ export class ActorRuntime {
   }
 
   #runTurn(envelope: Envelope): Promise<void> | undefined {
-    const turn = new Turn(envelope.kind === "call" ? envelope.chain : []);
+    const turn = new Turn(envelope.kind === "call" ? envelope.chain : undefined);
     this.#turn = turn;
     let dispatched: unknown;
     try {
@@ -474,7 +490,7 @@ export class ActorRuntime {
 
   /** Loads the saved state (or runs init on the very first start), then handleStart: one turn, committed together. */
   async #start(): Promise<void> {
-    const turn = new Turn([]);
+    const turn = new Turn();
     this.#turn = turn;
     const first = this.#storedAtOpen === undefined;
     try {

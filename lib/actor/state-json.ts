@@ -95,15 +95,14 @@ function refuseUnsupported(this: Record<string, unknown>, key: string, value: un
 
 /** Objects JSON turns into something else: a Date into a string, a Map or Set into `{}`, a class instance into a plain object. */
 function describeObject(raw: object): string | undefined {
+  // A plain object first: it is nearly every object in a state, and one prototype read settles it.
+  const proto: unknown = Object.getPrototypeOf(raw);
+  if (proto === Object.prototype || proto === null) return undefined;
   if (raw instanceof Date) return "a Date";
   if (raw instanceof Map) return "a Map";
   if (raw instanceof Set) return "a Set";
-  const proto: unknown = Object.getPrototypeOf(raw);
-  if (proto !== Object.prototype && proto !== null) {
-    const name = (raw as { constructor?: { name?: string } }).constructor?.name ?? "a class";
-    return `an instance of ${name}`;
-  }
-  return undefined;
+  const name = (raw as { constructor?: { name?: string } }).constructor?.name ?? "a class";
+  return `an instance of ${name}`;
 }
 
 export function checkStateSize(json: string, maxBytes: number, owner: string): void {

@@ -74,7 +74,7 @@ export class Timers {
   #change(op: TimerOp): Promise<void> {
     const turn = this.#host.turn();
     if (turn) {
-      turn.timers.push(op);
+      turn.addTimer(op);
       return Promise.resolve();
     }
     return this.#host.enqueue({ kind: "timers", ops: [op] });

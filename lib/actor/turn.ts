@@ -3,19 +3,47 @@ import type { Outcome } from "./replies.js";
 import type { TimerOp } from "./storage.js";
 import type { From } from "./types.js";
 
+const NONE: readonly never[] = Object.freeze([]);
+const NO_CHAIN: readonly string[] = NONE;
+
 /**
  * What one turn did besides computing the next state. Nothing here takes effect until the turn
  * commits: timer changes are written in the state's transaction, replies leave after it. A turn
- * that throws drops all of it.
+ * that throws drops all of it. Most turns send a frame or two and nothing else, so each list is
+ * made on its first entry (a turn runs per message: three empty arrays each time add up).
  */
 export class Turn {
-  readonly timers: TimerOp[] = [];
-  readonly replies: Array<readonly [From, Outcome]> = [];
-  /** Socket sends and closes, in the order the turn made them. */
-  readonly outbox: DeferredOp[] = [];
+  #timers: TimerOp[] | undefined;
+  #replies: Array<readonly [From, Outcome]> | undefined;
+  #outbox: DeferredOp[] | undefined;
 
   constructor(
     /** Actors whose turns are waiting on this one (the caller's chain), for deadlock detection. */
-    readonly chain: readonly string[],
+    readonly chain: readonly string[] = NO_CHAIN,
   ) {}
+
+  get timers(): readonly TimerOp[] {
+    return this.#timers ?? NONE;
+  }
+
+  get replies(): ReadonlyArray<readonly [From, Outcome]> {
+    return this.#replies ?? NONE;
+  }
+
+  /** Socket sends and closes, in the order the turn made them. */
+  get outbox(): readonly DeferredOp[] {
+    return this.#outbox ?? NONE;
+  }
+
+  addTimer(op: TimerOp): void {
+    (this.#timers ??= []).push(op);
+  }
+
+  addReply(from: From, outcome: Outcome): void {
+    (this.#replies ??= []).push([from, outcome]);
+  }
+
+  addOutgoing(operation: DeferredOp): void {
+    (this.#outbox ??= []).push(operation);
+  }
 }

@@ -24,6 +24,9 @@ export interface RpcCallOptions extends CallOptions {
   order?: SendOrder;
 }
 
+/** The default `exclude` of broadcast: one shared empty list, not a new one per call. */
+const NO_IDS: readonly string[] = [];
+
 const runtimes = new WeakMap<object, ActorRuntime>();
 
 /** The runtime behind an actor instance; for `genparty/testing` and adapters in this package. */
@@ -197,7 +200,7 @@ export abstract class Actor<Env = Cloudflare.Env, State = unknown, CallMsg = nev
   }
 
   /** Sends to every open connection except the ids in `exclude`. A peer that just left is skipped, never an error. */
-  broadcast(message: WSMessage, exclude: readonly string[] = []): void {
+  broadcast(message: WSMessage, exclude: readonly string[] = NO_IDS): void {
     for (const connection of this.#runtime.connections.all()) {
       if (exclude.length > 0 && exclude.includes(connection.id)) continue;
       try {

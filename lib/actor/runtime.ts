@@ -512,7 +512,7 @@ export class ActorRuntime {
   #commit(state: unknown, turn: Turn, envelope: Envelope | undefined, force = false): Promise<void> | undefined {
     const known = this.#known;
     this.#known = undefined;
-    const json = known !== undefined && known.state === state ? known.json : serializeState(state, this);
+    const json = known !== undefined && known.state === state ? known.json : serializeState(state, this, force ? undefined : this.#committed);
     const changed = force || json !== this.#committed;
     if (changed) checkStateSize(json, this.#store.maxStateBytes, this.label);
     const timers = envelope?.kind === "timeout" ? [{ op: "fired", key: envelope.row.key, seq: envelope.row.seq } as const, ...turn.timers] : turn.timers;

@@ -5,9 +5,15 @@ import { StateNotSerializableError, StateTooLargeError } from "./errors.js";
  * Values JSON would silently change (a Map becomes `{}`, a Date a string, a class loses its
  * prototype) are refused with an error that names the key, instead of corrupting state.
  */
-export function serializeState(state: unknown, owner: { readonly label: string }): string {
+export function serializeState(state: unknown, owner: { readonly label: string }, stored?: string): string {
   // null is every hooks Server's state: nothing to check.
   if (state === undefined || state === null) return "null";
+  if (stored !== undefined) {
+    // Most turns leave the state as it was: JSON equal to what is stored writes nothing, so the
+    // walk is skipped. A value JSON would change is then refused by the first turn whose JSON differs.
+    const json = tryStringify(state);
+    if (json === stored) return json;
+  }
   let unsupported: Unsupported | undefined;
   try {
     // Checked by a walk in JS, then encoded without a replacer: a replacer is a call from
@@ -30,6 +36,15 @@ export function serializeState(state: unknown, owner: { readonly label: string }
     );
   }
   return JSON.stringify(state);
+}
+
+/** JSON.stringify, or undefined where it throws (a cycle, a BigInt): the walk below reports those. */
+function tryStringify(state: unknown): string | undefined {
+  try {
+    return JSON.stringify(state);
+  } catch {
+    return undefined;
+  }
 }
 
 /** What is wrong, and under which key. */

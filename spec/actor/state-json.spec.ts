@@ -36,6 +36,17 @@ describe("serializeState", () => {
     expect(() => serializeState(cyclic, { label: "A:a" })).toThrow(TypeError);
   });
 
+  it("skips the check for a state whose JSON is what is stored, and refuses it once the JSON differs", () => {
+    const owner = { label: "A:a" };
+    // Nothing would be written for it, so nothing can be lost yet.
+    expect(serializeState({ m: new Map(), n: 1 }, owner, '{"m":{},"n":1}')).toBe('{"m":{},"n":1}');
+    expect(() => serializeState({ m: new Map(), n: 2 }, owner, '{"m":{},"n":1}')).toThrow(/key "m" holds a Map/);
+    expect(serializeState({ n: 2 }, owner, '{"n":1}')).toBe('{"n":2}');
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    expect(() => serializeState(cyclic, owner, "{}")).toThrow(TypeError);
+  });
+
   it("refuses a state over the backend's limit, naming both sizes", () => {
     expect(() => checkStateSize(JSON.stringify("é".repeat(100)), 150, "A:a")).toThrow(/the state is 202 bytes of JSON; one storage value holds at most 150/);
     expect(() => checkStateSize("x".repeat(50), 150, "A:a")).not.toThrow();

@@ -8,10 +8,11 @@ import { StateNotSerializableError, StateTooLargeError } from "./errors.js";
 export function serializeState(state: unknown, owner: { readonly label: string }, stored?: string): string {
   // null is every hooks Server's state: nothing to check.
   if (state === undefined || state === null) return "null";
+  let json: string | undefined;
   if (stored !== undefined) {
     // Most turns leave the state as it was: JSON equal to what is stored writes nothing, so the
     // walk is skipped. A value JSON would change is then refused by the first turn whose JSON differs.
-    const json = tryStringify(state);
+    json = tryStringify(state);
     if (json === stored) return json;
   }
   let unsupported: Unsupported | undefined;
@@ -35,7 +36,7 @@ export function serializeState(state: unknown, owner: { readonly label: string }
       `${owner.label}: ${where} holds ${unsupported.problem}, which doesn't survive storage as JSON. Store plain objects, arrays, strings, numbers, booleans and null (e.g. a Date as its getTime(), a Map as an object or entries array).`,
     );
   }
-  return JSON.stringify(state);
+  return json ?? JSON.stringify(state);
 }
 
 /** JSON.stringify, or undefined where it throws (a cycle, a BigInt): the walk below reports those. */

@@ -2,16 +2,19 @@ import { type Connection, isOpen } from "../connections/connection.js";
 import type { ConnectionManager } from "../connections/manager.js";
 import { CallCancelledError, type GenpartyError, MailboxFullError, ProtocolError, toWire } from "../protocol/errors.js";
 import { encodeFrame, parseClientFrame, type ServerFrame } from "../protocol/frames.js";
+import { clock } from "./clock.js";
 import type { Envelope } from "./envelope.js";
 import type { Outcome } from "./replies.js";
 import type { From } from "./types.js";
 
 type SocketFrom = Extract<From, { type: "socket" }>;
 
-/** How long an answered call id is remembered, so a client that re-sends it after a reconnect gets the same reply. */
+/** How long an answered call id is remembered, so a client that re-sends it after a reconnect gets the same reply (genparty's clock, so tests can move it). */
 export const ANSWERED_CALL_TTL_MS = 5 * 60_000;
 /** Call ids remembered per connection id; the oldest answered ones go first. */
 const CALLS_PER_CONNECTION = 512;
+/** How often expired answers are looked for. */
+const SWEEP_EVERY_MS = 30_000;
 
 type Entry = Pending | { readonly status: "answered"; readonly frame: string; readonly at: number };
 
@@ -40,6 +43,8 @@ interface SocketCallHost {
 export class SocketCalls {
   readonly #host: SocketCallHost;
   readonly #calls = new Map<string, Map<string, Entry>>();
+  /** When remembered answers are next checked against the TTL. */
+  #nextSweep = 0;
   /** `from.signal` of socket calls: one getter for all of them, finding the call through `this`. */
   readonly #signal: PropertyDescriptor = { enumerable: false, get: socketSignalGetter(this.#calls) };
 
@@ -73,7 +78,7 @@ export class SocketCalls {
           const error = new MailboxFullError(`${this.#host.label()}'s mailbox is full; call ${frame.id} was rejected. Retry later.`);
           return this.#send(connection, { gp: 1, t: "reply", id: frame.id, err: toWire(error) });
         }
-        this.#remember(connection.id, frame.id, { status: "pending", at: Date.now(), connection });
+        this.#remember(connection.id, frame.id, { status: "pending", at: clock.now(), connection });
         const from = Object.defineProperty({ type: "socket", id: frame.id, connection: connection.id }, "signal", this.#signal) as SocketFrom;
         return this.#host.enqueue({ kind: "call", msg: frame.msg, from, chain: NO_CHAIN });
       }
@@ -95,7 +100,7 @@ export class SocketCalls {
     const entry = entryOf(this.#calls, from.connection, from.id);
     if (entry?.status === "answered") return false;
     const frame = encodeReply(from.id, outcome, this.#host);
-    this.#remember(from.connection, from.id, { status: "answered", frame, at: Date.now() });
+    this.#remember(from.connection, from.id, { status: "answered", frame, at: clock.now() });
     // The socket the call came on, while it is still the connection's; after a reconnect (or a wake), whichever holds the id now.
     const sent = entry?.connection;
     const connection = sent !== undefined && isOpen(sent) && !this.#host.connections.isRetired(sent) ? sent : this.#host.connections.get(from.connection);
@@ -117,12 +122,22 @@ export class SocketCalls {
   #remember(connection: string, id: string, entry: Entry): void {
     let calls = this.#calls.get(connection);
     if (!calls) this.#calls.set(connection, (calls = new Map()));
-    calls.delete(id);
+    // An answer takes its call's place: ids stay in the order the calls came.
     calls.set(id, entry);
-    const cutoff = Date.now() - ANSWERED_CALL_TTL_MS;
-    for (const [oldId, old] of calls) {
-      if (calls.size <= CALLS_PER_CONNECTION && old.at >= cutoff) break;
-      if (old.status === "answered") calls.delete(oldId);
+    if (calls.size > CALLS_PER_CONNECTION) forgetOldestAnswered(calls, calls.size - CALLS_PER_CONNECTION);
+    if (entry.at >= this.#nextSweep) this.#forgetExpired(entry.at);
+  }
+
+  /** Every so often, not per call: answers older than the TTL go, oldest first in each connection's list. */
+  #forgetExpired(now: number): void {
+    this.#nextSweep = now + SWEEP_EVERY_MS;
+    const cutoff = now - ANSWERED_CALL_TTL_MS;
+    for (const [connection, calls] of this.#calls) {
+      for (const [id, old] of calls) {
+        if (old.at >= cutoff) break;
+        if (old.status === "answered") calls.delete(id);
+      }
+      if (calls.size === 0) this.#calls.delete(connection);
     }
   }
 
@@ -145,6 +160,16 @@ export function callKey(from: From): string {
 }
 
 const NO_CHAIN: readonly string[] = [];
+
+function forgetOldestAnswered(calls: Map<string, Entry>, count: number): void {
+  for (const [id, old] of calls) {
+    if (count === 0) return;
+    if (old.status === "answered") {
+      calls.delete(id);
+      count--;
+    }
+  }
+}
 
 function entryOf(calls: Map<string, Map<string, Entry>>, connection: string, id: string): Entry | undefined {
   return calls.get(connection)?.get(id);

@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
-import { describe, expect, it, vi } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { getActor } from "../../lib/index.js";
-import { evict, hibernate } from "../../lib/testing/index.js";
+import { advanceClock, evict, hibernate, resetClock } from "../../lib/testing/index.js";
 import { uniqueName } from "../helpers.js";
 import { connect, type TestSocket } from "../sockets.js";
 
@@ -15,6 +15,8 @@ async function counterSocket(name = uniqueName("sock"), pk = "c1") {
 }
 
 describe("Calls and casts over a socket", () => {
+  afterEach(() => resetClock());
+
   it("answer a call frame with a reply frame carrying its id", async () => {
     const { socket } = await counterSocket();
     socket.send(call("1", { type: "add", by: 2 }));
@@ -62,6 +64,33 @@ describe("Calls and casts over a socket", () => {
     socket.send(call("w", { type: "wait" }));
     expect(await frame(socket)).toEqual({ gp: 1, t: "reply", id: "w", ok: "once" });
     expect((await counter.call({ type: "state" })).waiting).toHaveLength(0);
+  });
+
+  it("remembers the last 512 answered ids of a connection and runs an older re-sent one again", async () => {
+    const { socket } = await counterSocket();
+    for (let i = 0; i <= 512; i++) {
+      socket.send(call(`a${i}`, { type: "add", by: 1 }));
+      expect(await frame(socket)).toMatchObject({ id: `a${i}`, ok: i + 1 });
+    }
+    // a0 was the 513th id back: forgotten, so its re-send is a new call.
+    socket.send(call("a0", { type: "add", by: 1 }));
+    expect(await frame(socket)).toEqual({ gp: 1, t: "reply", id: "a0", ok: 514 });
+    socket.send(call("a512", { type: "add", by: 1 }));
+    expect(await frame(socket)).toEqual({ gp: 1, t: "reply", id: "a512", ok: 513 });
+  });
+
+  it("forgets an answer five minutes after it was sent", async () => {
+    const { socket } = await counterSocket();
+    socket.send(call("t1", { type: "add", by: 1 }));
+    expect(await frame(socket)).toMatchObject({ ok: 1 });
+    await advanceClock(4 * 60_000);
+    socket.send(call("t1", { type: "add", by: 1 }));
+    expect(await frame(socket)).toMatchObject({ id: "t1", ok: 1 });
+    await advanceClock(60_000 + 30_000);
+    socket.send(call("t2", { type: "add", by: 1 }));
+    expect(await frame(socket)).toMatchObject({ ok: 2 });
+    socket.send(call("t1", { type: "add", by: 1 }));
+    expect(await frame(socket)).toMatchObject({ id: "t1", ok: 3 });
   });
 
   it("defers a reply across hibernation", async () => {

@@ -71,15 +71,17 @@ export class SocketCalls {
         return;
       }
       case "call": {
-        const known = entryOf(this.#calls, connection.id, frame.id);
+        // A connection's id is a getter that finds its slot: read it once.
+        const connectionId = connection.id;
+        const known = entryOf(this.#calls, connectionId, frame.id);
         if (known?.status === "answered") return this.#sendRaw(connection, known.frame);
         if (known?.status === "pending") return;
         if (this.#host.isFull()) {
           const error = new MailboxFullError(`${this.#host.label()}'s mailbox is full; call ${frame.id} was rejected. Retry later.`);
           return this.#send(connection, { gp: 1, t: "reply", id: frame.id, err: toWire(error) });
         }
-        this.#remember(connection.id, frame.id, { status: "pending", at: clock.now(), connection });
-        const from = Object.defineProperty({ type: "socket", id: frame.id, connection: connection.id }, "signal", this.#signal) as SocketFrom;
+        this.#remember(connectionId, frame.id, { status: "pending", at: clock.now(), connection });
+        const from = Object.defineProperty({ type: "socket", id: frame.id, connection: connectionId }, "signal", this.#signal) as SocketFrom;
         return this.#host.enqueue({ kind: "call", msg: frame.msg, from, chain: NO_CHAIN });
       }
     }

@@ -535,9 +535,11 @@ export class ActorRuntime {
 
   /** After a commit: socket operations in order, then replies. A failed send means a peer that left; its close event follows. */
   #release(turn: Turn): void {
-    for (const operation of turn.outbox) {
+    // An index loop: this runs once per message, before the code is optimized too.
+    const outbox = turn.outbox;
+    for (let i = 0; i < outbox.length; i++) {
       try {
-        runDeferred(operation);
+        runDeferred(outbox[i]!);
       } catch {
         // The socket closed meanwhile.
       }

@@ -8,6 +8,7 @@
 //   node bench/profile.mjs fanout gp-actor persisted
 //   node bench/profile.mjs echo gp-server            # 1 client, 5,000 sequential round trips
 //   node bench/profile.mjs http gp-server            # 3,000 GETs, 20 in flight
+//   node bench/profile.mjs connect gp-server         # 1,000 sockets opened (20 at a time) and closed, 200 per batch
 //   node bench/profile.mjs calls gp-actor            # 5,000 sequential calls over the socket
 //   node bench/profile.mjs acks gp-actor             # 5,000 pipelined frames to the persisted room
 //
@@ -89,6 +90,19 @@ async function runWorkload(server) {
     const ms = performance.now() - t0;
     await closeSockets(sockets);
     return `${received}/${count} acks in ${ms.toFixed(0)} ms (${((ms * 1000) / received).toFixed(1)} µs each)`;
+  }
+  if (workload === "connect") {
+    const path = PATHS[a];
+    if (!path) throw new Error(`unknown kind ${a}; one of ${Object.keys(PATHS).join(", ")}`);
+    const count = int("CONNECT", 1_000);
+    const deadline = Date.now() + WORKLOAD_TIMEOUT_MS;
+    const t0 = performance.now();
+    // Opened and closed in batches of 200 (the room stays small, as in the bench's connect scenario).
+    for (let done = 0; done < count && Date.now() < deadline; done += 200) {
+      const { sockets } = await openSockets(`${server.wsBase}${path(false)}/profile-connect`, Math.min(200, count - done), 20, deadline);
+      await closeSockets(sockets);
+    }
+    return `${count} sockets opened and closed in ${(performance.now() - t0).toFixed(0)} ms`;
   }
   if (workload === "http") {
     const path = PATHS[a];

@@ -298,8 +298,9 @@ export abstract class MachineServer<Env = Cloudflare.Env, M extends AnyStateMach
     };
     this.#current = next;
     // Checked as the commit would check it, then handed to the commit: the snapshot is serialized once per turn.
-    const snapshotJson = serializeState(next.snapshot, runtimeOf(this));
-    runtimeOf(this).knownJson(next, `{"version":${next.version},"snapshot":${snapshotJson},"delays":${JSON.stringify(next.delays)}}`);
+    const runtime = runtimeOf(this);
+    const snapshotJson = serializeState(next.snapshot, runtime);
+    runtime.knownJson(next, `{"version":${next.version},"snapshot":${snapshotJson},"delays":${JSON.stringify(next.delays)}}`);
     // Views are a function of the snapshot and the connection: no snapshot change, no view to send.
     if (snapshotJson !== this.#viewsOf) {
       this.#viewsOf = snapshotJson;

@@ -20,6 +20,8 @@ interface SocketHost {
 /** WebSocket upgrades and closes, turned into mailbox messages: the socket side of the runtime. */
 export class SocketTurns {
   readonly #host: SocketHost;
+  /** Ids whose connect turn is queued or running, with how many: a second upgrade with one of them must replace it. */
+  readonly #connecting = new Map<string, number>();
 
   constructor(host: SocketHost) {
     this.#host = host;
@@ -41,9 +43,17 @@ export class SocketTurns {
       return new Response(null, { status: 101, webSocket: client });
     }
     const upgrade: Upgrade = { request, socket, id, offered: offeredProtocols(request) };
-    // Both queued together: the old socket with this id is closed (and heard of) before the new one connects.
-    void this.#host.enqueue({ kind: "replaced", id });
-    await this.#host.enqueue({ kind: "connect", upgrade });
+    // Queued together: the old socket with this id is closed (and heard of) before the new one connects.
+    // Most ids are new (a fresh client, or `_pk` absent): they skip that turn.
+    if (this.#connecting.has(id) || this.#host.connections.get(id)) void this.#host.enqueue({ kind: "replaced", id });
+    this.#connecting.set(id, (this.#connecting.get(id) ?? 0) + 1);
+    try {
+      await this.#host.enqueue({ kind: "connect", upgrade });
+    } finally {
+      const left = this.#connecting.get(id)! - 1;
+      if (left === 0) this.#connecting.delete(id);
+      else this.#connecting.set(id, left);
+    }
     const headers = upgrade.protocol ? { "sec-websocket-protocol": upgrade.protocol } : undefined;
     return new Response(null, { status: 101, webSocket: client, headers });
   }

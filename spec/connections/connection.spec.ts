@@ -112,6 +112,17 @@ describe.each(modes)("Connections (%s)", (mode, route, namespace) => {
     expect(await roomJson(`${path}/events`)).toEqual(["connect:same", "close:same:1000:replaced:true", "connect:same"]);
   });
 
+  it("replaces the first of two sockets with the same _pk that connect at once", async () => {
+    const path = room();
+    const [first, second] = await Promise.all([connect(`${path}?_pk=twin&slowtags=1`), connect(`${path}?_pk=twin&slowtags=1`)]);
+    const closed = await Promise.race([first.closed.then(() => first), second.closed.then(() => second)]);
+    const open = closed === first ? second : first;
+    await open.next();
+    expect(await closed.closed).toMatchObject({ code: 1000, reason: "Replaced by a newer connection with the same id" });
+    expect(JSON.parse(await open.ask("list"))).toEqual(["twin"]);
+    expect(await roomJson(`${path}/events`)).toEqual(["connect:twin", "close:twin:1000:replaced:true", "connect:twin"]);
+  });
+
   it("lets user code redefine connection.state", async () => {
     const socket = await connect(`${room()}?_pk=re`);
     await socket.next();
@@ -181,6 +192,18 @@ describe.each(modes)("Connections (%s)", (mode, route, namespace) => {
       expect(JSON.parse(await socket.ask("meta"))).toMatchObject({ id: "h", tags: ["h", "blue"], uri: `http://spec${path}?_pk=h&tags=blue&joined=x` });
       expect(JSON.parse(await socket.ask("getstate"))).toEqual({ joined: "x" });
       expect(JSON.parse(await socket.ask("list:blue"))).toEqual(["h"]);
+    });
+
+    it("replaces a socket with the same _pk that was accepted before a wake", async () => {
+      const name = uniqueName("r");
+      const path = `/${route}/${name}`;
+      const first = await connect(`${path}?_pk=old`);
+      await first.next();
+      await hibernate(getActor(namespace(), name));
+      const second = await connect(`${path}?_pk=old`);
+      await second.next();
+      expect(await first.closed).toMatchObject({ code: 1000, reason: "Replaced by a newer connection with the same id" });
+      expect(JSON.parse(await second.ask("list"))).toEqual(["old"]);
     });
   }
 

@@ -49,6 +49,7 @@ export const STALL_MS = SMOKE ? 3_000 : 5_000;
 /** Time for the room to handle the closes of one scenario before the next one's CPU is counted. */
 export const SETTLE_MS = SMOKE ? 20 : 300;
 export const ECHO_WARMUP = SMOKE ? 2 : 20;
+export const CONNECT_WARMUP = SMOKE ? 2 : 100;
 
 /**
  * The MachineServer room speaks its own protocol: a client sends `{"type":"say","text":"…"}` and
@@ -109,7 +110,7 @@ if (chosenScenarios) {
 }
 export const SCENARIOS = ALL_SCENARIOS.filter((name) => (chosenScenarios ? chosenScenarios.split(",").includes(name) : !(SMOKE && name === "wake")));
 /** Scenarios short and noisy enough to run several passes a round (BENCH_SHORT_PASSES). */
-export const SHORT_SCENARIOS = new Set(["echo", "calls", "acks", "rpc"]);
+export const SHORT_SCENARIOS = new Set(["echo", "calls", "acks", "connect", "rpc"]);
 /** The targets wake and calls run on: the hibernating rooms (the in-memory ones never hibernate). */
 export const WAKE_KINDS = new Set(["raw", "partyserver", "gp-server", "gp-actor"]);
 

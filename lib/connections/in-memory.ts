@@ -20,6 +20,8 @@ export class InMemoryConnections implements ConnectionManager {
   readonly #host: ConnectionHost;
   readonly #events: SocketEvents;
   readonly #sockets = new Map<WebSocket, Entry>();
+  /** The newest socket of each id (an older one was retired when it connected): every connect looks its id up. */
+  readonly #byId = new Map<string, Entry>();
 
   constructor(host: ConnectionHost, events: SocketEvents) {
     this.#host = host;
@@ -33,12 +35,14 @@ export class InMemoryConnections implements ConnectionManager {
     const entry = new Entry(socket, meta, state ?? null, this.#host);
     const connection = entry.connection;
     this.#sockets.set(socket, entry);
+    this.#byId.set(meta.id, entry);
     socket.addEventListener("message", (event) => {
       if (!this.isRetired(connection)) this.#events.message(connection, event.data as string | ArrayBuffer);
     });
     socket.addEventListener("close", (event) => {
       const retired = this.isRetired(connection);
       this.#sockets.delete(socket);
+      if (this.#byId.get(meta.id) === entry) this.#byId.delete(meta.id);
       this.#events.close(connection, event.code, event.reason, event.wasClean, retired);
     });
     socket.addEventListener("error", (event) => {
@@ -52,7 +56,8 @@ export class InMemoryConnections implements ConnectionManager {
   }
 
   get(id: string): Connection | undefined {
-    return this.all().find((connection) => connection.id === id);
+    const entry = this.#byId.get(id);
+    return entry && isOpen(entry.connection) && entry.meta.retired !== true ? entry.connection : undefined;
   }
 
   all(tag?: string): Connection[] {

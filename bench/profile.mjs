@@ -11,6 +11,7 @@
 //   node bench/profile.mjs connect gp-server         # 1,000 sockets opened (20 at a time) and closed, 200 per batch
 //   node bench/profile.mjs calls gp-actor            # 5,000 sequential calls over the socket
 //   node bench/profile.mjs acks gp-actor             # 5,000 pipelined frames to the persisted room
+//   node bench/profile.mjs wake gp-server            # 5 rooms × 200 sockets idle 13 s, then each woken by one frame (and a second)
 //
 // Sizes: BENCH_CLIENTS, BENCH_MSGS, BENCH_RPC_CALLS, BENCH_RPC_CONCURRENCY. The raw profile is
 // written to .wrangler/bench-logs/<workload>.cpuprofile (open it in Chrome DevTools).
@@ -127,6 +128,30 @@ async function runWorkload(server) {
   throw new Error(`unknown workload ${workload}: rpc <raw|gp> <ping|incr|ping-fresh>, fanout|echo <kind> [persisted] or http <kind>`);
 }
 
+/** Rooms of sockets left idle until workerd evicts them, then each woken by one sender-only frame and asked once more. */
+async function wakes(server, startProfiler) {
+  const path = PATHS[a];
+  if (!path) throw new Error(`unknown kind ${a}; one of ${Object.keys(PATHS).join(", ")}`);
+  const rooms = int("WAKES", 5);
+  const perRoom = int("WAKE_SOCKETS", 200);
+  const deadline = Date.now() + WORKLOAD_TIMEOUT_MS;
+  const opened = [];
+  for (let r = 0; r < rooms; r++) opened.push((await openSockets(`${server.wsBase}${path(false)}/profile-wake-${Date.now()}-${r}`, perRoom, 20, deadline)).sockets);
+  await new Promise((idle) => setTimeout(idle, 13_000));
+  const ask = (socket, text) => new Promise((reply) => (socket.once("message", (data) => reply(data.toString())), socket.send(text)));
+  await startProfiler();
+  const replies = [];
+  for (const sockets of opened) {
+    const waker = sockets[sockets.length >> 1];
+    replies.push(await ask(waker, "!wake"));
+    await new Promise((settle) => setTimeout(settle, 250));
+    await ask(waker, "!warm");
+  }
+  // The sockets are left open: closing them is not part of a wake (the run ends by terminating them).
+  // The reply carries the instance's age: under the idle time means it was evicted and woke for the frame.
+  return `${rooms} rooms of ${perRoom} sockets woken; instance ages ${replies.map((reply) => reply.split("@")[1]).join(", ")} ms`;
+}
+
 /** Maps a bundle position back to `lib/actor/runtime.ts:123` through the bundle's source map. */
 function sourceLocator(bundlePath) {
   const mapPath = `${bundlePath}.map`;
@@ -205,12 +230,21 @@ const watchdog = setTimeout(async () => {
 let code = 0;
 try {
   const devtools = await inspector(server.inspectorPort);
-  // A warm-up pass outside the profile: the object starts, the code is compiled and optimised.
-  await runWorkload(server);
-  await devtools.send("Profiler.enable");
-  await devtools.send("Profiler.setSamplingInterval", { interval: SAMPLING_INTERVAL_US });
-  await devtools.send("Profiler.start");
-  const outcome = await runWorkload(server);
+  const startProfiler = async () => {
+    await devtools.send("Profiler.enable");
+    await devtools.send("Profiler.setSamplingInterval", { interval: SAMPLING_INTERVAL_US });
+    await devtools.send("Profiler.start");
+  };
+  let outcome;
+  if (workload === "wake") {
+    // Only the wakes are profiled: the sockets open and the rooms hibernate before the profiler starts.
+    outcome = await wakes(server, startProfiler);
+  } else {
+    // A warm-up pass outside the profile: the object starts, the code is compiled and optimised.
+    await runWorkload(server);
+    await startProfiler();
+    outcome = await runWorkload(server);
+  }
   const { profile } = await devtools.send("Profiler.stop");
   devtools.close();
   const name = [workload, a, b].join("-");

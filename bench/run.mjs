@@ -18,7 +18,7 @@ import { rmSync } from "node:fs";
 import { groupCpuSeconds, machineBusySeconds, serverProcesses, sleep, startWrangler, terminateLiveSockets } from "./harness.mjs";
 import { measureMemory } from "./memory.mjs";
 import { CONFIG, KINDS, MODE, RPC_OPS, RPC_TARGETS, SCENARIOS, SETTLE_MS, SHORT_SCENARIOS, SMOKE, WAKE_KINDS, runId } from "./config.mjs";
-import { acks, calls, connect, echo, fanOut, http, live, rpc, wake } from "./scenarios.mjs";
+import { acks, calls, connect, echo, fanOut, http, live, rpc, wake, wakeWarmUp } from "./scenarios.mjs";
 import { base, fmt, record, report, samples } from "./report.mjs";
 
 let initialPids = "";
@@ -94,6 +94,11 @@ function describe(metrics) {
 const startOptions = SMOKE ? { tag: `bench-smoke-${process.pid}` } : {};
 
 async function runAll() {
+  if (SCENARIOS.includes("wake") && !SMOKE) {
+    const kinds = KINDS.filter((kind) => WAKE_KINDS.has(kind.key));
+    console.log(`wake warm-up: ${kinds.map((kind) => kind.key).join(", ")} woken once, not measured`);
+    await bounded("wake warm-up", (deadline) => wakeWarmUp(kinds, deadline));
+  }
   for (let round = 1; round <= CONFIG.rounds; round++) {
     for (const scenario of SCENARIOS) {
       // Short single-client scenarios move ±20% between passes: several passes a round, each target in turn.

@@ -2,6 +2,8 @@
 import { closeSockets, openSocket, openSockets, percentile, preciseCpuSeconds, rssKiB, sleep } from "./harness.mjs";
 import { CONFIG, CONNECT_WARMUP, ECHO_WARMUP, runId, SMOKE, STALL_MS } from "./config.mjs";
 
+const WAKE_WARMUP_SOCKETS = 20;
+
 /** The running `wrangler dev` and its workerd processes (refreshed before each scenario). */
 export const live = { server: undefined, processes: [] };
 
@@ -239,6 +241,32 @@ export async function connect(kind, tag, deadline) {
  * the age of the object's instance: older than the silence means it never hibernated (incomplete).
  * A second sender-only frame right after gives the same room's warm round trip for comparison.
  */
+/**
+ * One wake of every target, unmeasured, before the first round: the first object of a class to wake
+ * in this workerd compiles its constructor and start path (~10 ms), which a server in service has
+ * long done, and would otherwise land on whichever target a round happens to wake first.
+ */
+export async function wakeWarmUp(kinds, deadline) {
+  const rooms = [];
+  for (const kind of kinds) {
+    const url = live.server.wsBase + kind.path(false, `wake-warm-${kind.key}-${runId}`);
+    rooms.push((await openSockets(url, WAKE_WARMUP_SOCKETS, CONFIG.connectConcurrency, deadline)).sockets);
+  }
+  try {
+    await sleep(Math.min(CONFIG.wakeIdleMs, Math.max(0, deadline - Date.now() - 5_000)));
+    for (const [socket] of rooms) {
+      await new Promise((resolve) => {
+        const timer = setTimeout(resolve, Math.min(10_000, Math.max(1, deadline - Date.now())));
+        socket.once("message", () => resolve(clearTimeout(timer)));
+        socket.send("!warm-up");
+      });
+    }
+  } finally {
+    await closeSockets(rooms.flat());
+  }
+  return { complete: true, done: kinds.length, expected: kinds.length };
+}
+
 export async function wake(kind, tag, deadline) {
   const url = live.server.wsBase + kind.path(false, `wake-${kind.key}-${runId}-${tag}`);
   const user = live.processes.find((p) => p.role === "user");

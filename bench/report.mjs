@@ -227,14 +227,14 @@ export function report(status) {
     `- Machine: ${env.cores} cores (${env.cpuModel}), ${env.platform}; load average ${env.loadAtStart} at start, ${env.loadAtEnd} at end`,
     `- Other processes on the machine during the scenarios: median ${fmt(env.otherLoad.median)} cores, max ${fmt(env.otherLoad.max)} (${env.otherLoad.busy} of ${env.otherLoad.count} scenarios above 0.15 cores)`,
     `- genparty at ${env.commit}; bundle sha256 ${env.bundleSha ?? "?"}… (built once per run, so edits during a run don't reload it)`,
-    `- Sizes: echo ${CONFIG.echo} sequential · socket calls ${CONFIG.calls} sequential · persisted acks ${CONFIG.acks} pipelined · fan-out ${CONFIG.clients} clients × ${CONFIG.messages} msgs (${(CONFIG.clients * CONFIG.clients * CONFIG.messages).toLocaleString("en-US")} deliveries) · connect ${CONFIG.connect} sockets, ${CONFIG.connectConcurrency} at a time · HTTP ${CONFIG.http} GETs, ${CONFIG.httpConcurrency} at a time · RPC ${CONFIG.rpcCalls} calls · wake ${CONFIG.wakeSockets} sockets after ${CONFIG.wakeIdleMs / 1000} s idle · memory ${CONFIG.memorySockets} sockets, a fresh workerd per target · ${CONFIG.rounds} interleaved round(s), echo, socket calls, acks and RPC ${CONFIG.shortPasses} passes each round; cells are the median <sub>min–max</sub> of all samples`,
+    `- Sizes: echo ${CONFIG.echo} sequential · socket calls ${CONFIG.calls} sequential · persisted acks ${CONFIG.acks} pipelined · fan-out ${CONFIG.clients} clients × ${CONFIG.messages} msgs (${(CONFIG.clients * CONFIG.clients * CONFIG.messages).toLocaleString("en-US")} deliveries) · connect ${CONFIG.connect} sockets, ${CONFIG.connectConcurrency} at a time · HTTP ${CONFIG.http} GETs, ${CONFIG.httpConcurrency} at a time · RPC ${CONFIG.rpcCalls} calls · wake ${CONFIG.wakeSockets} sockets after ${CONFIG.wakeIdleMs / 1000} s idle · memory ${CONFIG.memorySockets} sockets, a fresh workerd per target · ${CONFIG.rounds} interleaved round(s), echo, socket calls, acks, connect and RPC ${CONFIG.shortPasses} passes each round, wake 2; cells are the median <sub>min–max</sub> of all samples`,
     "",
     ...(rooms ? ["## WebSocket rooms (hibernating)", "", rooms, ""] : []),
     ...(wakes
       ? [
           "## Wake: the first message after hibernation",
           "",
-          `${CONFIG.wakeSockets} sockets open in one room, ${CONFIG.wakeIdleMs / 1000} s of silence (workerd evicts the object), then one client sends a frame only it gets back. CPU from /proc schedstat (ns).`,
+          `A room of ${CONFIG.wakeSockets} sockets per target, all open at once; ${CONFIG.wakeIdleMs / 1000} s of silence (workerd evicts the objects), then room by room one client sends a frame only it gets back; twice a round, after one unmeasured wake of each. CPU from /proc schedstat (ns).`,
           "",
           wakes,
           "",

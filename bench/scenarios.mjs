@@ -233,15 +233,6 @@ export async function connect(kind, tag, deadline) {
 }
 
 /**
- * Wake cost. N sockets into one room (C handshakes at a time), the user workerd's RSS before and
- * with them open, then silence (no frames either way, client sockets left open) for longer than
- * workerd keeps an idle object, so it is evicted with every socket hibernated. Then ONE client
- * sends a sender-only frame ("!…"): the first reply's latency, and the workerd CPU (to the
- * nanosecond, from schedstat) from the send to the reply and to 250 ms after it. The reply carries
- * the age of the object's instance: older than the silence means it never hibernated (incomplete).
- * A second sender-only frame right after gives the same room's warm round trip for comparison.
- */
-/**
  * One wake of every target, unmeasured, before the first round: the first object of a class to wake
  * in this workerd compiles its constructor and start path (~10 ms), which a server in service has
  * long done, and would otherwise land on whichever target a round happens to wake first.
@@ -267,88 +258,116 @@ export async function wakeWarmUp(kinds, deadline) {
   return { complete: true, done: kinds.length, expected: kinds.length };
 }
 
-export async function wake(kind, tag, deadline) {
-  const url = live.server.wsBase + kind.path(false, `wake-${kind.key}-${runId}-${tag}`);
+/**
+ * Wake cost. For each target, N sockets into one room (C handshakes at a time), with the user
+ * workerd's RSS before and after; then silence (no frames either way, client sockets left open) for
+ * longer than workerd keeps an idle object, so it is evicted with its sockets hibernated. Then ONE
+ * client sends a sender-only frame ("!…"): the first reply's latency, and the workerd CPU (to the
+ * nanosecond, from schedstat) from the send to the reply and to 250 ms after it; a second frame then
+ * gives the room's warm round trip. The reply carries the age of the object's instance: older than
+ * the silence means it never hibernated (incomplete). Silence and wake are repeated WAKES_PER_ROUND
+ * times per room: each wake is a sample, for the price of one more idle period, not of a new room.
+ */
+export async function wakeRound(kinds, tag, deadline) {
   const user = live.processes.find((p) => p.role === "user");
-  // The object starts on the first socket; measure RSS from there, so the per-connection figure is the sockets'.
-  const first = await openSocket(url, deadline - Date.now());
-  await sleep(100);
-  const rss0 = user ? rssKiB(user.pid) : NaN;
-  const open0 = performance.now();
-  let opened;
+  const rooms = [];
   try {
-    opened = await openSockets(url, CONFIG.wakeSockets - 1, CONFIG.connectConcurrency, deadline);
+    for (const kind of kinds) {
+      const url = live.server.wsBase + kind.path(false, `wake-${kind.key}-${runId}-${tag}`);
+      // The object starts on the first socket; measure RSS from there, so the per-connection figure is the sockets'.
+      const first = await openSocket(url, deadline - Date.now());
+      await sleep(100);
+      const rss0 = user ? rssKiB(user.pid) : NaN;
+      const open0 = performance.now();
+      let opened;
+      try {
+        opened = await openSockets(url, CONFIG.wakeSockets - 1, CONFIG.connectConcurrency, deadline);
+      } finally {
+        if (!opened) await closeSockets([first.socket]);
+      }
+      const sockets = [first.socket, ...opened.sockets];
+      // `unexpected` counts every frame the room's sockets get; `accounted` what the wakes so far explained.
+      const room = { kind, sockets, rss0, openSeconds: (performance.now() - open0) / 1000, unexpected: 0, accounted: 0 };
+      rooms.push(room);
+      await sleep(200);
+      room.rssOpen = user ? rssKiB(user.pid) : NaN;
+      for (const socket of sockets) socket.on("message", () => room.unexpected++);
+      if (!SMOKE) console.log(`  wake ${kind.key}: ${sockets.length} sockets open in ${room.openSeconds.toFixed(1)} s`);
+    }
+    const byKind = Object.fromEntries(kinds.map((kind) => [kind.key, []]));
+    for (let wakeNo = 0; wakeNo < WAKES_PER_ROUND; wakeNo++) {
+      const idleStart = Date.now();
+      await sleep(Math.min(CONFIG.wakeIdleMs, Math.max(0, deadline - Date.now() - 5_000)));
+      for (const room of rooms) byKind[room.kind.key].push(await wakeOne(room, Date.now() - idleStart, user, deadline));
+    }
+    return { complete: true, byKind };
   } finally {
-    if (!opened) await closeSockets([first.socket]);
+    await closeSockets(rooms.flatMap((room) => room.sockets));
   }
-  const sockets = [first.socket, ...opened.sockets];
-  const openSeconds = (performance.now() - open0) / 1000;
-  if (!SMOKE) console.log(`  wake ${kind.key}: ${sockets.length} sockets open in ${openSeconds.toFixed(1)} s; idling ${CONFIG.wakeIdleMs / 1000} s`);
-  try {
-    await sleep(200);
-    const rssOpen = user ? rssKiB(user.pid) : NaN;
-    let unexpected = 0;
-    for (const socket of sockets) socket.on("message", () => unexpected++);
-    const idleStart = Date.now();
-    await sleep(Math.min(CONFIG.wakeIdleMs, Math.max(0, deadline - Date.now() - 5_000)));
-    const idleMs = Date.now() - idleStart;
-    const rssIdle = user ? rssKiB(user.pid) : NaN;
-    const unexpectedBefore = unexpected;
-    // The waker: the middle socket, so neither the first nor the last accepted.
-    const waker = sockets[sockets.length >> 1];
-    const ask = (text) =>
-      new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no reply to ${text} within 10 s`)), Math.min(10_000, Math.max(1, deadline - Date.now())));
-        waker.once("message", (data) => {
-          clearTimeout(timer);
-          resolve(data.toString("latin1"));
-        });
-        waker.send(text);
+}
+
+const WAKES_PER_ROUND = SMOKE ? 1 : 2;
+
+/** Wakes one hibernated room with a frame from its middle socket, and measures the reply and the CPU it took. */
+async function wakeOne(room, idleMs, user, deadline) {
+  const { sockets } = room;
+  // Frames while the room slept (there should be none), then this wake's own two replies.
+  const unexpectedBefore = room.unexpected;
+  const strayWhileIdle = unexpectedBefore - room.accounted;
+  const rssIdle = user ? rssKiB(user.pid) : NaN;
+  // The waker: the middle socket, so neither the first nor the last accepted.
+  const waker = sockets[sockets.length >> 1];
+  const ask = (text) =>
+    new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no reply to ${text} within 10 s`)), Math.min(10_000, Math.max(1, deadline - Date.now())));
+      waker.once("message", (data) => {
+        clearTimeout(timer);
+        resolve(data.toString("latin1"));
       });
-    const cpu0 = preciseCpuSeconds(live.processes);
-    const t0 = performance.now();
-    const reply = await ask("!wake");
-    const ms = performance.now() - t0;
-    const cpuReply = preciseCpuSeconds(live.processes);
-    await sleep(250);
-    const cpuSettled = preciseCpuSeconds(live.processes);
-    const rssWoken = user ? rssKiB(user.pid) : NaN;
-    const t1 = performance.now();
-    const reply2 = await ask("!warm");
-    const warmMs = performance.now() - t1;
-    // Each reply is also counted by the waker's own "message" listener above.
-    const others = unexpected - unexpectedBefore - 2;
-    const good = reply.startsWith("!wake@") && reply2.startsWith("!warm@");
-    const age = Number(reply.slice(reply.indexOf("@") + 1));
-    const hibernated = CONFIG.wakeIdleMs === 0 || age < idleMs;
-    const problems = [];
-    if (!good) problems.push(`unexpected replies ${JSON.stringify(reply)} / ${JSON.stringify(reply2)}`);
-    if (!hibernated) problems.push(`the object did not hibernate (its instance was ${age} ms old after ${idleMs} ms of silence)`);
-    if (unexpectedBefore > 0 || others > 0) problems.push(`${unexpectedBefore + others} frames reached sockets that should have got none`);
-    const n = sockets.length;
-    return {
-      complete: problems.length === 0 && n === CONFIG.wakeSockets,
-      ...(problems.length ? { outcome: problems.join("; ") } : {}),
-      done: n,
-      expected: CONFIG.wakeSockets,
-      sockets: n,
-      openSeconds,
-      idleMs,
-      instanceAgeMs: age,
-      wakeMs: ms,
-      warmMs,
-      cpuUserWakeMs: (cpuReply.user - cpu0.user) * 1e3,
-      cpuAllWakeMs: (cpuReply.user + cpuReply.proxy - cpu0.user - cpu0.proxy) * 1e3,
-      cpuUserWakeSettledMs: (cpuSettled.user - cpu0.user) * 1e3,
-      rssKiBBefore: rss0,
-      rssKiBOpen: rssOpen,
-      rssKiBIdle: rssIdle,
-      rssKiBWoken: rssWoken,
-      rssMiBPer1kConns: ((rssOpen - rss0) / (n - 1)) * 1000 / 1024,
-    };
-  } finally {
-    await closeSockets(sockets);
-  }
+      waker.send(text);
+    });
+  const cpu0 = preciseCpuSeconds(live.processes);
+  const t0 = performance.now();
+  const reply = await ask("!wake");
+  const ms = performance.now() - t0;
+  const cpuReply = preciseCpuSeconds(live.processes);
+  await sleep(250);
+  const cpuSettled = preciseCpuSeconds(live.processes);
+  const rssWoken = user ? rssKiB(user.pid) : NaN;
+  const t1 = performance.now();
+  const reply2 = await ask("!warm");
+  const warmMs = performance.now() - t1;
+  // Each reply is also counted by the waker's own "message" listener.
+  const others = strayWhileIdle + room.unexpected - unexpectedBefore - 2;
+  room.accounted = room.unexpected;
+  const good = reply.startsWith("!wake@") && reply2.startsWith("!warm@");
+  const age = Number(reply.slice(reply.indexOf("@") + 1));
+  const hibernated = CONFIG.wakeIdleMs === 0 || age < idleMs;
+  const problems = [];
+  if (!good) problems.push(`unexpected replies ${JSON.stringify(reply)} / ${JSON.stringify(reply2)}`);
+  if (!hibernated) problems.push(`the object did not hibernate (its instance was ${age} ms old after ${idleMs} ms of silence)`);
+  if (others > 0) problems.push(`${others} frames reached sockets that should have got none`);
+  const n = sockets.length;
+  return {
+    complete: problems.length === 0 && n === CONFIG.wakeSockets,
+    ...(problems.length ? { outcome: problems.join("; ") } : {}),
+    done: n,
+    expected: CONFIG.wakeSockets,
+    sockets: n,
+    openSeconds: room.openSeconds,
+    idleMs,
+    instanceAgeMs: age,
+    wakeMs: ms,
+    warmMs,
+    cpuUserWakeMs: (cpuReply.user - cpu0.user) * 1e3,
+    cpuAllWakeMs: (cpuReply.user + cpuReply.proxy - cpu0.user - cpu0.proxy) * 1e3,
+    cpuUserWakeSettledMs: (cpuSettled.user - cpu0.user) * 1e3,
+    rssKiBBefore: room.rss0,
+    rssKiBOpen: room.rssOpen,
+    rssKiBIdle: rssIdle,
+    rssKiBWoken: rssWoken,
+    rssMiBPer1kConns: (((room.rssOpen - room.rss0) / (n - 1)) * 1000) / 1024,
+  };
 }
 
 /** N plain GETs to the room (C in flight), each answered by its onRequest / handleRequest / fetch with 200 "ok". */

@@ -1,4 +1,4 @@
-import { type Connection, isOpen } from "../connections/connection.js";
+import { type Connection, isOpen, sendNow } from "../connections/connection.js";
 import type { ConnectionManager } from "../connections/manager.js";
 import { CallCancelledError, type GenpartyError, MailboxFullError, ProtocolError, toWire } from "../protocol/errors.js";
 import { encodeFrame, parseClientFrame, type ServerFrame } from "../protocol/frames.js";
@@ -147,9 +147,14 @@ export class SocketCalls {
     this.#sendRaw(connection, encodeFrame(frame));
   }
 
+  /**
+   * Straight to the socket: a reply leaves when the runtime settles its call, an error frame or a
+   * stored answer at once. Through `connection.send` they would join whichever turn is running (an
+   * async one may be waiting), and be dropped if that turn failed.
+   */
   #sendRaw(connection: Connection, frame: string): void {
     try {
-      connection.send(frame);
+      sendNow(connection, frame);
     } catch {
       // The socket closed; a reconnecting client re-sends the call and gets the stored answer.
     }

@@ -76,6 +76,11 @@ export const OPEN = 1;
 const platformSend = WebSocket.prototype.send;
 const platformClose = WebSocket.prototype.close;
 
+/** Sends at once, past the turn's outbox: for frames the runtime itself answers with, which belong to no turn. */
+export function sendNow(socket: WebSocket, data: WSMessage): void {
+  platformSend.call(socket, data);
+}
+
 /** Runs a deferred socket operation now. */
 export function runDeferred(operation: DeferredOp): void {
   if (typeof operation === "function") operation();

@@ -53,6 +53,16 @@ describe("Calls and casts over a socket", () => {
     expect(await frame(socket)).toEqual({ gp: 1, t: "reply", id: "6", ok: 0 });
   });
 
+  it("answers a bad frame at once while another call waits in its turn, and after that turn fails", async () => {
+    const { socket } = await counterSocket();
+    socket.send(call("slow", { type: "slowThrow", ms: 300 }));
+    // Let the slow call's turn start (frames of one socket are not ordered in the pool).
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    socket.send(`{"gp":1,"t":"call","id":"bad"`);
+    expect(await frame(socket)).toMatchObject({ t: "error", id: "bad", err: { code: "bad_frame" } });
+    expect(await frame(socket)).toMatchObject({ t: "reply", id: "slow", err: { message: "failed after waiting" } });
+  });
+
   it("runs a call re-sent with the same id once, and answers the re-send with the stored reply", async () => {
     const { socket, counter } = await counterSocket();
     socket.send(call("w", { type: "wait" }));

@@ -42,7 +42,7 @@ export const CONFIG = {
   // run (which leaves wake out unless asked for) doesn't wait, so it only checks the echo to sender.
   wakeIdleMs: idleSetting(13, 13, 0) * 1000,
   scenarioTimeoutMs: setting("SCENARIO_TIMEOUT_S", 60, 30, 10) * 1000,
-  runTimeoutMs: setting("RUN_TIMEOUT_S", 1500, 300, 100) * 1000,
+  runTimeoutMs: setting("RUN_TIMEOUT_S", 2100, 300, 100) * 1000,
 };
 /** A fan-out that receives nothing for this long has lost messages: it ends early as incomplete. */
 export const STALL_MS = SMOKE ? 3_000 : 5_000;

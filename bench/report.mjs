@@ -234,7 +234,7 @@ export function report(status) {
       ? [
           "## Wake: the first message after hibernation",
           "",
-          `A room of ${CONFIG.wakeSockets} sockets per target, all open at once; ${CONFIG.wakeIdleMs / 1000} s of silence (workerd evicts the objects), then room by room one client sends a frame only it gets back; twice a round, after one unmeasured wake of each. CPU from /proc schedstat (ns).`,
+          `${CONFIG.wakeSockets} sockets open in one room per target, ${CONFIG.wakeIdleMs / 1000} s of silence (workerd evicts the object), then one client sends a frame only it gets back; twice per room and round, after one unmeasured wake of every target before the first round. CPU from /proc schedstat (ns).`,
           "",
           wakes,
           "",

@@ -5,7 +5,10 @@ export type Outcome = { readonly ok: true; readonly value: unknown } | { readonl
 
 interface Pending {
   readonly resolve: (outcome: Outcome) => void;
-  readonly timer: ReturnType<typeof setTimeout>;
+  readonly timeoutMs: number;
+  readonly onTimeout: () => GenpartyError;
+  /** Set by `arm`, once the call's turn did not answer it at once. */
+  timer?: ReturnType<typeof setTimeout>;
   /** Made only if the handler reads `from.signal`: most calls never do. */
   controller?: AbortController;
 }
@@ -33,20 +36,27 @@ export class PendingCalls {
    */
   readonly #signal: PropertyDescriptor = { enumerable: false, get: signalGetter(this.#pending) };
 
-  /** Registers a caller; after `timeoutMs` it gets `onTimeout()`'s error. */
+  /** Registers a caller; once armed, after `timeoutMs` it gets `onTimeout()`'s error. */
   open(type: "rpc" | "http", timeoutMs: number, onTimeout: () => GenpartyError): { from: From; outcome: Promise<Outcome> } {
     const id = `${this.#prefix}.${++this.#next}`;
     const from = Object.defineProperty({ type, id }, "signal", this.#signal) as From;
-    const outcome = new Promise<Outcome>((resolve) => {
-      const timer = setTimeout(() => {
-        const error = onTimeout();
-        const controller = this.#pending.get(id)?.controller;
-        this.settle(from, { ok: false, error });
-        controller?.abort(error);
-      }, timeoutMs);
-      this.#pending.set(id, { resolve, timer });
-    });
+    const outcome = new Promise<Outcome>((resolve) => this.#pending.set(id, { resolve, timeoutMs, onTimeout }));
     return { from, outcome };
+  }
+
+  /**
+   * Starts `from`'s timeout if it is still waiting. Called after the call is posted: a call whose
+   * turn ran and answered synchronously (an idle actor, a synchronous handler) never needs a timer.
+   */
+  arm(from: From): void {
+    const pending = this.#pending.get(from.id);
+    if (!pending || pending.timer !== undefined) return;
+    pending.timer = setTimeout(() => {
+      const error = pending.onTimeout();
+      const controller = pending.controller;
+      this.settle(from, { ok: false, error });
+      controller?.abort(error);
+    }, pending.timeoutMs);
   }
 
   has(from: From): boolean {
@@ -58,7 +68,7 @@ export class PendingCalls {
     const pending = this.#pending.get(from.id);
     if (!pending) return false;
     this.#pending.delete(from.id);
-    clearTimeout(pending.timer);
+    if (pending.timer !== undefined) clearTimeout(pending.timer);
     pending.resolve(outcome);
     return true;
   }

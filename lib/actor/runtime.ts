@@ -180,6 +180,7 @@ export class ActorRuntime {
     }
     const { from, outcome } = this.#pending.open("http", timeoutMs, () => timedOut(this.label, timeoutMs));
     this.#post({ kind: "request", request, from });
+    this.#pending.arm(from);
     return responseFor(await outcome, this.label, timeoutMs);
   }
 
@@ -304,6 +305,7 @@ export class ActorRuntime {
     if (this.#isFull()) return Promise.resolve({ ok: false, error: mailboxFull(this.label, this.#options.mailboxLimit, "call") });
     const { from, outcome } = this.#pending.open("rpc", timeoutMs, () => timedOut(this.label, timeoutMs));
     this.#post({ kind: "call", msg, from, chain });
+    this.#pending.arm(from);
     return outcome;
   }
 

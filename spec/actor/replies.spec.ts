@@ -26,6 +26,14 @@ describe.each(backends)("Replies on %s", (_backend, namespace) => {
     expect(await counter.call({ type: "get" })).toBe(5);
   });
 
+  it("times out a call still queued behind a slow one", async () => {
+    const counter = counterOn(namespace, "queued");
+    const slow = counter.call({ type: "slowAdd", by: 1, ms: 200, tag: "slow" });
+    const error = await counter.call({ type: "get" }, { timeout: 20 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(CallTimeoutError);
+    expect(await slow).toBe(1);
+  });
+
   it("drops a reply that comes after the caller timed out", async () => {
     const counter = counterOn(namespace, "late");
     const error = await counter.call({ type: "wait" }, { timeout: 10 }).catch((e: unknown) => e);

@@ -56,6 +56,7 @@ export class ActorRuntime {
   #store: Store;
   #name: string | undefined;
   #label: string | undefined;
+  #id: string | undefined;
   /** JSON of the state as last committed (or loaded); undefined before the actor has started. */
   #committed: string | undefined;
   #storedAtOpen: string | undefined;
@@ -146,8 +147,9 @@ export class ActorRuntime {
     return label;
   }
 
+  /** The object's id as a string, made once: every RPC call checks its chain against it. */
   get id(): string {
-    return this.#ctx.id.toString();
+    return (this.#id ??= this.#ctx.id.toString());
   }
 
   get stats(): MailboxStats {
@@ -301,7 +303,7 @@ export class ActorRuntime {
   }
 
   #acceptCall(msg: unknown, timeoutMs: number, chain: readonly string[]): Promise<Outcome> {
-    if (chain.includes(this.id)) return Promise.resolve({ ok: false, error: selfCall(this.label, this.id, chain) });
+    if (chain.length > 0 && chain.includes(this.id)) return Promise.resolve({ ok: false, error: selfCall(this.label, this.id, chain) });
     if (this.#isFull()) return Promise.resolve({ ok: false, error: mailboxFull(this.label, this.#options.mailboxLimit, "call") });
     const { from, outcome } = this.#pending.open("rpc", timeoutMs, () => timedOut(this.label, timeoutMs));
     this.#post({ kind: "call", msg, from, chain });

@@ -84,7 +84,7 @@ export function sendNow(socket: WebSocket, data: WSMessage): void {
 /** Runs a deferred socket operation now. */
 export function runDeferred(operation: DeferredOp): void {
   if (typeof operation === "function") operation();
-  else platformSend.call(operation.socket, operation.data);
+  else sendNow(operation.socket, operation.data);
 }
 
 interface Binding {

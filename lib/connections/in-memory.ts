@@ -57,14 +57,13 @@ export class InMemoryConnections implements ConnectionManager {
 
   get(id: string): Connection | undefined {
     const entry = this.#byId.get(id);
-    return entry && isOpen(entry.connection) && entry.meta.retired !== true ? entry.connection : undefined;
+    return entry && isLive(entry) ? entry.connection : undefined;
   }
 
   all(tag?: string): Connection[] {
     const connections: Connection[] = [];
-    for (const { meta, connection } of this.#sockets.values()) {
-      if (!isOpen(connection) || meta.retired) continue;
-      if (tag === undefined || meta.tags.includes(tag)) connections.push(connection);
+    for (const entry of this.#sockets.values()) {
+      if (isLive(entry) && (tag === undefined || entry.meta.tags.includes(tag))) connections.push(entry.connection);
     }
     return connections;
   }
@@ -81,4 +80,9 @@ export class InMemoryConnections implements ConnectionManager {
   forget(): void {
     // In-memory sockets can't outlive memory; the runtime refuses to hibernate while any are open.
   }
+}
+
+/** Open and not replaced: what `get` and `all` list. */
+function isLive(entry: Entry): boolean {
+  return isOpen(entry.connection) && entry.meta.retired !== true;
 }

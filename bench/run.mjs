@@ -83,6 +83,7 @@ function describe(metrics) {
     return parts.join(", ");
   }
   const parts = [`${fmt(metrics.perSec)}/s`];
+  if (metrics.afterPerSec !== undefined) parts.push(`then ${fmt(metrics.afterPerSec)}/s`);
   if (metrics.p50 !== undefined) parts.push(`p50 ${fmt(metrics.p50)} ms`, `p99 ${fmt(metrics.p99)} ms`);
   if (metrics.otherLoad > 0.15) parts.push(`other load ${metrics.otherLoad.toFixed(2)} cores`);
   if (!metrics.complete) parts.push(`INCOMPLETE ${metrics.done}/${metrics.expected}${metrics.outcome ? ` (${metrics.outcome})` : ""}`);

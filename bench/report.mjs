@@ -182,15 +182,19 @@ function otherLoadSummary() {
   return { median: median(loads), max: loads.length ? Math.max(...loads) : NaN, busy: loads.filter((l) => l > 0.15).length, count: loads.length };
 }
 
-function environment() {
-  let commit = "unknown";
+/** Read when the run starts, as its bundle is built: edits made during a run are not in what it measures. */
+const commitAtStart = (() => {
   try {
-    commit = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: ROOT, encoding: "utf8" }).trim();
+    const commit = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: ROOT, encoding: "utf8" }).trim();
     const dirty = execFileSync("git", ["status", "--porcelain", "--", "lib"], { cwd: ROOT, encoding: "utf8" }).trim();
-    if (dirty) commit += " (lib/ has uncommitted changes)";
+    return dirty ? `${commit} (lib/ has uncommitted changes)` : commit;
   } catch {
-    // Not a git checkout.
+    return "unknown (not a git checkout)";
   }
+})();
+
+function environment() {
+  const commit = commitAtStart;
   const cpus = os.cpus();
   return {
     date: startedAt.toISOString(),

@@ -7,6 +7,7 @@
 //   node bench/profile.mjs fanout gp-actor        # 50 clients × 200 msgs broadcast
 //   node bench/profile.mjs fanout gp-actor persisted
 //   node bench/profile.mjs echo gp-server            # 1 client, 5,000 sequential round trips
+//   node bench/profile.mjs echo gp-machine           # the same as `say` events (transition, commit, push)
 //   node bench/profile.mjs http gp-server            # 3,000 GETs, 20 in flight
 //   node bench/profile.mjs connect gp-server         # 1,000 sockets opened (20 at a time) and closed, 200 per batch
 //   node bench/profile.mjs calls gp-actor            # 5,000 sequential calls over the socket
@@ -29,6 +30,7 @@ const PATHS = {
   partyserver: (p) => `/ps/bench-party${p ? "-persisted" : ""}`,
   "gp-server": (p) => `/gp/bench-gp-server${p ? "-persisted" : ""}`,
   "gp-actor": (p) => `/gp/bench-gp-actor${p ? "-persisted" : ""}`,
+  "gp-machine": () => "/gp/bench-gp-machine",
 };
 
 async function runWorkload(server) {
@@ -66,7 +68,10 @@ async function runWorkload(server) {
     const [socket] = sockets;
     // calls: genparty's protocol on the Actor, the same call written by hand on the other rooms (see bench/worker.ts).
     const head = a === "gp-actor" ? '{"gp":1,"t":"call","id":"' : '{"t":"call","id":"';
-    const frame = workload === "calls" ? (i) => `${head}${i}","msg":{"type":"ping"}}` : (i) => `e${i}`;
+    const plain = a === "gp-machine" ? (i) => `{"type":"say","text":"e${i}"}` : (i) => `e${i}`;
+    const frame = workload === "calls" ? (i) => `${head}${i}","msg":{"type":"ping"}}` : plain;
+    // The MachineServer room pushes its state on connect: let that arrive before the first round trip.
+    if (a === "gp-machine") await new Promise((settle) => setTimeout(settle, 200));
     const t0 = performance.now();
     let done = 0;
     for (; done < count && Date.now() < deadline; done++) {

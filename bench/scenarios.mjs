@@ -126,7 +126,7 @@ export async function acks(kind, tag, deadline) {
     const outcome = await finished;
     const seconds = (performance.now() - t0) / 1000;
     const cpu1 = preciseCpuSeconds(live.processes);
-    return { outcome, acked: received - first, perSec: (received - first) / seconds, ...serverCpu(cpu0, cpu1, received - first, "UsPerAck") };
+    return { outcome, perSec: (received - first) / seconds, ...serverCpu(cpu0, cpu1, received - first, "UsPerAck") };
   };
   try {
     const fresh = await phase(0);

@@ -61,7 +61,8 @@ export class SqliteStore implements Store {
 
   #writeState(state: string | null | undefined): undefined {
     // An upsert updates the row in place: one row written (the cursor's rowsWritten, what the
-    // platform bills). REPLACE deletes and inserts it again: two, though locally ~20 µs faster.
+    // platform bills). REPLACE deletes and inserts it again: two. Locally REPLACE looks faster only in
+    // a new object's first ~1,000 commits, while the log file grows (bench/README.md, "Persisted acks").
     if (state === null) this.#sql.exec("DELETE FROM _genparty_meta WHERE key = 'state'");
     else if (state !== undefined) this.#sql.exec("INSERT INTO _genparty_meta (key, value) VALUES ('state', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", state);
     return undefined;

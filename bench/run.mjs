@@ -140,8 +140,8 @@ async function runScenario(scenario, kinds, round, tag, turn) {
   if (scenario === "wake") {
     // One target at a time: a room of 1,000 sockets per target at once runs wrangler's proxy out of file descriptors.
     for (const kind of kinds.filter((kind) => WAKE_KINDS.has(kind.key))) {
-      const { byKind, otherLoad, ...failed } = await bounded(`wake ${kind.key}`, (deadline) => wakeRound([kind], tag, deadline));
-      for (const metrics of byKind?.[kind.key] ?? [failed]) {
+      const { wakes, otherLoad, ...failed } = await bounded(`wake ${kind.key}`, (deadline) => wakeRound(kind, tag, deadline));
+      for (const metrics of wakes ?? [failed]) {
         record(scenario, kind.key, { ...metrics, otherLoad });
         console.log(`${where}  ${scenario.padEnd(10)} ${kind.label.padEnd(25)} ${describe(metrics)}`);
       }

@@ -279,50 +279,46 @@ export async function wakeWarmUp(kinds, deadline) {
 }
 
 /**
- * Wake cost. For each target, N sockets into one room (C handshakes at a time), with the user
+ * Wake cost. N sockets into one room of the target (C handshakes at a time), with the user
  * workerd's RSS before and after; then silence (no frames either way, client sockets left open) for
  * longer than workerd keeps an idle object, so it is evicted with its sockets hibernated. Then ONE
  * client sends a sender-only frame ("!…"): the first reply's latency, and the workerd CPU (to the
  * nanosecond, from schedstat) from the send to the reply and to 250 ms after it; a second frame then
  * gives the room's warm round trip. The reply carries the age of the object's instance: older than
  * the silence means it never hibernated (incomplete). Silence and wake are repeated WAKES_PER_ROUND
- * times per room: each wake is a sample, for the price of one more idle period, not of a new room.
+ * times: each wake is a sample, for the price of one more idle period, not of a new room.
  */
-export async function wakeRound(kinds, tag, deadline) {
+export async function wakeRound(kind, tag, deadline) {
   const user = live.processes.find((p) => p.role === "user");
-  const rooms = [];
+  const url = live.server.wsBase + kind.path(false, `wake-${kind.key}-${runId}-${tag}`);
+  // The object starts on the first socket; measure RSS from there, so the per-connection figure is the sockets'.
+  const first = await openSocket(url, deadline - Date.now());
+  await sleep(100);
+  const rss0 = user ? rssKiB(user.pid) : NaN;
+  const open0 = performance.now();
+  let opened;
   try {
-    for (const kind of kinds) {
-      const url = live.server.wsBase + kind.path(false, `wake-${kind.key}-${runId}-${tag}`);
-      // The object starts on the first socket; measure RSS from there, so the per-connection figure is the sockets'.
-      const first = await openSocket(url, deadline - Date.now());
-      await sleep(100);
-      const rss0 = user ? rssKiB(user.pid) : NaN;
-      const open0 = performance.now();
-      let opened;
-      try {
-        opened = await openSockets(url, CONFIG.wakeSockets - 1, CONFIG.connectConcurrency, deadline);
-      } finally {
-        if (!opened) await closeSockets([first.socket]);
-      }
-      const sockets = [first.socket, ...opened.sockets];
-      // `unexpected` counts every frame the room's sockets get; `accounted` what the wakes so far explained.
-      const room = { kind, sockets, rss0, openSeconds: (performance.now() - open0) / 1000, unexpected: 0, accounted: 0 };
-      rooms.push(room);
-      await sleep(200);
-      room.rssOpen = user ? rssKiB(user.pid) : NaN;
-      for (const socket of sockets) socket.on("message", () => room.unexpected++);
-      if (!SMOKE) console.log(`  wake ${kind.key}: ${sockets.length} sockets open in ${room.openSeconds.toFixed(1)} s`);
-    }
-    const byKind = Object.fromEntries(kinds.map((kind) => [kind.key, []]));
+    opened = await openSockets(url, CONFIG.wakeSockets - 1, CONFIG.connectConcurrency, deadline);
+  } finally {
+    if (!opened) await closeSockets([first.socket]);
+  }
+  const sockets = [first.socket, ...opened.sockets];
+  try {
+    // `unexpected` counts every frame the room's sockets get; `accounted` what the wakes so far explained.
+    const room = { sockets, rss0, openSeconds: (performance.now() - open0) / 1000, unexpected: 0, accounted: 0 };
+    await sleep(200);
+    room.rssOpen = user ? rssKiB(user.pid) : NaN;
+    for (const socket of sockets) socket.on("message", () => room.unexpected++);
+    if (!SMOKE) console.log(`  wake ${kind.key}: ${sockets.length} sockets open in ${room.openSeconds.toFixed(1)} s`);
+    const wakes = [];
     for (let wakeNo = 0; wakeNo < WAKES_PER_ROUND; wakeNo++) {
       const idleStart = Date.now();
       await sleep(Math.min(CONFIG.wakeIdleMs, Math.max(0, deadline - Date.now() - 5_000)));
-      for (const room of rooms) byKind[room.kind.key].push(await wakeOne(room, Date.now() - idleStart, user, deadline));
+      wakes.push(await wakeOne(room, Date.now() - idleStart, user, deadline));
     }
-    return { complete: true, byKind };
+    return { complete: true, wakes };
   } finally {
-    await closeSockets(rooms.flatMap((room) => room.sockets));
+    await closeSockets(sockets);
   }
 }
 

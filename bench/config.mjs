@@ -26,6 +26,8 @@ export const CONFIG = {
   clients: setting("CLIENTS", 50, 10, 3),
   messages: setting("MSGS", 200, 50, 5),
   echo: setting("ECHO", 2000, 100, 5),
+  parallelClients: setting("PARALLEL_CLIENTS", 20, 10, 2),
+  parallelMsgs: setting("PARALLEL_MSGS", 200, 50, 5),
   calls: setting("CALLS", 2000, 100, 5),
   acks: setting("ACKS", 1000, 200, 10),
   connect: setting("CONNECT", 200, 50, 6),
@@ -102,7 +104,7 @@ const onlyArg = (() => {
   if (i < 0) return undefined;
   return argv[i].startsWith("--only=") ? argv[i].slice(7) : argv[i + 1];
 })();
-const ALL_SCENARIOS = ["echo", "calls", "broadcast", "persisted", "acks", "connect", "http", "rpc", "wake", "memory"];
+const ALL_SCENARIOS = ["echo", "parallel", "calls", "broadcast", "persisted", "acks", "connect", "http", "rpc", "wake", "memory"];
 export const chosenScenarios = onlyArg ?? process.env.BENCH_SCENARIOS;
 if (chosenScenarios) {
   const unknown = chosenScenarios.split(",").filter((name) => !ALL_SCENARIOS.includes(name));
@@ -110,7 +112,7 @@ if (chosenScenarios) {
 }
 export const SCENARIOS = ALL_SCENARIOS.filter((name) => (chosenScenarios ? chosenScenarios.split(",").includes(name) : !(SMOKE && name === "wake")));
 /** Scenarios short and noisy enough to run several passes a round (BENCH_SHORT_PASSES). */
-export const SHORT_SCENARIOS = new Set(["echo", "calls", "acks", "connect", "rpc"]);
+export const SHORT_SCENARIOS = new Set(["echo", "parallel", "calls", "acks", "connect", "rpc"]);
 /** The targets wake and calls run on: the hibernating rooms (the in-memory ones never hibernate). */
 export const WAKE_KINDS = new Set(["raw", "partyserver", "gp-server", "gp-actor"]);
 

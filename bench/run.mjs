@@ -13,12 +13,12 @@
 // BENCH_RPC_CALLS, BENCH_RPC_CONCURRENCY, BENCH_HTTP, BENCH_HTTP_CONCURRENCY, BENCH_ROUNDS,
 // BENCH_SCENARIO_TIMEOUT_S, BENCH_RUN_TIMEOUT_S, BENCH_WAKE_SOCKETS, BENCH_WAKE_IDLE_S, BENCH_MEMORY_SOCKETS,
 // BENCH_SHORT_PASSES (passes of echo, calls, acks and rpc per round).
-// Subsets: BENCH_KINDS=raw,gp-actor  BENCH_SCENARIOS=echo,calls,broadcast,persisted,acks,connect,http,rpc,wake,memory
+// Subsets: BENCH_KINDS=raw,gp-actor  BENCH_SCENARIOS=echo,parallel,calls,broadcast,persisted,acks,connect,http,rpc,wake,memory
 import { rmSync } from "node:fs";
 import { groupCpuSeconds, machineBusySeconds, serverProcesses, sleep, startWrangler, terminateLiveSockets } from "./harness.mjs";
 import { measureMemory } from "./memory.mjs";
 import { CONFIG, KINDS, MODE, RPC_OPS, RPC_TARGETS, SCENARIOS, SETTLE_MS, SHORT_SCENARIOS, SMOKE, WAKE_KINDS, runId } from "./config.mjs";
-import { acks, calls, connect, echo, fanOut, http, live, rpc, wakeRound, wakeWarmUp } from "./scenarios.mjs";
+import { acks, calls, connect, echo, fanOut, http, live, parallelEcho, rpc, wakeRound, wakeWarmUp } from "./scenarios.mjs";
 import { base, fmt, record, report, samples } from "./report.mjs";
 
 let initialPids = "";
@@ -153,6 +153,7 @@ async function runScenario(scenario, kinds, round, tag, turn) {
     if (scenario === "calls" && !WAKE_KINDS.has(kind.key)) continue;
     const runs = {
       echo: (deadline) => echo(kind, tag, deadline),
+      parallel: (deadline) => parallelEcho(kind, tag, deadline),
       calls: (deadline) => calls(kind, tag, deadline),
       acks: (deadline) => acks(kind, tag, deadline),
       connect: (deadline) => connect(kind, tag, deadline),

@@ -37,9 +37,11 @@ export function calls(kind, tag, deadline) {
   });
 }
 
-/** Sends `frame(i)` and waits for the answer, `count` times after a warm-up: round trips/s, p50/p99, CPU per round trip. */
-async function sequentialRoundTrips(kind, room, deadline, count, { frame, extract, check }) {
-  const { socket } = await openSocket(live.server.wsBase + kind.path(false, room), deadline - Date.now());
+/**
+ * A socket's round trips one at a time: `roundTrip(i)` sends `frame(i)` and resolves on the answer
+ * (`extract` skips frames that aren't one), rejects if the socket closes or `deadline` passes.
+ */
+function roundTripper(socket, deadline, { frame, extract, check }) {
   let next;
   let current = 0;
   let wrong = 0;
@@ -50,38 +52,98 @@ async function sequentialRoundTrips(kind, room, deadline, count, { frame, extrac
   });
   socket.on("close", () => next?.reject(new Error("the socket closed")));
   const stallTimer = setInterval(() => Date.now() > deadline && next?.reject(new Error("scenario timed out")), 250);
-  const roundTrip = (i) => {
-    current = i;
-    const answered = new Promise((resolve, reject) => (next = { resolve, reject }));
-    socket.send(frame(i));
-    return answered;
+  return {
+    roundTrip(i) {
+      current = i;
+      const answered = new Promise((resolve, reject) => (next = { resolve, reject }));
+      socket.send(frame(i));
+      return answered;
+    },
+    wrong: () => wrong,
+    stop: () => clearInterval(stallTimer),
   };
+}
+
+/** Sends `frame(i)` and waits for the answer, `count` times after a warm-up: round trips/s, p50/p99, CPU per round trip. */
+async function sequentialRoundTrips(kind, room, deadline, count, protocol) {
+  const { socket } = await openSocket(live.server.wsBase + kind.path(false, room), deadline - Date.now());
+  const client = roundTripper(socket, deadline, protocol);
   try {
-    for (let i = 0; i < ECHO_WARMUP; i++) await roundTrip(i);
+    for (let i = 0; i < ECHO_WARMUP; i++) await client.roundTrip(i);
     const latencies = [];
     const cpu0 = preciseCpuSeconds(live.processes);
     const t0 = performance.now();
     for (let i = 0; i < count && Date.now() < deadline; i++) {
       const sent = performance.now();
-      await roundTrip(i);
+      await client.roundTrip(i);
       latencies.push(performance.now() - sent);
     }
     const seconds = (performance.now() - t0) / 1000;
     const cpu1 = preciseCpuSeconds(live.processes);
-    latencies.sort((a, b) => a - b);
-    return {
-      complete: latencies.length === count && wrong === 0,
-      ...(wrong > 0 ? { outcome: `${wrong} answers were not the one expected` } : {}),
-      done: latencies.length,
-      expected: count,
-      perSec: latencies.length / seconds,
-      p50: percentile(latencies, 50),
-      p99: percentile(latencies, 99),
-      ...serverCpu(cpu0, cpu1, latencies.length, "UsPerMsg"),
-    };
+    return roundTripMetrics(latencies, count, client.wrong(), seconds, serverCpu(cpu0, cpu1, latencies.length, "UsPerMsg"));
   } finally {
-    clearInterval(stallTimer);
+    client.stop();
     await closeSockets([socket]);
+  }
+}
+
+function roundTripMetrics(latencies, expected, wrong, seconds, cpu) {
+  latencies.sort((a, b) => a - b);
+  return {
+    complete: latencies.length === expected && wrong === 0,
+    ...(wrong > 0 ? { outcome: `${wrong} answers were not the one expected` } : {}),
+    done: latencies.length,
+    expected,
+    perSec: latencies.length / seconds,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    ...cpu,
+  };
+}
+
+/**
+ * Echo under load: C clients at once, each alone in its own room, each sending its messages one
+ * at a time. The same work per message as the one-client echo, but the processes never go idle
+ * between messages, so CPU per message is the room's own cost. A lone client's echo also pays, on
+ * every message, for waking idle processes (a vCPU here) — a cost that grows with the time a
+ * message takes, so it magnifies any difference between rooms.
+ */
+export async function parallelEcho(kind, tag, deadline) {
+  const encode = kind.encode ?? ((text) => text);
+  const protocol = {
+    frame: (i) => encode(`000${i}`),
+    extract: kind.extract,
+    check: SMOKE ? (data, i) => data.toString("latin1") === `000${i}` : undefined,
+  };
+  const sockets = [];
+  const clients = [];
+  try {
+    for (let c = 0; c < CONFIG.parallelClients; c++) {
+      const { socket } = await openSocket(live.server.wsBase + kind.path(false, `parallel-${kind.key}-${runId}-${tag}-${c}`), deadline - Date.now());
+      sockets.push(socket);
+      clients.push(roundTripper(socket, deadline, protocol));
+    }
+    await Promise.all(clients.map(async (client) => {
+      for (let i = 0; i < ECHO_WARMUP; i++) await client.roundTrip(i);
+    }));
+    const latencies = [];
+    const count = CONFIG.parallelMsgs;
+    const cpu0 = preciseCpuSeconds(live.processes);
+    const t0 = performance.now();
+    await Promise.all(clients.map(async (client) => {
+      for (let i = 0; i < count && Date.now() < deadline; i++) {
+        const sent = performance.now();
+        await client.roundTrip(i);
+        latencies.push(performance.now() - sent);
+      }
+    }));
+    const seconds = (performance.now() - t0) / 1000;
+    const cpu1 = preciseCpuSeconds(live.processes);
+    const wrong = clients.reduce((sum, client) => sum + client.wrong(), 0);
+    return roundTripMetrics(latencies, count * clients.length, wrong, seconds, serverCpu(cpu0, cpu1, latencies.length, "UsPerMsg"));
+  } finally {
+    for (const client of clients) client.stop();
+    await closeSockets(sockets);
   }
 }
 

@@ -303,7 +303,7 @@ export class ActorRuntime {
   }
 
   #acceptCall(msg: unknown, timeoutMs: number, chain: readonly string[]): Promise<Outcome> {
-    if (chain.length > 0 && chain.includes(this.id)) return Promise.resolve({ ok: false, error: selfCall(this.label, this.id, chain) });
+    if (chain.includes(this.id)) return Promise.resolve({ ok: false, error: selfCall(this.label, this.id, chain) });
     if (this.#isFull()) return Promise.resolve({ ok: false, error: mailboxFull(this.label, this.#options.mailboxLimit, "call") });
     const { from, outcome } = this.#pending.open("rpc", timeoutMs, () => timedOut(this.label, timeoutMs));
     this.#post({ kind: "call", msg, from, chain });

@@ -105,10 +105,11 @@ export class SocketCalls {
 
   /** Sends the answer to whichever socket holds the connection id now; remembers it for a re-sent call. */
   answer(from: SocketFrom, outcome: Outcome): boolean {
-    const entry = entryOf(this.#calls, from.connection, from.id);
+    const calls = this.#calls.get(from.connection);
+    const entry = calls?.get(from.id);
     if (entry?.status === "answered") return false;
     const frame = encodeReply(from.id, outcome, this.#host);
-    this.#remember(from.connection, from.id, { status: "answered", frame, at: clock.now() });
+    this.#remember(from.connection, from.id, { status: "answered", frame, at: clock.now() }, calls);
     // The socket the call came on, while it is still the connection's; after a reconnect (or a wake), whichever holds the id now.
     const sent = entry?.connection;
     const connection = sent !== undefined && isOpen(sent) && !this.#host.connections.isRetired(sent) ? sent : this.#host.connections.get(from.connection);
@@ -127,8 +128,8 @@ export class SocketCalls {
     }
   }
 
-  #remember(connection: string, id: string, entry: Entry): void {
-    let calls = this.#calls.get(connection);
+  /** `calls`: the connection's list, when the caller has already looked it up. */
+  #remember(connection: string, id: string, entry: Entry, calls = this.#calls.get(connection)): void {
     if (!calls) this.#calls.set(connection, (calls = new Map()));
     // An answer takes its call's place: ids stay in the order the calls came.
     calls.set(id, entry);

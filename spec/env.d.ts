@@ -17,6 +17,8 @@ declare global {
       PINGER: DurableObjectNamespace<import("./fixtures/machines.js").Pinger>;
       FLAKY: DurableObjectNamespace<import("./fixtures/flaky.js").FlakyObject>;
       MyServer: DurableObjectNamespace<import("./fixtures/party.js").MyServer>;
+      LEDGER: DurableObjectNamespace<import("./fixtures/ledger.js").Ledger>;
+      MUTABLE_LEDGER: DurableObjectNamespace<import("./fixtures/ledger.js").Ledger>;
     }
   }
 }

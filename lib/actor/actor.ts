@@ -72,7 +72,8 @@ export abstract class Actor<Env = Cloudflare.Env, State = unknown, CallMsg = nev
   declare readonly [actorTypes]?: { readonly state: State; readonly call: CallMsg; readonly cast: CastMsg };
 
   /**
-   * `hibernate: true` (the default) accepts WebSockets so the object can sleep with them open.
+   * `hibernate: true` (the default) accepts WebSockets so the object can sleep with them open;
+   * `immutableState: true` freezes the state, so handlers return new ones (see `ActorOptions`).
    * Options merge down the class chain: a subclass that sets other options keeps `hibernate`.
    */
   static options: ActorOptions = { hibernate: true };
@@ -88,6 +89,7 @@ export abstract class Actor<Env = Cloudflare.Env, State = unknown, CallMsg = nev
       className: statics.name,
       mailboxLimit: checkLimit(statics.mailbox?.limit ?? DEFAULT_MAILBOX_LIMIT, statics.name),
       hibernate: options.hibernate !== false,
+      immutableState: options.immutableState === true,
     });
     runtimes.set(this, runtime);
     this.#runtime = runtime;

@@ -18,4 +18,5 @@ export interface RuntimeOptions {
   readonly className: string;
   readonly mailboxLimit: number;
   readonly hibernate: boolean;
+  readonly immutableState: boolean;
 }

@@ -5,6 +5,11 @@ export class StateNotSerializableError extends Error {
   override readonly name = "StateNotSerializableError";
 }
 
+/** A handler changed the state in place, but the actor has `options.immutableState` (its state is frozen). */
+export class StateFrozenError extends Error {
+  override readonly name = "StateFrozenError";
+}
+
 /** The state is larger than one storage value may hold. */
 export class StateTooLargeError extends Error {
   override readonly name = "StateTooLargeError";

@@ -3,5 +3,5 @@ export { ActorRef, type ActorRefOptions, type AnyActor, type CallMsgOf, type Cas
 export { type CallResult, type CastResult, clearState, type NoReply, noreply, type Reply, reply, type Stop, stop, type TurnOptions } from "./results.js";
 export { DEFAULT_CALL_TIMEOUT_MS, DEFAULT_MAILBOX_LIMIT } from "./runtime.js";
 export { MAX_TIMER_ATTEMPTS, TIMER_RETRY_BASE_MS } from "./timers.js";
-export { InvalidResultError, NameUnknownError, NotImplementedError, StateNotSerializableError, StateTooLargeError, TimerError } from "./errors.js";
+export { InvalidResultError, NameUnknownError, NotImplementedError, StateFrozenError, StateNotSerializableError, StateTooLargeError, TimerError } from "./errors.js";
 export type { ActorOptions, Call, CallOptions, CastOrigin, From, Info, Json, MailboxOptions, MailboxStats, ReplyFor, ReplyOf } from "./types.js";

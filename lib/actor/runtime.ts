@@ -15,6 +15,7 @@ import { clearState, type Stop } from "./results.js";
 import { type SendOrder, SenderOrder } from "./sender-order.js";
 import { closeReason, isBenignTeardown, isUpgrade } from "./sockets.js";
 import { checkStateSize, serializeState } from "./state-json.js";
+import { explainFrozenWrite, freezeState } from "./frozen-state.js";
 import { type AlarmApi, alarmApi, openStore, type Store } from "./storage.js";
 import { SocketTurns } from "./socket-turns.js";
 import { Timers } from "./timers.js";
@@ -392,7 +393,8 @@ export class ActorRuntime {
   async #startThenProcess(envelope: Envelope): Promise<void> {
     try {
       await this.#start();
-    } catch (error) {
+    } catch (thrown) {
+      const error = this.#explain(thrown, "handleStart");
       console.error(`${this.label}: starting (init / handleStart) threw; the actor stays unstarted and the next message tries again`, error);
       this.#turn = undefined;
       this.#rollback();
@@ -454,7 +456,12 @@ export class ActorRuntime {
   #turnFailed(envelope: Envelope, error: unknown): Promise<void> | undefined {
     this.#turn = undefined;
     this.#rollback();
-    return this.#failed(envelope, error);
+    return this.#failed(envelope, this.#explain(error, HANDLER[envelope.kind]));
+  }
+
+  /** A write to the frozen state, named as such (`immutableState`); any other error as it was. */
+  #explain(error: unknown, handler: string): unknown {
+    return this.#options.immutableState ? explainFrozenWrite(error, this.label, handler) : error;
   }
 
   #dispatch(envelope: Envelope): unknown {
@@ -500,6 +507,7 @@ export class ActorRuntime {
     try {
       this.#committed = this.#storedAtOpen;
       this.#state = first ? await this.#behaviour.init() : JSON.parse(this.#storedAtOpen!);
+      if (this.#options.immutableState) freezeState(this.#state);
       const result = await this.#behaviour.handleStart(this.#state, this.#startProps);
       const kind = (result as { kind?: unknown } | null)?.kind;
       if (kind !== "noreply") throw new InvalidResultError(`${this.label}: handleStart must return noreply(state?), got ${kind ?? typeof result}.`);
@@ -516,7 +524,15 @@ export class ActorRuntime {
   #commit(state: unknown, turn: Turn, envelope: Envelope | undefined, force = false): Promise<void> | undefined {
     const known = this.#known;
     this.#known = undefined;
-    const json = known !== undefined && known.state === state ? known.json : serializeState(state, this, force ? undefined : this.#committed);
+    let json: string;
+    if (!force && this.#options.immutableState && state === this.#state && this.#committed !== undefined) {
+      // The committed state itself, frozen: nothing in it can have changed, so it isn't encoded.
+      json = this.#committed;
+    } else {
+      json = known !== undefined && known.state === state ? known.json : serializeState(state, this, force ? undefined : this.#committed);
+      // Frozen before it is written: what is stored is what the next turn gets.
+      if (this.#options.immutableState) freezeState(state);
+    }
     const changed = force || json !== this.#committed;
     if (changed) checkStateSize(json, this.#store.maxStateBytes, this.label);
     const timers = envelope?.kind === "timeout" ? [{ op: "fired", key: envelope.row.key, seq: envelope.row.seq } as const, ...turn.timers] : turn.timers;
@@ -533,6 +549,8 @@ export class ActorRuntime {
   }
 
   #rollback(): void {
+    // Frozen, the committed state can't have been changed by the failed turn.
+    if (this.#options.immutableState && this.#committed !== undefined) return;
     // The last commit is the truth: in-place mutations of a failed turn are discarded with it.
     this.#state = this.#committed === undefined ? undefined : JSON.parse(this.#committed);
   }

@@ -63,6 +63,13 @@ export interface CallOptions {
 export interface ActorOptions {
   /** Accept WebSockets so they survive hibernation (the object can sleep with sockets open). @default true */
   hibernate?: boolean;
+  /**
+   * Freeze the state, as GenServer's is immutable: handlers return a new state instead of changing
+   * it in place (a change in place throws `StateFrozenError`). A turn that returns no new state
+   * then skips encoding it to JSON to see whether it changed, which otherwise costs on every
+   * message in proportion to the state's size. @default false
+   */
+  immutableState?: boolean;
 }
 
 export interface MailboxOptions {

@@ -67,7 +67,8 @@ export interface ActorOptions {
    * Freeze the state, as GenServer's is immutable: handlers return a new state instead of changing
    * it in place (a change in place throws `StateFrozenError`). A turn that returns no new state
    * then skips encoding it to JSON to see whether it changed, which otherwise costs on every
-   * message in proportion to the state's size. @default false
+   * message in proportion to the state's size. Meant for `Actor` subclasses: a `Server`'s state is
+   * `null` and a `MachineServer` saves a new snapshot every turn, so neither gains from it. @default false
    */
   immutableState?: boolean;
 }

@@ -4,4 +4,4 @@ export { type CallResult, type CastResult, clearState, type NoReply, noreply, ty
 export { DEFAULT_CALL_TIMEOUT_MS, DEFAULT_MAILBOX_LIMIT } from "./runtime.js";
 export { MAX_TIMER_ATTEMPTS, TIMER_RETRY_BASE_MS } from "./timers.js";
 export { InvalidResultError, NameUnknownError, NotImplementedError, StateFrozenError, StateNotSerializableError, StateTooLargeError, TimerError } from "./errors.js";
-export type { ActorOptions, Call, CallOptions, CastOrigin, From, Info, Json, MailboxOptions, MailboxStats, ReplyFor, ReplyOf } from "./types.js";
+export type { ActorOptions, Call, CallOptions, CastOrigin, From, Frozen, Info, Json, MailboxOptions, MailboxStats, ReplyFor, ReplyOf } from "./types.js";

@@ -73,6 +73,16 @@ export interface ActorOptions {
   immutableState?: boolean;
 }
 
+/**
+ * `T` read-only all the way down: the state's type for an actor with `immutableState`, so a change
+ * in place is a compile error before it is a `StateFrozenError`.
+ *
+ * @example
+ * type LedgerState = Frozen<{ entries: { text: string }[]; total: number }>;
+ * // state.entries.push(entry) — error: 'push' does not exist on type 'readonly …[]'
+ */
+export type Frozen<T> = T extends readonly (infer Item)[] ? readonly Frozen<Item>[] : T extends object ? { readonly [K in keyof T]: Frozen<T[K]> } : T;
+
 export interface MailboxOptions {
   /** Queued messages beyond which calls reject with `MailboxFullError` and casts are dropped. @default 1000 */
   limit: number;

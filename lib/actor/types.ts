@@ -81,7 +81,13 @@ export interface ActorOptions {
  * type LedgerState = Frozen<{ entries: { text: string }[]; total: number }>;
  * // state.entries.push(entry) — error: 'push' does not exist on type 'readonly …[]'
  */
-export type Frozen<T> = T extends readonly (infer Item)[] ? readonly Frozen<Item>[] : T extends object ? { readonly [K in keyof T]: Frozen<T[K]> } : T;
+export type Frozen<T> = T extends (...args: never[]) => unknown
+  ? T
+  : T extends readonly (infer Item)[]
+    ? readonly Frozen<Item>[]
+    : T extends object
+      ? { readonly [K in keyof T]: Frozen<T[K]> }
+      : T;
 
 export interface MailboxOptions {
   /** Queued messages beyond which calls reject with `MailboxFullError` and casts are dropped. @default 1000 */

@@ -1,8 +1,8 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { describe, expect, it, vi } from "vitest";
+import { describe, expect, expectTypeOf, it, vi } from "vitest";
 import { explainFrozenWrite, freezeState } from "../../lib/actor/frozen-state.js";
-import { getActor, RemoteError, StateFrozenError } from "../../lib/index.js";
+import { type From, type Frozen, getActor, RemoteError, StateFrozenError } from "../../lib/index.js";
 import { evict, hibernate } from "../../lib/testing/index.js";
 import type { Ledger } from "../fixtures/ledger.js";
 import { uniqueName } from "../helpers.js";
@@ -43,6 +43,17 @@ describe("freezeState", () => {
     for (let i = 0; i < 20_000; i++) deep = { inner: deep };
     expect(() => freezeState(deep)).not.toThrow();
     expect(Object.isFrozen(deep.inner)).toBe(true);
+  });
+});
+
+describe("Frozen", () => {
+  it("makes a state read-only all the way down, and keeps a From in it fit for a later reply", () => {
+    type State = Frozen<{ n: number; list: { tags: string[] }[]; waiting: From[] }>;
+    expectTypeOf<State["list"]>().toEqualTypeOf<readonly { readonly tags: readonly string[] }[]>();
+    expectTypeOf<State["waiting"][number]>().toMatchTypeOf<From>();
+    const state = { n: 1, list: [], waiting: [] } as State;
+    // @ts-expect-error read-only
+    void (() => (state.n = 2));
   });
 });
 

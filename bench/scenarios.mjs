@@ -15,13 +15,18 @@ function serverCpu(before, after, count, unit) {
 
 /** One client, messages one after another: the room's echo latency with nothing else going on. */
 export function echo(kind, tag, deadline) {
+  return sequentialRoundTrips(kind, `echo-${kind.key}-${runId}-${tag}`, deadline, CONFIG.echo, echoProtocol(kind));
+}
+
+/** The frames of an echo in `kind`'s room, and how to find the answer in what comes back. */
+function echoProtocol(kind) {
   const encode = kind.encode ?? ((text) => text);
-  return sequentialRoundTrips(kind, `echo-${kind.key}-${runId}-${tag}`, deadline, CONFIG.echo, {
+  return {
     frame: (i) => encode(`000${i}`),
     extract: kind.extract,
     // Smoke runs check what came back; measuring runs don't spend client time on it.
     check: SMOKE ? (data, i) => data.toString("latin1") === `000${i}` : undefined,
-  });
+  };
 }
 
 /**
@@ -109,12 +114,7 @@ function roundTripMetrics(latencies, expected, wrong, seconds, cpu) {
  * message takes, so it magnifies any difference between rooms.
  */
 export async function parallelEcho(kind, tag, deadline) {
-  const encode = kind.encode ?? ((text) => text);
-  const protocol = {
-    frame: (i) => encode(`000${i}`),
-    extract: kind.extract,
-    check: SMOKE ? (data, i) => data.toString("latin1") === `000${i}` : undefined,
-  };
+  const protocol = echoProtocol(kind);
   const sockets = [];
   const clients = [];
   try {

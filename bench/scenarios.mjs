@@ -15,7 +15,7 @@ function serverCpu(before, after, count, unit) {
 
 /** One client, messages one after another: the room's echo latency with nothing else going on. */
 export function echo(kind, tag, deadline) {
-  return sequentialRoundTrips(kind, `echo-${kind.key}-${runId}-${tag}`, deadline, CONFIG.echo, echoProtocol(kind));
+  return roundTrips(kind, [`echo-${kind.key}-${runId}-${tag}`], deadline, CONFIG.echo, echoProtocol(kind));
 }
 
 /** The frames of an echo in `kind`'s room, and how to find the answer in what comes back. */
@@ -36,7 +36,7 @@ function echoProtocol(kind) {
  */
 export function calls(kind, tag, deadline) {
   const head = kind.key === "gp-actor" ? '{"gp":1,"t":"call","id":"' : '{"t":"call","id":"';
-  return sequentialRoundTrips(kind, `calls-${kind.key}-${runId}-${tag}`, deadline, CONFIG.calls, {
+  return roundTrips(kind, [`calls-${kind.key}-${runId}-${tag}`], deadline, CONFIG.calls, {
     frame: (i) => `${head}${i}","msg":{"type":"ping"}}`,
     check: (data, i) => data.includes(`"id":"${i}","ok":1`),
   });
@@ -69,26 +69,39 @@ function roundTripper(socket, deadline, { frame, extract, check }) {
   };
 }
 
-/** Sends `frame(i)` and waits for the answer, `count` times after a warm-up: round trips/s, p50/p99, CPU per round trip. */
-async function sequentialRoundTrips(kind, room, deadline, count, protocol) {
-  const { socket } = await openSocket(live.server.wsBase + kind.path(false, room), deadline - Date.now());
-  const client = roundTripper(socket, deadline, protocol);
+/**
+ * One client per room, all at once, each sending `frame(i)` and waiting for the answer, `count`
+ * times after a warm-up: round trips/s (all clients together), p50/p99, CPU per round trip.
+ */
+async function roundTrips(kind, rooms, deadline, count, protocol) {
+  const sockets = [];
+  const clients = [];
   try {
-    for (let i = 0; i < ECHO_WARMUP; i++) await client.roundTrip(i);
+    for (const room of rooms) {
+      const { socket } = await openSocket(live.server.wsBase + kind.path(false, room), deadline - Date.now());
+      sockets.push(socket);
+      clients.push(roundTripper(socket, deadline, protocol));
+    }
+    await Promise.all(clients.map(async (client) => {
+      for (let i = 0; i < ECHO_WARMUP; i++) await client.roundTrip(i);
+    }));
     const latencies = [];
     const cpu0 = preciseCpuSeconds(live.processes);
     const t0 = performance.now();
-    for (let i = 0; i < count && Date.now() < deadline; i++) {
-      const sent = performance.now();
-      await client.roundTrip(i);
-      latencies.push(performance.now() - sent);
-    }
+    await Promise.all(clients.map(async (client) => {
+      for (let i = 0; i < count && Date.now() < deadline; i++) {
+        const sent = performance.now();
+        await client.roundTrip(i);
+        latencies.push(performance.now() - sent);
+      }
+    }));
     const seconds = (performance.now() - t0) / 1000;
     const cpu1 = preciseCpuSeconds(live.processes);
-    return roundTripMetrics(latencies, count, client.wrong(), seconds, serverCpu(cpu0, cpu1, latencies.length, "UsPerMsg"));
+    const wrong = clients.reduce((sum, client) => sum + client.wrong(), 0);
+    return roundTripMetrics(latencies, count * clients.length, wrong, seconds, serverCpu(cpu0, cpu1, latencies.length, "UsPerMsg"));
   } finally {
-    client.stop();
-    await closeSockets([socket]);
+    for (const client of clients) client.stop();
+    await closeSockets(sockets);
   }
 }
 
@@ -113,38 +126,9 @@ function roundTripMetrics(latencies, expected, wrong, seconds, cpu) {
  * every message, for waking idle processes (a vCPU here) — a cost that grows with the time a
  * message takes, so it magnifies any difference between rooms.
  */
-export async function parallelEcho(kind, tag, deadline) {
-  const protocol = echoProtocol(kind);
-  const sockets = [];
-  const clients = [];
-  try {
-    for (let c = 0; c < CONFIG.parallelClients; c++) {
-      const { socket } = await openSocket(live.server.wsBase + kind.path(false, `parallel-${kind.key}-${runId}-${tag}-${c}`), deadline - Date.now());
-      sockets.push(socket);
-      clients.push(roundTripper(socket, deadline, protocol));
-    }
-    await Promise.all(clients.map(async (client) => {
-      for (let i = 0; i < ECHO_WARMUP; i++) await client.roundTrip(i);
-    }));
-    const latencies = [];
-    const count = CONFIG.parallelMsgs;
-    const cpu0 = preciseCpuSeconds(live.processes);
-    const t0 = performance.now();
-    await Promise.all(clients.map(async (client) => {
-      for (let i = 0; i < count && Date.now() < deadline; i++) {
-        const sent = performance.now();
-        await client.roundTrip(i);
-        latencies.push(performance.now() - sent);
-      }
-    }));
-    const seconds = (performance.now() - t0) / 1000;
-    const cpu1 = preciseCpuSeconds(live.processes);
-    const wrong = clients.reduce((sum, client) => sum + client.wrong(), 0);
-    return roundTripMetrics(latencies, count * clients.length, wrong, seconds, serverCpu(cpu0, cpu1, latencies.length, "UsPerMsg"));
-  } finally {
-    for (const client of clients) client.stop();
-    await closeSockets(sockets);
-  }
+export function parallelEcho(kind, tag, deadline) {
+  const rooms = Array.from({ length: CONFIG.parallelClients }, (_, c) => `parallel-${kind.key}-${runId}-${tag}-${c}`);
+  return roundTrips(kind, rooms, deadline, CONFIG.parallelMsgs, echoProtocol(kind));
 }
 
 /**

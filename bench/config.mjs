@@ -104,7 +104,7 @@ const onlyArg = (() => {
   if (i < 0) return undefined;
   return argv[i].startsWith("--only=") ? argv[i].slice(7) : argv[i + 1];
 })();
-const ALL_SCENARIOS = ["echo", "parallel", "calls", "broadcast", "persisted", "acks", "connect", "http", "rpc", "wake", "memory"];
+const ALL_SCENARIOS = ["echo", "parallel", "calls", "parallel-calls", "broadcast", "persisted", "acks", "connect", "http", "rpc", "wake", "memory"];
 export const chosenScenarios = onlyArg ?? process.env.BENCH_SCENARIOS;
 if (chosenScenarios) {
   const unknown = chosenScenarios.split(",").filter((name) => !ALL_SCENARIOS.includes(name));
@@ -112,8 +112,8 @@ if (chosenScenarios) {
 }
 export const SCENARIOS = ALL_SCENARIOS.filter((name) => (chosenScenarios ? chosenScenarios.split(",").includes(name) : !(SMOKE && name === "wake")));
 /** Scenarios short and noisy enough to run several passes a round (BENCH_SHORT_PASSES). */
-export const SHORT_SCENARIOS = new Set(["echo", "parallel", "calls", "acks", "connect", "rpc"]);
-/** The targets wake and calls run on: the hibernating rooms (the in-memory ones never hibernate). */
+export const SHORT_SCENARIOS = new Set(["echo", "parallel", "calls", "parallel-calls", "acks", "connect", "rpc"]);
+/** The targets wake and the socket calls run on: the hibernating rooms (the in-memory ones never hibernate). */
 export const WAKE_KINDS = new Set(["raw", "partyserver", "gp-server", "gp-actor"]);
 
 export const runId = Date.now().toString(36);

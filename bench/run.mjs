@@ -12,13 +12,13 @@
 // Sizes: BENCH_CLIENTS, BENCH_MSGS, BENCH_ECHO, BENCH_CALLS, BENCH_ACKS, BENCH_CONNECT, BENCH_CONNECT_CONCURRENCY,
 // BENCH_RPC_CALLS, BENCH_RPC_CONCURRENCY, BENCH_HTTP, BENCH_HTTP_CONCURRENCY, BENCH_ROUNDS,
 // BENCH_SCENARIO_TIMEOUT_S, BENCH_RUN_TIMEOUT_S, BENCH_WAKE_SOCKETS, BENCH_WAKE_IDLE_S, BENCH_MEMORY_SOCKETS,
-// BENCH_SHORT_PASSES (passes of echo, calls, acks and rpc per round).
-// Subsets: BENCH_KINDS=raw,gp-actor  BENCH_SCENARIOS=echo,parallel,calls,broadcast,persisted,acks,connect,http,rpc,wake,memory
+// BENCH_SHORT_PASSES (passes of echo, calls (each alone and under load), acks, connect and rpc per round).
+// Subsets: BENCH_KINDS=raw,gp-actor  BENCH_SCENARIOS=echo,parallel,calls,parallel-calls,broadcast,persisted,acks,connect,http,rpc,wake,memory
 import { rmSync } from "node:fs";
 import { groupCpuSeconds, machineBusySeconds, serverProcesses, sleep, startWrangler, terminateLiveSockets } from "./harness.mjs";
 import { measureMemory } from "./memory.mjs";
 import { CONFIG, KINDS, MODE, RPC_OPS, RPC_TARGETS, SCENARIOS, SETTLE_MS, SHORT_SCENARIOS, SMOKE, WAKE_KINDS, runId } from "./config.mjs";
-import { acks, calls, connect, echo, fanOut, http, live, parallelEcho, rpc, wakeRound, wakeWarmUp } from "./scenarios.mjs";
+import { acks, calls, connect, echo, fanOut, http, live, parallelCalls, parallelEcho, rpc, wakeRound, wakeWarmUp } from "./scenarios.mjs";
 import { base, fmt, record, report, samples } from "./report.mjs";
 
 let initialPids = "";
@@ -133,7 +133,7 @@ async function runScenario(scenario, kinds, round, tag, turn) {
       const options = { count: CONFIG.memorySockets, concurrency: CONFIG.connectConcurrency, prebuilt: { bundle: live.server.bundlePath, sha: live.server.bundleSha }, room: `memory-${kind.key}-${runId}-${tag}`, tag: `${startOptions.tag ?? "bench"}-memory-${kind.key}`, settleMs: SMOKE ? 50 : 1_000 };
       const metrics = await bounded(`memory ${kind.key}`, (deadline) => measureMemory(kind, { ...options, deadline }), false);
       record(scenario, kind.key, metrics);
-      console.log(`${where}  ${scenario.padEnd(10)} ${kind.label.padEnd(25)} ${describe(metrics)}`);
+      console.log(`${where}  ${scenario.padEnd(14)} ${kind.label.padEnd(25)} ${describe(metrics)}`);
     }
     return;
   }
@@ -143,18 +143,19 @@ async function runScenario(scenario, kinds, round, tag, turn) {
       const { wakes, otherLoad, ...failed } = await bounded(`wake ${kind.key}`, (deadline) => wakeRound(kind, tag, deadline));
       for (const metrics of wakes ?? [failed]) {
         record(scenario, kind.key, { ...metrics, otherLoad });
-        console.log(`${where}  ${scenario.padEnd(10)} ${kind.label.padEnd(25)} ${describe(metrics)}`);
+        console.log(`${where}  ${scenario.padEnd(14)} ${kind.label.padEnd(25)} ${describe(metrics)}`);
       }
     }
     return;
   }
   for (const kind of kinds) {
     if ((scenario === "persisted" || scenario === "acks") && !kind.persisted) continue;
-    if (scenario === "calls" && !WAKE_KINDS.has(kind.key)) continue;
+    if ((scenario === "calls" || scenario === "parallel-calls") && !WAKE_KINDS.has(kind.key)) continue;
     const runs = {
       echo: (deadline) => echo(kind, tag, deadline),
       parallel: (deadline) => parallelEcho(kind, tag, deadline),
       calls: (deadline) => calls(kind, tag, deadline),
+      "parallel-calls": (deadline) => parallelCalls(kind, tag, deadline),
       acks: (deadline) => acks(kind, tag, deadline),
       connect: (deadline) => connect(kind, tag, deadline),
       http: (deadline) => http(kind, tag, deadline),
@@ -163,7 +164,7 @@ async function runScenario(scenario, kinds, round, tag, turn) {
     };
     const metrics = await bounded(`${scenario} ${kind.key}`, runs[scenario]);
     record(scenario, kind.key, metrics);
-    console.log(`${where}  ${scenario.padEnd(10)} ${kind.label.padEnd(25)} ${describe(metrics)}`);
+    console.log(`${where}  ${scenario.padEnd(14)} ${kind.label.padEnd(25)} ${describe(metrics)}`);
   }
 }
 

@@ -35,11 +35,25 @@ function echoProtocol(kind) {
  * in the other rooms' message handlers.
  */
 export function calls(kind, tag, deadline) {
+  return roundTrips(kind, [`calls-${kind.key}-${runId}-${tag}`], deadline, CONFIG.calls, callProtocol(kind));
+}
+
+/**
+ * Socket calls under load: as `parallelEcho` is to `echo`, C clients at once, each alone in a
+ * room, each making its calls one at a time.
+ */
+export function parallelCalls(kind, tag, deadline) {
+  const rooms = Array.from({ length: CONFIG.parallelClients }, (_, c) => `parallel-calls-${kind.key}-${runId}-${tag}-${c}`);
+  return roundTrips(kind, rooms, deadline, CONFIG.parallelMsgs, callProtocol(kind));
+}
+
+/** The frames of a `ping` call in `kind`'s room (genparty's protocol on the Actor, the hand-written one elsewhere) and its reply. */
+function callProtocol(kind) {
   const head = kind.key === "gp-actor" ? '{"gp":1,"t":"call","id":"' : '{"t":"call","id":"';
-  return roundTrips(kind, [`calls-${kind.key}-${runId}-${tag}`], deadline, CONFIG.calls, {
+  return {
     frame: (i) => `${head}${i}","msg":{"type":"ping"}}`,
     check: (data, i) => data.includes(`"id":"${i}","ok":1`),
-  });
+  };
 }
 
 /**

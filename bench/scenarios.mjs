@@ -43,8 +43,7 @@ export function calls(kind, tag, deadline) {
  * room, each making its calls one at a time.
  */
 export function parallelCalls(kind, tag, deadline) {
-  const rooms = Array.from({ length: CONFIG.parallelClients }, (_, c) => `parallel-calls-${kind.key}-${runId}-${tag}-${c}`);
-  return roundTrips(kind, rooms, deadline, CONFIG.parallelMsgs, callProtocol(kind));
+  return roundTrips(kind, roomsApart("parallel-calls", kind, tag), deadline, CONFIG.parallelMsgs, callProtocol(kind));
 }
 
 /** The frames of a `ping` call in `kind`'s room (genparty's protocol on the Actor, the hand-written one elsewhere) and its reply. */
@@ -141,8 +140,12 @@ function roundTripMetrics(latencies, expected, wrong, seconds, cpu) {
  * message takes, so it magnifies any difference between rooms.
  */
 export function parallelEcho(kind, tag, deadline) {
-  const rooms = Array.from({ length: CONFIG.parallelClients }, (_, c) => `parallel-${kind.key}-${runId}-${tag}-${c}`);
-  return roundTrips(kind, rooms, deadline, CONFIG.parallelMsgs, echoProtocol(kind));
+  return roundTrips(kind, roomsApart("parallel", kind, tag), deadline, CONFIG.parallelMsgs, echoProtocol(kind));
+}
+
+/** A room per client of a scenario under load. */
+function roomsApart(scenario, kind, tag) {
+  return Array.from({ length: CONFIG.parallelClients }, (_, c) => `${scenario}-${kind.key}-${runId}-${tag}-${c}`);
 }
 
 /**

@@ -1,5 +1,5 @@
 import { unreachable } from "./sqlite-store.js";
-import type { AlarmApi, Commit, Store, Stored, TimerOp, TimerRow } from "./storage.js";
+import { type AlarmApi, type Commit, PLATFORM_ALARM_TIMER, type Store, type Stored, type TimerOp, type TimerRow } from "./storage.js";
 
 /** 128 KiB per value is the KV backend's limit. */
 const MAX_KV_STATE_BYTES = 131_072;
@@ -36,6 +36,7 @@ export class KvStore implements Store {
     const stored = meta.get(NAME);
     if (name !== undefined && stored !== name) await this.#storage.put(NAME, name);
     this.#armed = await this.#alarm.get();
+    if (this.#armed !== null) await this.adoptAlarm(this.#armed);
     const state = meta.get(STATE);
     return { name: name ?? (typeof stored === "string" ? stored : undefined), state: typeof state === "string" ? state : undefined };
   }
@@ -116,6 +117,16 @@ export class KvStore implements Store {
 
   alarmFired(): void {
     this.#armed = undefined;
+  }
+
+  async adoptAlarm(time: number): Promise<boolean> {
+    // Timers are numbered from 1 and the count is stored with them: 0 means none was ever set here.
+    if (this.#seq > 0) return false;
+    const row: TimerRow = { key: PLATFORM_ALARM_TIMER, seq: 1, due: time, msg: "null", attempts: 0 };
+    await this.#storage.put({ [TIMER + row.key]: row, [SEQ]: row.seq });
+    this.#timers.set(row.key, row);
+    this.#seq = row.seq;
+    return true;
   }
 }
 

@@ -1,4 +1,4 @@
-import type { AlarmApi, Commit, Store, Stored, TimerOp, TimerRow } from "./storage.js";
+import { type AlarmApi, type Commit, PLATFORM_ALARM_TIMER, type Store, type Stored, type TimerOp, type TimerRow } from "./storage.js";
 
 /** 2 MB per row is the SQLite backend's limit; leave room for the row's other columns. */
 const MAX_SQLITE_STATE_BYTES = 2_000_000;
@@ -24,6 +24,8 @@ export class SqliteStore implements Store {
   readonly #sql: SqlStorage;
   /** What the platform alarm is set to, so a turn that doesn't move the earliest deadline writes nothing. */
   #armed: number | null | undefined;
+  /** Whether a genparty timer was ever stored here: AUTOINCREMENT's counter row exists from the first one on. */
+  #timedBefore = false;
 
   readonly #alarm: AlarmApi;
 
@@ -44,7 +46,9 @@ export class SqliteStore implements Store {
     if (name !== undefined && meta.get("name") !== name) {
       this.#sql.exec("INSERT OR REPLACE INTO _genparty_meta (key, value) VALUES ('name', ?)", name);
     }
+    this.#timedBefore = this.#sql.exec("SELECT 1 FROM sqlite_sequence WHERE name = '_genparty_timers'").toArray().length > 0;
     this.#armed = await this.#alarm.get();
+    if (this.#armed !== null) await this.adoptAlarm(this.#armed);
     return { name: name ?? meta.get("name"), state: meta.get("state") };
   }
 
@@ -72,6 +76,7 @@ export class SqliteStore implements Store {
     switch (op.op) {
       case "set":
         this.#sql.exec("INSERT OR REPLACE INTO _genparty_timers (key, due, msg, attempts) VALUES (?, ?, ?, 0)", op.key, op.due, op.msg);
+        this.#timedBefore = true;
         return;
       case "cancel":
         this.#sql.exec("DELETE FROM _genparty_timers WHERE key = ?", op.key);
@@ -108,6 +113,13 @@ export class SqliteStore implements Store {
 
   alarmFired(): void {
     this.#armed = undefined;
+  }
+
+  async adoptAlarm(time: number): Promise<boolean> {
+    if (this.#timedBefore) return false;
+    // The platform alarm stays as it is: it already rings at this timer's deadline.
+    this.#apply({ op: "set", key: PLATFORM_ALARM_TIMER, due: time, msg: "null" });
+    return true;
   }
 
   #armSync(): void {

@@ -1,6 +1,15 @@
 import { KvStore } from "./kv-store.js";
 import { SqliteStore } from "./sqlite-store.js";
 
+/**
+ * The timer that stands for a platform alarm genparty's timers didn't set. In an object that
+ * never had a genparty timer, an alarm can only come from the code that ran there before (a
+ * partyserver class moved to genparty, a raw Durable Object): it is kept as this timer, found at
+ * start or when it fires, and arrives as `handleInfo({ type: "timeout", key, msg: null })`
+ * instead of being dropped. The hooks layer maps `ctx.storage.setAlarm` onto the same key.
+ */
+export const PLATFORM_ALARM_TIMER = "genparty:alarm";
+
 /** One durable timer: a row of the timers table. */
 export interface TimerRow {
   readonly key: string;
@@ -55,6 +64,12 @@ export interface Store {
   arm(): Promise<void>;
   /** Forgets what the platform's alarm is set to (it is consumed when it fires). */
   alarmFired(): void;
+  /**
+   * Keeps a platform alarm due at `time` as the timer {@link PLATFORM_ALARM_TIMER}, if this object
+   * never had a genparty timer (so the alarm isn't genparty's). True if it did. `open` calls it for
+   * an alarm it finds set; the alarm handler, for one that fires with no timer due.
+   */
+  adoptAlarm(time: number): Promise<boolean>;
 }
 
 /**

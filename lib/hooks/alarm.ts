@@ -1,5 +1,10 @@
-/** The timer that stands for the platform alarm a Server sets through `ctx.storage.setAlarm`. */
-export const ALARM_TIMER_KEY = "genparty:alarm";
+import { PLATFORM_ALARM_TIMER } from "../actor/storage.js";
+
+/**
+ * The timer that stands for the platform alarm a Server sets through `ctx.storage.setAlarm`: the
+ * one that also keeps an alarm set by the code that ran before genparty, so it reaches onAlarm.
+ */
+export const ALARM_TIMER_KEY = PLATFORM_ALARM_TIMER;
 
 interface TimerApi {
   now(): number;

@@ -248,7 +248,7 @@ export abstract class MachineServer<Env = Cloudflare.Env, M extends AnyStateMach
       throw new UnknownEventError(`${this.#statics.name}:${this.name}: "${type}" is sent by the server when a socket connects or closes; a client can't send it.`);
     }
     if (type.startsWith("xstate.") || !this.#accepts(type)) {
-      throw new UnknownEventError(`${this.#statics.name}:${this.name}: the machine has no event "${type}". Known: ${this.#knownEvents().join(", ")}.`);
+      throw new UnknownEventError(`${this.#statics.name}:${this.name}: the machine has no event "${type}". Known: ${this.#knownEvents(fromClient).join(", ")}.`);
     }
     this.#xstate!.send((connection === undefined ? event : { ...event, connection }) as EventFromLogic<M>);
     this.#checkHealthy();
@@ -281,8 +281,9 @@ export abstract class MachineServer<Env = Cloudflare.Env, M extends AnyStateMach
     return events.includes(type) || (wildcard && events.includes("*"));
   }
 
-  #knownEvents(): string[] {
-    return (this.#statics.machine.events as readonly string[]).filter((type) => !type.startsWith("xstate."));
+  /** The events a sender may name: a client is not told of the ones only the server sends. */
+  #knownEvents(fromClient: boolean): string[] {
+    return (this.#statics.machine.events as readonly string[]).filter((type) => !type.startsWith("xstate.") && !(fromClient && SERVER_EVENTS.has(type)));
   }
 
   #snapshot(): SnapshotFrom<M> {

@@ -1,6 +1,7 @@
 import { runInDurableObject } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { MAX_TIMER_ATTEMPTS, TIMER_RETRY_BASE_MS } from "../../lib/index.js";
+import { runtimeOf } from "../../lib/actor/actor.js";
+import { MAX_TIMER_ATTEMPTS, PLATFORM_ALARM_TIMER, TIMER_RETRY_BASE_MS } from "../../lib/index.js";
 import { advanceClock, evict, hibernate, resetClock, runAlarm } from "../../lib/testing/index.js";
 import { backends, counterOn } from "../helpers.js";
 
@@ -64,6 +65,48 @@ describe.each(backends)("Durable timers on %s", (_backend, namespace) => {
     await advanceClock(1_000, counter);
     await advanceClock(10_000, counter);
     expect(timeouts((await counter.call({ type: "state" })).log)).toEqual(["timeout:k:second"]);
+  });
+
+  /** What code that ran before genparty leaves behind: the platform alarm, set past the runtime, and no timer. */
+  const setPlatformAlarm = (counter: ReturnType<typeof counterOn>, at: number) =>
+    runInDurableObject(counter.stub, (instance) => runtimeOf(instance).platformAlarm.set(at));
+
+  it("keeps an alarm set before genparty ran as the timer genparty:alarm, found at start", async () => {
+    const counter = counterOn(namespace, "adopt-start");
+    await counter.call({ type: "get" });
+    const at = Date.now() + 60_000;
+    await setPlatformAlarm(counter, at);
+    await evict(counter);
+    expect(await counter.call({ type: "deadline", key: PLATFORM_ALARM_TIMER })).toBe(at);
+    // Setting a timer of its own meanwhile must not move the adopted alarm out of the way.
+    await counter.call({ type: "timer", ms: 120_000, key: "later", label: "later" });
+    await advanceClock(60_000, counter);
+    expect(timeouts((await counter.call({ type: "state" })).log)).toEqual([`timeout:${PLATFORM_ALARM_TIMER}:platform alarm`]);
+  });
+
+  it("delivers an alarm set before genparty ran when it wakes the object itself", async () => {
+    const counter = counterOn(namespace, "adopt-fire");
+    await counter.call({ type: "get" });
+    await setPlatformAlarm(counter, Date.now() + 100);
+    await evict(counter);
+    // Nothing reaches the object until the platform's alarm starts it: the alarm finds no timer due.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    await vi.waitFor(
+      async () => expect(timeouts((await counter.call({ type: "state" })).log)).toEqual([`timeout:${PLATFORM_ALARM_TIMER}:platform alarm`]),
+      { timeout: 5_000, interval: 50 },
+    );
+  });
+
+  it("takes no alarm for another's once it has had timers of its own", async () => {
+    const counter = counterOn(namespace, "no-adopt");
+    await counter.call({ type: "timer", ms: 1_000, key: "t", label: "mine" });
+    await counter.call({ type: "cancel", key: "t" });
+    // As a stale alarm of its own would be: set, with no timer behind it. Neither a start nor the alarm takes it.
+    await setPlatformAlarm(counter, Date.now() + 60_000);
+    await evict(counter);
+    expect(await counter.call({ type: "deadline", key: PLATFORM_ALARM_TIMER })).toBeNull();
+    expect(await runAlarm(counter)).toBe(true);
+    expect(timeouts((await counter.call({ type: "state" })).log)).toEqual([]);
   });
 
   it("never fires a cancelled timer", async () => {

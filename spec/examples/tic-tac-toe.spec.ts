@@ -156,7 +156,7 @@ describe("A tic-tac-toe room", () => {
   it.each([
     ["text that isn't JSON", "move 4", /frames must be JSON text events/],
     ["JSON without a type", JSON.stringify({ cell: 4 }), /an event must be an object with a string "type"/],
-    ["an event the game doesn't know", JSON.stringify({ type: "undo" }), /the machine has no event "undo"\. Known: .*join.*move/],
+    ["an event the game doesn't know", JSON.stringify({ type: "undo" }), /the machine has no event "undo"\. Known: join, leave, move, rematch\.$/],
     ["a faked timeout", JSON.stringify({ type: "xstate.after.moveClock.tic-tac-toe.playing" }), /the machine has no event "xstate\.after/],
     ["the server's own disconnect", JSON.stringify({ type: "disconnect" }), /"disconnect" is sent by the server when a socket connects or closes; a client can't send it/],
     ["a binary frame", new Uint8Array([4]).buffer, /frames must be JSON text events/],

@@ -1,6 +1,7 @@
 import { runInDurableObject, SELF } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { runtimeOf } from "../../lib/actor/actor.js";
 import { getActor, getServerByName } from "../../lib/index.js";
 import { advanceClock, evict, hibernate, resetClock, runAlarm } from "../../lib/testing/index.js";
 import { uniqueName } from "../helpers.js";
@@ -125,6 +126,20 @@ describe.each(modes)("Server (%s)", (mode, party, namespace) => {
     expect(set).toBeGreaterThanOrEqual(before + 60_000);
     expect(await socket.ask("noalarm")).toBe("alarm null");
     await socket.ask("alarm:60000");
+    await advanceClock(60_000, namespace().getByName(name));
+    expect(await events(name)).toContain(`alarm:${name}`);
+  });
+
+  it("runs onAlarm for an alarm its partyserver code set before the class moved to genparty", async () => {
+    const name = room();
+    const socket = await connect(`/parties/${party}/${name}?_pk=legacy`);
+    await socket.next();
+    const at = Date.now() + 60_000;
+    // What partyserver's setAlarm left behind: the platform alarm itself (under genparty, ctx.storage.setAlarm is a timer).
+    await runInDurableObject(namespace().getByName(name), (instance) => runtimeOf(instance).platformAlarm.set(at));
+    await evict(getActor(namespace(), name));
+    // The new code sees it as partyserver code did, and can still move or delete it.
+    expect(await runInDurableObject(namespace().getByName(name), (_i, state) => state.storage.getAlarm())).toBe(at);
     await advanceClock(60_000, namespace().getByName(name));
     expect(await events(name)).toContain(`alarm:${name}`);
   });

@@ -24,8 +24,8 @@ export class SqliteStore implements Store {
   readonly #sql: SqlStorage;
   /** What the platform alarm is set to, so a turn that doesn't move the earliest deadline writes nothing. */
   #armed: number | null | undefined;
-  /** Whether a genparty timer was ever stored here: AUTOINCREMENT's counter row exists from the first one on. */
-  #timedBefore = false;
+  /** Whether a genparty timer was ever stored here; read when first needed (a start with no alarm set never needs it). */
+  #timedBefore: boolean | undefined;
 
   readonly #alarm: AlarmApi;
 
@@ -46,7 +46,6 @@ export class SqliteStore implements Store {
     if (name !== undefined && meta.get("name") !== name) {
       this.#sql.exec("INSERT OR REPLACE INTO _genparty_meta (key, value) VALUES ('name', ?)", name);
     }
-    this.#timedBefore = this.#sql.exec("SELECT 1 FROM sqlite_sequence WHERE name = '_genparty_timers'").toArray().length > 0;
     this.#armed = await this.#alarm.get();
     if (this.#armed !== null) await this.adoptAlarm(this.#armed);
     return { name: name ?? meta.get("name"), state: meta.get("state") };
@@ -116,6 +115,8 @@ export class SqliteStore implements Store {
   }
 
   async adoptAlarm(time: number): Promise<boolean> {
+    // AUTOINCREMENT's counter row exists from the first timer on, and stays when every timer is gone.
+    this.#timedBefore ??= this.#sql.exec("SELECT 1 FROM sqlite_sequence WHERE name = '_genparty_timers'").toArray().length > 0;
     if (this.#timedBefore) return false;
     // The platform alarm stays as it is: it already rings at this timer's deadline.
     this.#apply({ op: "set", key: PLATFORM_ALARM_TIMER, due: time, msg: "null" });

@@ -19,15 +19,25 @@ export interface RoutingRetryOptions {
   maxDelayMs?: number;
   /** Called before each retry; a throw here is logged and retrying goes on. */
   onRetry?: (event: RoutingRetryEvent) => void | Promise<void>;
+  /**
+   * HTTP methods whose routed requests are retried. A request that failed with a `retryable` error
+   * may have run already, so by default only the idempotent methods are (WebSocket upgrades are
+   * GETs); add `"POST"` or `"PATCH"` when those handlers are safe to run twice. `getServerByName`'s
+   * start is always retried. @default ["GET", "HEAD", "OPTIONS", "PUT", "DELETE"]
+   */
+  methods?: readonly string[];
 }
 
-export const DEFAULT_ROUTING_RETRY = { maxAttempts: 3, baseDelayMs: 100, maxDelayMs: 800 } as const;
+export const DEFAULT_ROUTING_RETRY = { maxAttempts: 3, baseDelayMs: 100, maxDelayMs: 800, methods: ["GET", "HEAD", "OPTIONS", "PUT", "DELETE"] } as const;
 
 /** Checks options where they are given, naming the path, rather than failing on first use. */
 export function checkRetryOptions(retry: RoutingRetryOptions | false | undefined): Required<Omit<RoutingRetryOptions, "onRetry">> & Pick<RoutingRetryOptions, "onRetry"> {
   if (retry === false) return { ...DEFAULT_ROUTING_RETRY, maxAttempts: 1 };
   const options = { ...DEFAULT_ROUTING_RETRY, ...retry };
-  const check = (key: keyof typeof DEFAULT_ROUTING_RETRY, min: number) => {
+  if (!Array.isArray(options.methods) || !options.methods.every((method) => typeof method === "string")) {
+    throw new TypeError(`routingRetry.methods must be an array of HTTP method names like ["GET", "POST"], got ${JSON.stringify(options.methods)}.`);
+  }
+  const check = (key: "maxAttempts" | "baseDelayMs" | "maxDelayMs", min: number) => {
     const value = options[key];
     if (!Number.isFinite(value) || value < min) throw new RangeError(`routingRetry.${key} must be a number >= ${min}, got ${value}.`);
   };
@@ -44,6 +54,13 @@ export function checkRetryOptions(retry: RoutingRetryOptions | false | undefined
 export function isRetryable(error: unknown): boolean {
   const flags = error as { retryable?: unknown; overloaded?: unknown } | null;
   return flags?.retryable === true && flags.overloaded !== true;
+}
+
+/** Whether a routed request with this method is retried: the options' `methods`, in any case. */
+export function retriesMethod(retry: RoutingRetryOptions | false | undefined, method: string): boolean {
+  const methods = checkRetryOptions(retry).methods;
+  const wanted = method.toUpperCase();
+  return methods.some((allowed) => allowed.toUpperCase() === wanted);
 }
 
 /** Runs `attempt` until it succeeds, a non-retryable error comes, or attempts run out (then the last error is thrown). */

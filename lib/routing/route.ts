@@ -4,7 +4,7 @@ import { corsHeaders, withCors } from "./cors.js";
 import { errorResponse } from "../actor/http-response.js";
 import { GenpartyError } from "../protocol/errors.js";
 import { checkRoomName, InvalidNameError, startObject, stubFor } from "./names.js";
-import { checkRetryOptions, type RoutingRetryOptions, withRetry } from "./retry.js";
+import { checkRetryOptions, retriesMethod, type RoutingRetryOptions, withRetry } from "./retry.js";
 
 /** Which room a request was routed to, as the hooks see it. (`Env` is accepted for partyserver's `Lobby<Env>` and unused.) */
 export interface Lobby<_Env = unknown> {
@@ -31,7 +31,7 @@ export interface PartyServerOptions {
   onBeforeConnect?: Hook;
   /** Runs before an HTTP request: a Response answers instead, a Request replaces the original. */
   onBeforeRequest?: Hook;
-  /** Retries transient Durable Object errors (the request body is replayed; hooks run once). `false` turns it off. @default { maxAttempts: 3 } */
+  /** Retries transient Durable Object errors of idempotent requests (the body is replayed; hooks run once). `false` turns it off. @default { maxAttempts: 3 } */
   routingRetry?: RoutingRetryOptions | false;
 }
 
@@ -101,8 +101,10 @@ export async function routePartykitRequest(request: Request, env: object = worke
     if (outcome instanceof Request) forwarded = outcome;
   }
   const namespace = (env as Record<string, DurableObjectNamespace>)[className]!;
-  // The body can be read once: buffer it so every attempt sends it again.
-  const body = forwarded.body && !upgrade ? await forwarded.arrayBuffer() : undefined;
+  // Only a request that is safe to run twice is tried again (see RoutingRetryOptions.methods).
+  const retried = retriesMethod(options.routingRetry, forwarded.method);
+  // The body can be read once: a retried request's is buffered so every attempt sends it again.
+  const body = retried && forwarded.body && !upgrade ? await forwarded.arrayBuffer() : undefined;
   const response = await withRetry(
     async () => {
       // A stub that threw may be broken for good: each attempt takes a new one.
@@ -113,7 +115,7 @@ export async function routePartykitRequest(request: Request, env: object = worke
       }
       return stub.fetch(body === undefined ? forwarded : new Request(forwarded, { body }));
     },
-    options.routingRetry,
+    retried ? options.routingRetry : false,
     { name, className },
   );
   return withCors(response, cors);

@@ -25,14 +25,14 @@ const transient = () => Object.assign(new Error("transient failure"), { retryabl
 const overloaded = () => Object.assign(new Error("Durable Object is overloaded"), { retryable: true, overloaded: true });
 
 describe("Routing retries", () => {
-  it("retries a retryable error, replaying the body, running the hook once, and reporting each retry", async () => {
+  it("retries a retryable error of a method it was told is safe, replaying the body, running the hook once, and reporting each retry", async () => {
     const events: RoutingRetryEvent[] = [];
     const hook = vi.fn(() => undefined);
     const name = uniqueName("retry");
     const response = await routePartykitRequest(
       new Request(`http://spec/parties/flaky/${name}?failures=0`, { method: "POST", body: "the body" }),
       { FLAKY: flakyNamespace(env.FLAKY, 2, transient) },
-      { onBeforeRequest: hook, routingRetry: { baseDelayMs: 1, onRetry: (event) => void events.push(event) } },
+      { onBeforeRequest: hook, routingRetry: { baseDelayMs: 1, methods: ["get", "post"], onRetry: (event) => void events.push(event) } },
     );
     expect(await response?.text()).toBe("ok after 1 attempts; body: the body");
     expect(hook).toHaveBeenCalledTimes(1);
@@ -40,6 +40,22 @@ describe("Routing retries", () => {
       { attempt: 1, maxAttempts: 3, room: name, className: "FLAKY" },
       { attempt: 2, maxAttempts: 3, room: name, className: "FLAKY" },
     ]);
+  });
+
+  it("never retries a request that may not be safe to run twice, unless its method is listed", async () => {
+    const onRetry = vi.fn();
+    for (const method of ["POST", "PATCH"]) {
+      const request = new Request(`http://spec/parties/flaky/${uniqueName("unsafe")}?failures=0`, { method, body: "once" });
+      await expect(routePartykitRequest(request, { FLAKY: flakyNamespace(env.FLAKY, 1, transient) }, { routingRetry: { baseDelayMs: 1, onRetry } })).rejects.toThrow("transient failure");
+    }
+    expect(onRetry).not.toHaveBeenCalled();
+    // The idempotent methods are retried by default.
+    for (const method of ["PUT", "DELETE"]) {
+      const request = new Request(`http://spec/parties/flaky/${uniqueName("idempotent")}?failures=0`, { method, body: method === "PUT" ? "twice is fine" : null });
+      const response = await routePartykitRequest(request, { FLAKY: flakyNamespace(env.FLAKY, 1, transient) }, { routingRetry: { baseDelayMs: 1, onRetry } });
+      expect(response?.status).toBe(200);
+    }
+    expect(onRetry).toHaveBeenCalledTimes(2);
   });
 
   it("throws the last error after maxAttempts", async () => {
@@ -80,6 +96,10 @@ describe("Routing retries", () => {
   it("refuses bad options, naming the path", async () => {
     await expect(routePartykitRequest(new Request("http://spec/parties/flaky/x"), env, { routingRetry: { maxAttempts: 0 } })).rejects.toThrow(
       "routingRetry.maxAttempts must be a number >= 1, got 0.",
+    );
+    const methods = "POST" as unknown as string[];
+    await expect(routePartykitRequest(new Request("http://spec/parties/flaky/x"), env, { routingRetry: { methods } })).rejects.toThrow(
+      'routingRetry.methods must be an array of HTTP method names like ["GET", "POST"], got "POST".',
     );
   });
 

@@ -1,6 +1,7 @@
 import { closeSilently, type Connection, type ConnectionHost, previewConnection } from "../connections/connection.js";
 import type { ConnectionManager } from "../connections/manager.js";
 import { checkConnectionId, connectionTags } from "../connections/tags.js";
+import { REPLACED_REASON } from "../protocol/frames.js";
 import type { Envelope, Upgrade } from "./envelope.js";
 import { closeReason, offeredProtocols, reciprocateClose } from "./sockets.js";
 import type { Info } from "./types.js";
@@ -76,7 +77,7 @@ export class SocketTurns {
     const previous = this.#host.connections.get(id);
     if (!previous) return { kind: "noreply", state: undefined };
     this.#host.connections.retire(previous);
-    closeSilently(previous, 1000, "Replaced by a newer connection with the same id");
+    closeSilently(previous, 1000, REPLACED_REASON);
     return this.#host.handleInfo({ type: "close", connection: previous, code: 1000, reason: "replaced", wasClean: true }, this.#host.state());
   }
 

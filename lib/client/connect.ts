@@ -1,7 +1,7 @@
 import { PartySocket, type PartySocketOptions } from "partysocket";
 import type { AnyActor, CallMsgOf, CastMsgOf } from "../actor/ref.js";
 import type { CallOptions, ReplyFor } from "../actor/types.js";
-import { encodeFrame, isProtocolFrame, parseServerFrame } from "../protocol/frames.js";
+import { encodeFrame, isProtocolFrame, parseServerFrame, REPLACED_REASON } from "../protocol/frames.js";
 import { ClientCalls } from "./pending-calls.js";
 
 /** Accepts the actor class (`connect<typeof Counter>`) or its instance type (`connect<Counter>`). */
@@ -49,13 +49,20 @@ export interface ActorClient<A extends AnyActor> {
  * const n = await counter.call({ type: "get" }, { timeout: 2_000 }); // number
  * counter.cast({ type: "add", by: 1 });
  *
- * A call sent while offline is sent once the socket opens; calls unanswered when the socket drops
+ * A call or cast made while offline is sent once the socket opens, in the order they were made; a
+ * call given up meanwhile (timeout, signal) is never sent. Calls unanswered when the socket drops
  * are sent again after partysocket reconnects, with the same ids, and the server answers each once.
  */
 export function connect<T>(options: ConnectOptions): ActorClient<ActorOf<T>> {
-  const socket = new PartySocket(options);
   const room = () => `${options.party ?? "main"}/${options.room}`;
-  const calls = new ClientCalls((frame) => socket.send(frame), room);
+  let closed: Error | undefined;
+  const socket = new PartySocket({
+    ...options,
+    // Another client took this connection id: reconnecting would take it back, and the two would
+    // knock each other off for good. This one stops instead.
+    shouldReconnectOnClose: (event) => !isReplaced(event) && (options.shouldReconnectOnClose?.(event) ?? true),
+  });
+  const calls = new ClientCalls({ send: (frame) => socket.send(frame), isOpen: () => socket.readyState === OPEN, room });
   const listeners: { [E in keyof ClientEvents]: Set<ClientEvents[E]> } = {
     message: new Set(),
     push: new Set(),
@@ -63,41 +70,67 @@ export function connect<T>(options: ConnectOptions): ActorClient<ActorOf<T>> {
     close: new Set(),
     error: new Set(),
   };
-  let opened = false;
   socket.addEventListener("open", () => {
-    // partysocket flushed what was queued while offline; calls sent on a socket that dropped go again.
-    if (opened) calls.resend();
-    opened = true;
-    for (const listener of listeners.open) listener();
+    calls.opened();
+    emit(listeners.open);
   });
   socket.addEventListener("close", (event) => {
-    for (const listener of listeners.close) listener({ code: event.code, reason: event.reason });
+    if (isReplaced(event) && !closed) {
+      closed = new Error(`Another client connected to ${room()} with this one's id (${socket.id}), so this one stopped. Give each client its own id; put who the user is in \`query\`.`);
+      calls.rejectAll(closed);
+    }
+    emit(listeners.close, { code: event.code, reason: event.reason });
   });
   socket.addEventListener("message", (event) => {
     const data = event.data as string | ArrayBuffer | Blob;
     if (isProtocolFrame(data)) {
       const frame = parseServerFrame(data);
-      if (frame?.t === "push") for (const listener of listeners.push) listener(frame.msg);
-      else if (frame && !calls.receive(frame) && frame.t === "error") for (const listener of listeners.error) listener(new Error(frame.err.message));
+      if (frame?.t === "push") emit(listeners.push, frame.msg);
+      else if (frame && !calls.receive(frame) && frame.t === "error") emit(listeners.error, new Error(frame.err.message));
       return;
     }
-    for (const listener of listeners.message) listener(data);
+    emit(listeners.message, data);
   });
   return {
     get id() {
       return socket.id;
     },
     socket,
-    call: (msg, callOptions = {}) => calls.call(msg, callOptions) as never,
-    cast: (msg) => socket.send(encodeFrame({ gp: 1, t: "cast", msg })),
+    call: (msg, callOptions = {}) => (closed ? Promise.reject(closed) : calls.call(msg, callOptions)) as never,
+    cast(msg) {
+      if (closed) throw closed;
+      calls.cast(encodeFrame({ gp: 1, t: "cast", msg }));
+    },
     on(event, listener) {
       const set = listeners[event] as Set<typeof listener>;
       set.add(listener);
       return () => set.delete(listener);
     },
     close(code, reason) {
+      closed ??= new Error(`The connection to ${room()} was closed.`);
+      // Before the socket goes: handlers still running hear of it through from.signal.
+      calls.rejectAll(closed);
       socket.close(code, reason);
-      calls.rejectAll(new Error(`The connection to ${room()} was closed.`));
     },
   };
+}
+
+const OPEN = 1;
+
+/** The server closes an older socket this way when a newer one connects with the same id. */
+function isReplaced(event: { code: number; reason: string }): boolean {
+  return event.code === 1000 && event.reason === REPLACED_REASON;
+}
+
+/** Calls every listener, even when one throws: that error is reported as uncaught, as an EventTarget does. */
+function emit<A extends unknown[]>(listeners: Set<(...args: A) => void>, ...args: A): void {
+  for (const listener of listeners) {
+    try {
+      listener(...args);
+    } catch (error) {
+      queueMicrotask(() => {
+        throw error;
+      });
+    }
+  }
 }

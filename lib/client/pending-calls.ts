@@ -1,28 +1,41 @@
-import { CallTimeoutError, fromWire, type GenpartyError } from "../protocol/errors.js";
+import { CallTimeoutError, fromWire, type GenpartyError, ProtocolError } from "../protocol/errors.js";
 import { encodeFrame, type ServerFrame } from "../protocol/frames.js";
 
 export const DEFAULT_CLIENT_CALL_TIMEOUT_MS = 5_000;
+/** The longest delay timers keep: browsers and Node fire a longer one at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 interface Pending {
   readonly frame: string;
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: unknown) => void;
   readonly cleanup: () => void;
+  /** Handed to an open socket at least once: the server may have it, so giving up tells it to cancel. */
+  sent: boolean;
+}
+
+interface Transport {
+  /** Sends on the open socket. */
+  send(frame: string): void;
+  isOpen(): boolean;
+  room(): string;
 }
 
 /**
- * The client's calls waiting for replies. Ids are unique per client instance (a random prefix), so
- * a page reloaded with the same connection id never collides with replies the server remembers.
+ * The client's calls waiting for replies, and what waits for the socket to open. Frames are sent
+ * only on an open socket, never left in partysocket's queue: a call given up while offline (its
+ * timeout, its signal) must never leave later, and sent again once the socket opens after the retry
+ * the caller made. Ids are unique per client instance (a random prefix), so a page reloaded with
+ * the same connection id never collides with replies the server remembers.
  */
 export class ClientCalls {
   readonly #prefix = crypto.randomUUID().slice(0, 8);
   readonly #pending = new Map<string, Pending>();
+  /** Calls (by id) and casts (frames) made while the socket was not open, in the order they were made. */
+  #waiting: string[] = [];
   #next = 0;
 
-  constructor(
-    private readonly send: (frame: string) => void,
-    private readonly room: () => string,
-  ) {}
+  constructor(private readonly transport: Transport) {}
 
   get size(): number {
     return this.#pending.size;
@@ -30,36 +43,70 @@ export class ClientCalls {
 
   call(msg: unknown, options: { timeout?: number; signal?: AbortSignal }): Promise<unknown> {
     const timeout = options.timeout ?? DEFAULT_CLIENT_CALL_TIMEOUT_MS;
-    if (!(Number.isFinite(timeout) && timeout > 0)) return Promise.reject(new RangeError(`A call timeout must be a positive number of ms, got ${timeout}`));
+    if (!(timeout > 0 && (timeout <= MAX_TIMER_MS || timeout === Infinity))) {
+      return Promise.reject(new RangeError(`A call timeout must be a number of ms from 1 to ${MAX_TIMER_MS} (about 24.8 days), or Infinity for none; got ${timeout}.`));
+    }
     const { signal } = options;
     if (signal?.aborted) return Promise.reject(abortError(signal));
     const id = `${this.#prefix}-${++this.#next}`;
-    const frame = encodeFrame({ gp: 1, t: "call", id, msg });
+    let frame: string;
+    try {
+      frame = encodeFrame({ gp: 1, t: "call", id, msg });
+    } catch (error) {
+      return Promise.reject(new ProtocolError(`The call to ${this.transport.room()} was not sent: its message is not JSON (${(error as Error).message}).`));
+    }
     return new Promise((resolve, reject) => {
       const giveUp = (error: unknown) => {
-        if (!this.#pending.has(id)) return;
-        this.#settle(id);
-        // The server's handler sees from.signal abort, and a late reply is dropped here.
-        this.send(encodeFrame({ gp: 1, t: "cancel", id }));
+        const pending = this.#settle(id);
+        if (!pending) return;
+        // The server's handler sees from.signal abort, and a late reply is dropped here. A call that
+        // never left needs no cancel: it is forgotten here and never sent.
+        if (pending.sent) this.#sendOrWait(encodeFrame({ gp: 1, t: "cancel", id }));
         reject(error);
       };
-      const timer = setTimeout(
-        () => giveUp(new CallTimeoutError(`${this.room()} did not reply within ${timeout} ms. The handler was told (from.signal) but may still finish. Raise the timeout with { timeout }.`)),
-        timeout,
-      );
+      const timer =
+        timeout === Infinity
+          ? undefined
+          : setTimeout(
+              () => giveUp(new CallTimeoutError(`${this.transport.room()} did not reply within ${timeout} ms. The handler was told (from.signal) but may still finish. Raise the timeout with { timeout }.`)),
+              timeout,
+            );
       const onAbort = () => giveUp(abortError(signal!));
       signal?.addEventListener("abort", onAbort, { once: true });
-      this.#pending.set(id, {
+      const pending: Pending = {
         frame,
         resolve,
         reject,
+        sent: false,
         cleanup: () => {
-          clearTimeout(timer);
+          if (timer !== undefined) clearTimeout(timer);
           signal?.removeEventListener("abort", onAbort);
         },
-      });
-      this.send(frame);
+      };
+      this.#pending.set(id, pending);
+      if (this.transport.isOpen()) this.#send(pending);
+      else this.#waiting.push(id);
     });
+  }
+
+  /** Sends a cast now, or once the socket opens, in order with the calls made meanwhile. */
+  cast(frame: string): void {
+    this.#sendOrWait(frame);
+  }
+
+  /**
+   * The socket opened (the first time, or after a reconnect): calls sent on a socket that dropped go
+   * again, with their ids, for the server to answer once; then what waited, in the order it was made.
+   */
+  opened(): void {
+    const waiting = this.#waiting;
+    this.#waiting = [];
+    for (const pending of this.#pending.values()) if (pending.sent) this.transport.send(pending.frame);
+    for (const item of waiting) {
+      const pending = this.#pending.get(item);
+      if (pending) this.#send(pending);
+      else if (!item.startsWith(this.#prefix)) this.transport.send(item);
+    }
   }
 
   /** A reply (or an error frame about a call): settles that call once; later duplicates are ignored. */
@@ -72,13 +119,23 @@ export class ClientCalls {
     return true;
   }
 
-  /** After a reconnect: sends every unanswered call again, with its id, for the server to answer once. */
-  resend(): void {
-    for (const pending of this.#pending.values()) this.send(pending.frame);
+  /** Rejects every pending call; those the server may be running are told to cancel first, if the socket is open. */
+  rejectAll(error: GenpartyError | Error): void {
+    for (const [id, pending] of this.#pending) {
+      if (pending.sent && this.transport.isOpen()) this.transport.send(encodeFrame({ gp: 1, t: "cancel", id }));
+    }
+    for (const id of [...this.#pending.keys()]) this.#settle(id)?.reject(error);
+    this.#waiting = [];
   }
 
-  rejectAll(error: GenpartyError | Error): void {
-    for (const id of [...this.#pending.keys()]) this.#settle(id)?.reject(error);
+  #send(pending: Pending): void {
+    pending.sent = true;
+    this.transport.send(pending.frame);
+  }
+
+  #sendOrWait(frame: string): void {
+    if (this.transport.isOpen()) this.transport.send(frame);
+    else this.#waiting.push(frame);
   }
 
   #settle(id: string): Pending | undefined {

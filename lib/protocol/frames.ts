@@ -11,6 +11,8 @@ import type { WireError } from "./errors.js";
 export const PROTOCOL_VERSION = 1;
 /** Protocol frames above this size are refused with an error frame; the socket stays open. */
 export const MAX_PROTOCOL_FRAME_BYTES = 1_048_576;
+/** The close reason of an older socket when a newer one connects with its id (code 1000): the client stops reconnecting on it. */
+export const REPLACED_REASON = "Replaced by a newer connection with the same id";
 const PREFIX = `{"gp":`;
 
 export type ClientFrame =
@@ -68,9 +70,12 @@ export function parseClientFrame(data: string): Parsed<ClientFrame> {
   }
 }
 
-/** A bad frame: what is wrong, and the call id when one can be found in its text (it may not even be JSON). */
+/**
+ * A bad frame: what is wrong, and the call's id when the frame starts as the client writes a call
+ * (it may not even be JSON). Only there: an `"id"` inside a cast's message names no call.
+ */
 function bad(data: string, problem: string): Parsed<ClientFrame> {
-  const id = /"id":"([^"\\]{1,128})"/.exec(data.slice(0, 512))?.[1];
+  const id = /^\{"gp":\d+,"t":"call","id":"([^"\\]{1,128})"/.exec(data.slice(0, 512))?.[1];
   return id === undefined ? { ok: false, problem } : { ok: false, id, problem };
 }
 

@@ -19,8 +19,8 @@ async function clientWaiting(room: string) {
   return { client, counter, waiting, reopened: () => opened };
 }
 
-const open = <T>(party: string, room = uniqueName("client")) =>
-  connect<T>({ host: "spec", party, room, WebSocket: fetchWebSocket(SELF), minReconnectionDelay: 10, maxReconnectionDelay: 50 });
+const open = <T>(party: string, room = uniqueName("client"), options: { id?: string } = {}) =>
+  connect<T>({ host: "spec", party, room, WebSocket: fetchWebSocket(SELF), minReconnectionDelay: 10, maxReconnectionDelay: 50, ...options });
 
 describe("genparty/client", () => {
   it("calls and casts, with replies typed from the actor class", async () => {
@@ -107,6 +107,98 @@ describe("genparty/client", () => {
     await vi.waitFor(() => expect(messages[0]).toMatch(/^welcome /));
     client.socket.send("push:hello");
     await vi.waitFor(() => expect(pushes).toEqual([{ pushed: "hello" }]));
+    client.close();
+  });
+
+  describe("before the socket opens", () => {
+    it("never sends a call aborted before the socket opened", async () => {
+      const client = open<typeof Counter>("counter");
+      const controller = new AbortController();
+      const aborted = client.call({ type: "add", by: 1 }, { signal: controller.signal });
+      controller.abort();
+      await expect(aborted).rejects.toMatchObject({ name: "AbortError" });
+      expect(await client.call({ type: "get" })).toBe(0);
+      client.close();
+    });
+
+    it("never sends a call that timed out before the socket opened", async () => {
+      const room = uniqueName("timed-out-offline");
+      const client = open<typeof Counter>("counter", room);
+      await expect(client.call({ type: "add", by: 1 }, { timeout: 1 })).rejects.toBeInstanceOf(CallTimeoutError);
+      await vi.waitFor(() => expect(client.socket.readyState).toBe(WebSocket.OPEN));
+      expect(await client.call({ type: "get" })).toBe(0);
+      expect(await getActor(env.COUNTER, room).call({ type: "get" })).toBe(0);
+      client.close();
+    });
+
+    it("sends what was made meanwhile in the order it was made, casts and calls alike", async () => {
+      const client = open<typeof Counter>("counter");
+      client.cast({ type: "log", entry: "cast 1" });
+      const first = client.call({ type: "add", by: 1 });
+      client.cast({ type: "log", entry: "cast 2" });
+      const second = client.call({ type: "state" });
+      await first;
+      expect((await second).log.filter((entry) => entry.includes("cast"))).toEqual(["socket:cast 1", "socket:cast 2"]);
+      client.close();
+    });
+  });
+
+  it("refuses a timeout timers can't keep, and waits without one for Infinity", async () => {
+    const client = open<typeof Counter>("counter");
+    await expect(client.call({ type: "get" }, { timeout: 2 ** 31 })).rejects.toThrow(/from 1 to 2147483647 \(about 24.8 days\), or Infinity/);
+    expect(await client.call({ type: "get" }, { timeout: Infinity })).toBe(0);
+    client.close();
+  });
+
+  it("rejects a message JSON can't carry instead of throwing", async () => {
+    const client = open<typeof Counter>("counter");
+    const sent = client.call({ type: "add", by: 1n as unknown as number });
+    await expect(sent).rejects.toMatchObject({ name: "ProtocolError", message: expect.stringMatching(/its message is not JSON \(.*BigInt/) });
+    client.close();
+  });
+
+  it("after close(), rejects a call at once and tells the server to cancel what it runs", async () => {
+    const room = uniqueName("closed");
+    const client = open<typeof Counter>("counter", room);
+    await client.call({ type: "get" });
+    const watching = client.call({ type: "watchSignal", ms: 2_000 }, { timeout: 5_000 });
+    // The handler holds the mailbox while it waits, so it can't be asked whether it started: give the frame time to arrive.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    client.close();
+    await expect(watching).rejects.toThrow(`The connection to counter/${room} was closed.`);
+    const started = Date.now();
+    await expect(client.call({ type: "get" })).rejects.toThrow("was closed");
+    expect(Date.now() - started).toBeLessThan(100);
+    expect(() => client.cast({ type: "add", by: 1 })).toThrow("was closed");
+    // Queued behind the handler: answered once it ended, which the cancel made early.
+    expect((await getActor(env.COUNTER, room).call({ type: "state" })).log).toContain("signal:aborted: CallCancelledError");
+  });
+
+  it("stops, instead of taking it back, when another client connects with its id", async () => {
+    const room = uniqueName("same-id");
+    const first = open<typeof Counter>("counter", room, { id: "user-42" });
+    await first.call({ type: "get" });
+    let reopened = 0;
+    first.on("open", () => reopened++);
+    const second = open<typeof Counter>("counter", room, { id: "user-42" });
+    await second.call({ type: "get" });
+    await expect(first.call({ type: "get" })).rejects.toThrow(/Another client connected to counter\/.* with this one's id \(user-42\), so this one stopped/);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(reopened).toBe(0);
+    expect(await second.call({ type: "add", by: 1 })).toBe(1);
+    second.close();
+  });
+
+  it("hands an event to every listener even when one throws", async () => {
+    const client = open<typeof Room>("room");
+    const seen: unknown[] = [];
+    client.on("push", () => {
+      throw new Error("a listener's own bug");
+    });
+    client.on("push", (msg) => seen.push(msg));
+    await vi.waitFor(() => expect(client.socket.readyState).toBe(WebSocket.OPEN));
+    client.socket.send("push:hello");
+    await vi.waitFor(() => expect(seen).toEqual([{ pushed: "hello" }]));
     client.close();
   });
 });

@@ -202,9 +202,10 @@ export abstract class Actor<Env = Cloudflare.Env, State = unknown, CallMsg = nev
   }
 
   /** Sends to every open connection except the ids in `exclude`. A peer that just left is skipped, never an error. */
-  broadcast(message: WSMessage, exclude: readonly string[] = NO_IDS): void {
+  broadcast(message: WSMessage, exclude: readonly string[] | null = NO_IDS): void {
     for (const connection of this.#runtime.connections.all()) {
-      if (exclude.length > 0 && exclude.includes(connection.id)) continue;
+      // `null` too, as partyserver takes it: nobody left out.
+      if (exclude && exclude.length > 0 && exclude.includes(connection.id)) continue;
       try {
         connection.send(message);
       } catch {

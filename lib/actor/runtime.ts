@@ -88,7 +88,8 @@ export class ActorRuntime {
       closedByServer: (connection, code, reason) => {
         if (this.connections.isRetired(connection)) return;
         this.connections.retire(connection);
-        this.#admit({ kind: "closed", connection, code, reason, wasClean: true });
+        // Never dropped for a full mailbox, as a client's close isn't: the actor must hear the connection is gone.
+        this.#post({ kind: "closed", connection, code, reason, wasClean: true });
       },
     };
     this.connections = options.hibernate
@@ -409,7 +410,7 @@ export class ActorRuntime {
   }
 
   #runTurn(envelope: Envelope): Promise<void> | undefined {
-    const turn = new Turn(envelope.kind === "call" ? envelope.chain : undefined);
+    const turn = new Turn(envelope.kind === "call" ? envelope.chain : undefined, envelope.kind === "timeout" ? envelope.row.key : undefined);
     this.#turn = turn;
     let dispatched: unknown;
     try {

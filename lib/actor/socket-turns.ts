@@ -32,7 +32,8 @@ export class SocketTurns {
   async upgrade(request: Request): Promise<Response> {
     let id: string;
     try {
-      id = checkConnectionId(new URL(request.url).searchParams.get("_pk") ?? crypto.randomUUID());
+      // An empty _pk is no id (partyserver makes one too): a client that sends `?_pk=${maybeId ?? ""}` still connects.
+      id = checkConnectionId(new URL(request.url).searchParams.get("_pk") || crypto.randomUUID());
     } catch (error) {
       return new Response((error as Error).message, { status: 400 });
     }

@@ -52,6 +52,8 @@ export class Timers {
       if (op.op === "set" && op.key === key) return op.due;
       if (op.op === "cancel" && op.key === key) return null;
     }
+    // As the platform's getAlarm() inside alarm(): the timer being delivered is gone (until set again).
+    if (turn.firing === key) return null;
     return (await this.#host.store().timer(key))?.due ?? null;
   }
 

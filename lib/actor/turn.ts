@@ -20,6 +20,8 @@ export class Turn {
   constructor(
     /** Actors whose turns are waiting on this one (the caller's chain), for deadlock detection. */
     readonly chain: readonly string[] = NO_CHAIN,
+    /** The key of the timer this turn delivers: it has fired, so it is no longer set. */
+    readonly firing?: string,
   ) {}
 
   get timers(): readonly TimerOp[] {

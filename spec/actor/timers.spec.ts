@@ -109,6 +109,13 @@ describe.each(backends)("Durable timers on %s", (_backend, namespace) => {
     expect(timeouts((await counter.call({ type: "state" })).log)).toEqual([]);
   });
 
+  it("reads a timer as no longer set inside its own timeout, as getAlarm() reads inside alarm()", async () => {
+    const counter = counterOn(namespace, "probe");
+    await counter.call({ type: "probeTimer", ms: 1_000, key: "p" });
+    await advanceClock(1_000, counter);
+    expect((await counter.call({ type: "state" })).log).toContain("timeout:p:deadline null");
+  });
+
   it("never fires a cancelled timer", async () => {
     const counter = counterOn(namespace, "cancel");
     await counter.call({ type: "timer", ms: 1_000, key: "k", label: "cancelled" });

@@ -2,8 +2,9 @@ import { runInDurableObject, SELF } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { runtimeOf } from "../../lib/actor/actor.js";
-import { getActor, getServerByName } from "../../lib/index.js";
+import { type Connection, getActor, getServerByName, type WSMessage } from "../../lib/index.js";
 import { advanceClock, evict, hibernate, resetClock, runAlarm } from "../../lib/testing/index.js";
+import type { ChatServer } from "../fixtures/party.js";
 import { uniqueName } from "../helpers.js";
 import { connect, roomJson } from "../sockets.js";
 
@@ -128,6 +129,59 @@ describe.each(modes)("Server (%s)", (mode, party, namespace) => {
     await socket.ask("alarm:60000");
     await advanceClock(60_000, namespace().getByName(name));
     expect(await events(name)).toContain(`alarm:${name}`);
+  });
+
+  /** Replaces a hook on the running room (the fixture's hooks stay as they are for the other specs). */
+  const patchHook = (name: string, hook: "onMessage" | "onAlarm", fn: (this: ChatServer, ...args: never[]) => unknown) =>
+    runInDurableObject(namespace().getByName(name), (instance: ChatServer) => {
+      Object.defineProperty(instance, hook, { configurable: true, writable: true, value: fn.bind(instance) });
+    });
+
+  it("reads getAlarm() as null inside onAlarm, so a periodic alarm that re-arms when none is set goes on", async () => {
+    const name = room();
+    const socket = await connect(`/parties/${party}/${name}?_pk=periodic`);
+    await socket.next();
+    await patchHook(name, "onAlarm", async function (this: ChatServer) {
+      const current = await this.ctx.storage.getAlarm();
+      await this.ctx.storage.put("seen", current);
+      if (current === null) await this.ctx.storage.setAlarm(Date.now() + 60_000);
+    });
+    await socket.ask("alarm:1000");
+    await advanceClock(1_000, namespace().getByName(name));
+    const after = await runInDurableObject(namespace().getByName(name), async (_i, state) => ({ seen: await state.storage.get("seen"), next: await state.storage.getAlarm() }));
+    expect(after.seen).toBeNull();
+    expect(after.next).not.toBeNull();
+  });
+
+  it("runs onClose for a close it starts while its mailbox is full", async () => {
+    const name = room();
+    const socket = await connect(`/parties/${party}/${name}?_pk=full`);
+    await socket.next();
+    await patchHook(name, "onMessage", async function (this: ChatServer, connection: Connection, message: WSMessage) {
+      if (message !== "block") return;
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      connection.close(4000, "bye");
+    });
+    socket.send("block");
+    // Past the mailbox's 1,000 while the hook waits: these frames are dropped, the close must not be.
+    for (let i = 0; i < 1_100; i++) socket.send(`x${i}`);
+    expect((await socket.closed).code).toBe(4000);
+    await vi.waitFor(async () => expect(await events(name)).toContain("close:full:4000:bye:true"), { timeout: 5_000 });
+  });
+
+  it("gives a connection an id when _pk is empty, as partyserver does", async () => {
+    const socket = await connect(`/parties/${party}/${room()}?_pk=`);
+    expect(await socket.next()).toMatch(/^welcome [\w-]{36} to /);
+  });
+
+  it("broadcasts to everyone when told to leave out null, as partyserver takes it", async () => {
+    const name = room();
+    const socket = await connect(`/parties/${party}/${name}?_pk=all`);
+    await socket.next();
+    await patchHook(name, "onMessage", function (this: ChatServer) {
+      this.broadcast("to all", null);
+    });
+    expect(await socket.ask("all")).toBe("to all");
   });
 
   it("runs onAlarm for an alarm its partyserver code set before the class moved to genparty", async () => {

@@ -14,6 +14,7 @@ declare global {
       TicTacToe: DurableObjectNamespace<import("./fixtures/machines.js").TicTacToe>;
       WORKFLOW: DurableObjectNamespace<import("./fixtures/machines.js").Workflow>;
       STRICT_WORKFLOW: DurableObjectNamespace<import("./fixtures/machines.js").StrictWorkflow>;
+      SLOPPY_WORKFLOW: DurableObjectNamespace<import("./fixtures/machines.js").SloppyWorkflow>;
       PINGER: DurableObjectNamespace<import("./fixtures/machines.js").Pinger>;
       FLAKY: DurableObjectNamespace<import("./fixtures/flaky.js").FlakyObject>;
       MyServer: DurableObjectNamespace<import("./fixtures/party.js").MyServer>;

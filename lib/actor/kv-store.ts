@@ -107,8 +107,9 @@ export class KvStore implements Store {
     return this.#timers.get(key);
   }
 
-  async arm(): Promise<void> {
-    const next = earliest(this.#timers);
+  async arm(notBefore?: number): Promise<void> {
+    const first = earliest(this.#timers);
+    const next = first === null || notBefore === undefined ? first : Math.max(first, notBefore);
     if (next === this.#armed) return;
     if (next === null) await this.#alarm.delete();
     else await this.#alarm.set(next);

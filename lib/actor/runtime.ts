@@ -29,6 +29,9 @@ export const DEFAULT_MAILBOX_LIMIT = 1_000;
 /** Timers read per round of the alarm, and rounds per alarm before it yields to a re-armed alarm. */
 const ALARM_BATCH = 100;
 const ALARM_ROUNDS = 50;
+/** After a start that failed in the alarm, its timers wait this long, doubling per failure in a row, up to the cap. */
+const START_RETRY_BASE_MS = 1_000;
+const START_RETRY_MAX_MS = 5 * 60_000;
 
 interface Queued {
   readonly envelope: Envelope;
@@ -66,6 +69,10 @@ export class ActorRuntime {
   #turn: Turn | undefined;
   #draining = false;
   #inAlarm = false;
+  /** Starts that failed in a row, for the backoff of the timers an alarm couldn't deliver. */
+  #failedStarts = 0;
+  /** The running alarm met a start that failed: it stops, and puts its timers off. */
+  #startFailedInAlarm = false;
   #droppedCasts = 0;
   /** Props for the next start's handleStart (routing and getServerByName pass them over RPC). */
   #startProps: unknown;
@@ -191,6 +198,7 @@ export class ActorRuntime {
   async alarm(): Promise<void> {
     this.#store.alarmFired();
     this.#inAlarm = true;
+    this.#startFailedInAlarm = false;
     try {
       for (let round = 0; round < ALARM_ROUNDS; round++) {
         const due = await this.#store.due(clock.now(), ALARM_BATCH);
@@ -200,10 +208,14 @@ export class ActorRuntime {
           break;
         }
         await Promise.all(due.map((row) => this.#enqueue({ kind: "timeout", row })));
+        if (this.#startFailedInAlarm) break;
       }
     } finally {
       this.#inAlarm = false;
-      await this.#store.arm();
+      // The timers of an actor that can't start (a MachineVersionError waiting for the deploy that fixes
+      // it, say) are put off, not rung again at once: that would spin the alarm for as long as it fails.
+      const retry = this.#startFailedInAlarm ? clock.now() + Math.min(START_RETRY_BASE_MS * 2 ** (this.#failedStarts - 1), START_RETRY_MAX_MS) : undefined;
+      await this.#store.arm(retry);
     }
   }
 
@@ -390,6 +402,8 @@ export class ActorRuntime {
   }
 
   async #processTimeout(envelope: Envelope & { kind: "timeout" }): Promise<void> {
+    // The actor failed to start in this alarm: the rest of its timers wait for the next one.
+    if (this.#startFailedInAlarm) return;
     // A timer read by the alarm may have been cancelled, re-armed or put off since.
     if (!(await this.#timers.isLive(envelope.row))) return;
     await (this.#started ? this.#runTurn(envelope) : this.#startThenProcess(envelope));
@@ -401,6 +415,8 @@ export class ActorRuntime {
     } catch (thrown) {
       const error = this.#explain(thrown, "handleStart");
       console.error(`${this.label}: starting (init / handleStart) threw; the actor stays unstarted and the next message tries again`, error);
+      this.#failedStarts++;
+      if (this.#inAlarm) this.#startFailedInAlarm = true;
       this.#turn = undefined;
       this.#rollback();
       this.#failedUnhandled(envelope, error);
@@ -522,6 +538,7 @@ export class ActorRuntime {
       this.#turn = undefined;
     }
     this.#started = true;
+    this.#failedStarts = 0;
     this.#release(turn);
   }
 

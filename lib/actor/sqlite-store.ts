@@ -106,8 +106,8 @@ export class SqliteStore implements Store {
     return rows[0] && toTimerRow(rows[0]);
   }
 
-  async arm(): Promise<void> {
-    this.#armSync();
+  async arm(notBefore?: number): Promise<void> {
+    this.#armSync(notBefore);
   }
 
   alarmFired(): void {
@@ -123,8 +123,9 @@ export class SqliteStore implements Store {
     return true;
   }
 
-  #armSync(): void {
-    const next = this.#sql.exec<{ due: number | null }>("SELECT MIN(due) AS due FROM _genparty_timers").one().due;
+  #armSync(notBefore?: number): void {
+    const earliest = this.#sql.exec<{ due: number | null }>("SELECT MIN(due) AS due FROM _genparty_timers").one().due;
+    const next = earliest === null || notBefore === undefined ? earliest : Math.max(earliest, notBefore);
     if (next === this.#armed) return;
     // Not awaited: inside transactionSync the alarm write joins the transaction.
     if (next === null) void this.#alarm.delete();

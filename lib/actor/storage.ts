@@ -60,8 +60,8 @@ export interface Store {
   /** Timers due at `now`, in deadline order (ties in creation order). */
   due(now: number, limit: number): Promise<TimerRow[]>;
   timer(key: string): Promise<TimerRow | undefined>;
-  /** Sets the alarm to the earliest deadline, or deletes it when no timer is left. */
-  arm(): Promise<void>;
+  /** Sets the alarm to the earliest deadline (but not before `notBefore`), or deletes it when no timer is left. */
+  arm(notBefore?: number): Promise<void>;
   /** Forgets what the platform's alarm is set to (it is consumed when it fires). */
   alarmFired(): void;
   /**

@@ -61,6 +61,10 @@ export abstract class MachineServer<Env = Cloudflare.Env, M extends AnyStateMach
   #clock: DurableClock | undefined;
   /** The state this instance returned last: anything else means a turn rolled back and the actor must be rebuilt. */
   #current: MachineState | undefined;
+  /** `#current` as JSON, the text handed to the commit. */
+  #currentJson: string | undefined;
+  /** Whether the xstate actor may have moved since `#current` was taken (an event reached it, a boot, a change between turns). */
+  #moved = true;
   /** The view each connection was sent last, to send only changes. */
   readonly #sent = new Map<string, string>();
   /** True while one of this class's handlers runs: machine changes then are saved by that turn. */
@@ -153,6 +157,7 @@ export abstract class MachineServer<Env = Cloudflare.Env, M extends AnyStateMach
         return noreply(this.#changed());
       case "timeout":
         if (info.key.startsWith(DELAY_KEY_PREFIX)) {
+          this.#moved = true;
           this.#clock?.fire(info.key);
           this.#checkHealthy();
         }
@@ -190,6 +195,7 @@ export abstract class MachineServer<Env = Cloudflare.Env, M extends AnyStateMach
 
   /** Creates the xstate actor: fresh (with `props` as input) or restored, with its delays re-registered. */
   #boot(state: MachineState, props: unknown, reportInterrupted = true): void {
+    this.#moved = true;
     const statics = this.#statics;
     let snapshot = state.snapshot;
     if (snapshot !== null && state.version !== statics.version) {
@@ -199,6 +205,11 @@ export abstract class MachineServer<Env = Cloudflare.Env, M extends AnyStateMach
         );
       }
       snapshot = statics.migrate(snapshot, state.version);
+      if (typeof snapshot !== "object" || snapshot === null) {
+        throw new MachineVersionError(
+          `${statics.name}:${this.name}: migrate(snapshot, ${state.version}) returned ${snapshot === null ? "null" : typeof snapshot}; return the migrated snapshot (an edit in place still needs \`return snapshot\`). The saved snapshot is left as it was.`,
+        );
+      }
     }
     const interrupted = snapshot === null || !reportInterrupted ? [] : interruptedChildren(snapshot, statics.machine);
     this.#clock?.detach();
@@ -211,7 +222,13 @@ export abstract class MachineServer<Env = Cloudflare.Env, M extends AnyStateMach
     const actor = createActor(statics.machine, options as never) as XStateActor<M>;
     clock.attach(actor);
     // Errors are read from the snapshot after each event; unobserved, xstate would rethrow them later.
-    actor.subscribe({ next: () => this.#changedOutsideTurn(), error: () => undefined });
+    actor.subscribe({
+      next: () => {
+        this.#moved = true;
+        this.#changedOutsideTurn();
+      },
+      error: () => undefined,
+    });
     actor.start();
     if (snapshot !== null) clock.restore();
     this.#xstate = actor;
@@ -234,9 +251,19 @@ export abstract class MachineServer<Env = Cloudflare.Env, M extends AnyStateMach
     this.#checkHealthy();
   }
 
-  /** After a rolled-back turn the xstate actor is ahead of the saved state: rebuild it from what was committed. */
+  /**
+   * After a rolled-back turn the xstate actor may be ahead of the saved state: rebuild it from what
+   * was committed. Unless the failed turn never reached the machine (an event refused before it was
+   * sent, say) and what was committed is what the actor holds: then the actor goes on as it is, and
+   * work it invoked keeps running instead of being told the room restarted.
+   */
   #ensure(state: MachineState): void {
-    if (state !== this.#current || !this.#xstate) this.#boot(state, undefined);
+    if (state === this.#current && this.#xstate) return;
+    if (this.#xstate && !this.#moved && this.#currentJson !== undefined && JSON.stringify(state) === this.#currentJson) {
+      this.#current = state;
+      return;
+    }
+    this.#boot(state, undefined);
   }
 
   #send(event: unknown, connection: string | undefined, fromClient = false): void {
@@ -250,6 +277,7 @@ export abstract class MachineServer<Env = Cloudflare.Env, M extends AnyStateMach
     if (type.startsWith("xstate.") || !this.#accepts(type)) {
       throw new UnknownEventError(`${this.#statics.name}:${this.name}: the machine has no event "${type}". Known: ${this.#knownEvents(fromClient).join(", ")}.`);
     }
+    this.#moved = true;
     this.#xstate!.send((connection === undefined ? event : { ...event, connection }) as EventFromLogic<M>);
     this.#checkHealthy();
   }
@@ -301,7 +329,9 @@ export abstract class MachineServer<Env = Cloudflare.Env, M extends AnyStateMach
     // Checked as the commit would check it, then handed to the commit: the snapshot is serialized once per turn.
     const runtime = runtimeOf(this);
     const snapshotJson = serializeState(next.snapshot, runtime);
-    runtime.knownJson(next, `{"version":${next.version},"snapshot":${snapshotJson},"delays":${JSON.stringify(next.delays)}}`);
+    this.#currentJson = `{"version":${next.version},"snapshot":${snapshotJson},"delays":${JSON.stringify(next.delays)}}`;
+    this.#moved = false;
+    runtime.knownJson(next, this.#currentJson);
     // Views are a function of the snapshot and the connection: no snapshot change, no view to send.
     if (snapshotJson !== this.#viewsOf) {
       this.#viewsOf = snapshotJson;

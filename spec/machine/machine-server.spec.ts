@@ -1,6 +1,8 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { runtimeOf } from "../../lib/actor/actor.js";
+import { clock } from "../../lib/actor/clock.js";
 import { getActor, RemoteError } from "../../lib/index.js";
 import { advanceClock, evict, hibernate, resetClock, runAlarm } from "../../lib/testing/index.js";
 import { uniqueName } from "../helpers.js";
@@ -299,6 +301,47 @@ describe("MachineServer restarts", () => {
     });
     await hibernate(flow);
     expect(await flow.call({ type: "step" })).toMatchObject({ context: { steps: 6 } });
+  });
+
+  it("refuses a migrate that returns no snapshot, leaving the saved one untouched instead of starting afresh", async () => {
+    const flow = getActor(env.SLOPPY_WORKFLOW, uniqueName("sloppy"));
+    await flow.call({ type: "step" });
+    await flow.call({ type: "step" });
+    await runInDurableObject(flow.stub, (_i, state) => {
+      state.storage.sql.exec("UPDATE _genparty_meta SET value = json_set(value, '$.version', 1) WHERE key = 'state'");
+    });
+    await hibernate(flow);
+    const error = await flow.call({ type: "step" }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ remoteName: "MachineVersionError", message: expect.stringMatching(/migrate\(snapshot, 1\) returned undefined; return the migrated snapshot/) });
+    const saved = await runInDurableObject(flow.stub, (_i, state) => state.storage.sql.exec<{ value: string }>("SELECT value FROM _genparty_meta WHERE key = 'state'").one().value);
+    expect(JSON.parse(saved)).toMatchObject({ version: 1, snapshot: { context: { steps: 2 } } });
+  });
+
+  it("keeps invoked work running when an event is refused before it reached the machine", async () => {
+    const flow = getActor(env.WORKFLOW, uniqueName("refused"));
+    expect(await flow.call({ type: "start" })).toMatchObject({ value: "working" });
+    const error = await flow.call({ type: "dance" } as never).catch((e: unknown) => e);
+    expect(error).toMatchObject({ remoteName: "UnknownEventError" });
+    await flow.cast({ type: "dance" } as never);
+    // Not told "the room restarted": the job is still the one it invoked, and the room still working.
+    expect(await flow.call({ type: "step" })).toMatchObject({ value: "working", context: { error: null } });
+  });
+
+  it("puts off the delays of a room that refuses its snapshot, instead of ringing its alarm again at once", async () => {
+    const pinger = getActor(env.PINGER, uniqueName("refusing"));
+    await pinger.call({ type: "arm" });
+    // A deploy that bumped the version without a migrate: every start fails until one that fixes it.
+    await runInDurableObject(pinger.stub, (_i, state) => {
+      state.storage.sql.exec("UPDATE _genparty_meta SET value = json_set(value, '$.version', 0) WHERE key = 'state'");
+    });
+    await hibernate(pinger);
+    const errors = vi.spyOn(console, "error").mockImplementation(() => undefined);
+    await advanceClock(6_000, pinger);
+    const starts = errors.mock.calls.filter((args) => String(args[0]).includes("starting (init / handleStart) threw")).length;
+    errors.mockRestore();
+    const next = await runInDurableObject(pinger.stub, (instance) => runtimeOf(instance).platformAlarm.get());
+    expect(starts).toBe(1);
+    expect(next).toBeGreaterThan(clock.now());
   });
 
   it("refuses a snapshot of another version when there is no migrate, leaving it untouched", async () => {

@@ -303,18 +303,24 @@ describe("MachineServer restarts", () => {
     expect(await flow.call({ type: "step" })).toMatchObject({ context: { steps: 6 } });
   });
 
+  /** As a deploy that changed the machine's version finds the room: its snapshot saved by `version`, and woken. */
+  const savedBy = async (room: { stub: DurableObjectStub }, version: number) => {
+    await runInDurableObject(room.stub, (_i, state) => {
+      state.storage.sql.exec("UPDATE _genparty_meta SET value = json_set(value, '$.version', ?) WHERE key = 'state'", version);
+    });
+    await hibernate(room);
+  };
+  const saved = (room: { stub: DurableObjectStub }) =>
+    runInDurableObject(room.stub, (_i, state) => JSON.parse(state.storage.sql.exec<{ value: string }>("SELECT value FROM _genparty_meta WHERE key = 'state'").one().value) as unknown);
+
   it("refuses a migrate that returns no snapshot, leaving the saved one untouched instead of starting afresh", async () => {
     const flow = getActor(env.SLOPPY_WORKFLOW, uniqueName("sloppy"));
     await flow.call({ type: "step" });
     await flow.call({ type: "step" });
-    await runInDurableObject(flow.stub, (_i, state) => {
-      state.storage.sql.exec("UPDATE _genparty_meta SET value = json_set(value, '$.version', 1) WHERE key = 'state'");
-    });
-    await hibernate(flow);
+    await savedBy(flow, 1);
     const error = await flow.call({ type: "step" }).catch((e: unknown) => e);
     expect(error).toMatchObject({ remoteName: "MachineVersionError", message: expect.stringMatching(/migrate\(snapshot, 1\) returned undefined; return the migrated snapshot/) });
-    const saved = await runInDurableObject(flow.stub, (_i, state) => state.storage.sql.exec<{ value: string }>("SELECT value FROM _genparty_meta WHERE key = 'state'").one().value);
-    expect(JSON.parse(saved)).toMatchObject({ version: 1, snapshot: { context: { steps: 2 } } });
+    expect(await saved(flow)).toMatchObject({ version: 1, snapshot: { context: { steps: 2 } } });
   });
 
   it("keeps invoked work running when an event is refused before it reached the machine", async () => {
@@ -331,10 +337,7 @@ describe("MachineServer restarts", () => {
     const pinger = getActor(env.PINGER, uniqueName("refusing"));
     await pinger.call({ type: "arm" });
     // A deploy that bumped the version without a migrate: every start fails until one that fixes it.
-    await runInDurableObject(pinger.stub, (_i, state) => {
-      state.storage.sql.exec("UPDATE _genparty_meta SET value = json_set(value, '$.version', 0) WHERE key = 'state'");
-    });
-    await hibernate(pinger);
+    await savedBy(pinger, 0);
     const errors = vi.spyOn(console, "error").mockImplementation(() => undefined);
     await advanceClock(6_000, pinger);
     const starts = errors.mock.calls.filter((args) => String(args[0]).includes("starting (init / handleStart) threw")).length;
@@ -347,14 +350,10 @@ describe("MachineServer restarts", () => {
   it("refuses a snapshot of another version when there is no migrate, leaving it untouched", async () => {
     const flow = getActor(env.STRICT_WORKFLOW, uniqueName("strict"));
     await flow.call({ type: "step" });
-    await runInDurableObject(flow.stub, (_i, state) => {
-      state.storage.sql.exec("UPDATE _genparty_meta SET value = json_set(value, '$.version', 1) WHERE key = 'state'");
-    });
-    await hibernate(flow);
+    await savedBy(flow, 1);
     const error = await flow.call({ type: "step" }).catch((e: unknown) => e);
     expect(error).toMatchObject({ remoteName: "MachineVersionError", message: expect.stringMatching(/made by machine version 1, this is version 2\. Add static migrate/) });
-    const saved = await runInDurableObject(flow.stub, (_i, state) => state.storage.sql.exec<{ value: string }>("SELECT value FROM _genparty_meta WHERE key = 'state'").one().value);
-    expect(JSON.parse(saved)).toMatchObject({ version: 1, snapshot: { context: { steps: 1 } } });
+    expect(await saved(flow)).toMatchObject({ version: 1, snapshot: { context: { steps: 1 } } });
   });
 });
 

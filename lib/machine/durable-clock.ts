@@ -66,13 +66,19 @@ export class DurableClock implements Clock {
     };
   }
 
-  /** Registers the saved delays with the (restored, started) actor, keeping their deadlines. */
-  restore(): void {
+  /**
+   * Registers the saved delays with the (restored, started) actor, keeping their deadlines. With
+   * `rearm`, their timers are set again too: for a restore after an attempt that stopped the machine,
+   * whose stop cancelled them in this turn.
+   */
+  restore(rearm = false): void {
     if (!this.#root) return;
     this.#restoring = true;
     try {
       for (const [id, delay] of this.delays) {
-        this.#root.system.scheduler.schedule(this.#root, this.#root, delay.event, Math.max(0, delay.due - this.#host.now()), id);
+        const ms = Math.max(0, delay.due - this.#host.now());
+        this.#root.system.scheduler.schedule(this.#root, this.#root, delay.event, ms, id);
+        if (rearm) this.#host.arm(DELAY_KEY_PREFIX + id, ms);
       }
     } finally {
       this.#restoring = false;

@@ -230,7 +230,8 @@ export abstract class MachineServer<Env = Cloudflare.Env, M extends AnyStateMach
       error: () => undefined,
     });
     actor.start();
-    if (snapshot !== null) clock.restore();
+    // A retry after the first attempt stopped the machine (below): that stop cancelled the delays' timers.
+    if (snapshot !== null) clock.restore(!reportInterrupted);
     this.#xstate = actor;
     this.#clock = clock;
     // Connections saw this state before the restart: only a change from here on is news to them.

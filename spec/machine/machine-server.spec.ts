@@ -268,6 +268,9 @@ describe("MachineServer restarts", () => {
     expect(await flow.call({ type: "unguarded" })).toMatchObject({ value: "unguarded" });
     await evict(flow);
     expect(await flow.call({ type: "step" })).toMatchObject({ value: "unguarded", status: "active" });
+    // The state's own timeout is still armed: the room isn't stuck there.
+    await advanceClock(60_000, flow);
+    expect(await flow.call({ type: "step" })).toMatchObject({ value: "timedOut" });
   });
 
   it("saves and pushes what an invoked promise resolved to without waiting for another message", async () => {

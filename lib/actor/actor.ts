@@ -259,7 +259,8 @@ export abstract class Actor<Env = Cloudflare.Env, State = unknown, CallMsg = nev
     return this.#runtime.request(request);
   }
 
-  override alarm(): Promise<void> {
+  /** Runs the timers that are due. The platform's `alarmInfo` isn't needed: each timer counts its own retries (`info.attempt`). */
+  override alarm(_alarmInfo?: AlarmInvocationInfo): Promise<void> {
     return this.#runtime.alarm();
   }
 

@@ -496,8 +496,8 @@ export class ActorRuntime {
       case "cast":
         return b.handleCast(envelope.msg, state, envelope.origin);
       case "timeout": {
-        const { key, msg, attempts } = envelope.row;
-        return b.handleInfo({ type: "timeout", key, msg: JSON.parse(msg) as Json, attempt: attempts }, state);
+        const { key, msg, attempts, due } = envelope.row;
+        return b.handleInfo({ type: "timeout", key, msg: JSON.parse(msg) as Json, attempt: attempts, due }, state);
       }
       case "continue":
         return b.handleContinue(envelope.msg, state);

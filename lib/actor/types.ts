@@ -46,6 +46,8 @@ export type Info =
       readonly msg: Json;
       /** 0 on the first delivery, then 1, 2, … when an earlier delivery threw. */
       readonly attempt: number;
+      /** When this delivery was due (epoch ms): the timer's deadline, or its retry's. */
+      readonly due: number;
     }
   /** A WebSocket was accepted. Sends to it in this turn leave after the turn commits. */
   | { readonly type: "connect"; readonly connection: Connection; readonly request: Request }

@@ -142,6 +142,8 @@ const CONNECTION_PROPERTIES: PropertyDescriptorMap = {
     enumerable: true,
     value: function (this: WebSocket, code?: number, reason?: string) {
       const { host } = bindingOf(this);
+      // Checked now, as the platform would: deferred, its refusal would come after the hook and be lost.
+      checkCloseArguments(code, reason);
       if (!host.defer(() => closeNow(this, host, code, reason))) closeNow(this, host, code, reason);
     },
   },
@@ -214,6 +216,21 @@ export class MemorySlot implements StateSlot {
   write(meta: ConnectionMeta, state: unknown): void {
     this.meta = meta;
     this.state = state;
+  }
+}
+
+/** Longest close reason the WebSocket protocol carries, in UTF-8 bytes. */
+const MAX_CLOSE_REASON_BYTES = 123;
+
+/** Codes the protocol reserves for what a peer reports, never for a close frame (as workerd refuses them). */
+const RESERVED_CLOSE_CODES = new Set([1004, 1005, 1006, 1015]);
+
+function checkCloseArguments(code: number | undefined, reason: string | undefined): void {
+  if (code !== undefined && !(Number.isInteger(code) && code >= 1000 && code <= 4999 && !RESERVED_CLOSE_CODES.has(code))) {
+    throw new TypeError(`connection.close(code): ${code} is not a close code a server can send; use 1000 (normal), 1011 (error) or your own from 3000 to 4999.`);
+  }
+  if (reason !== undefined && new TextEncoder().encode(reason).byteLength > MAX_CLOSE_REASON_BYTES) {
+    throw new TypeError(`connection.close(code, reason): a close reason is at most ${MAX_CLOSE_REASON_BYTES} bytes of UTF-8; shorten it (send the details in a frame before closing).`);
   }
 }
 

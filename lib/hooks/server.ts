@@ -47,7 +47,7 @@ export class Server<Env = Cloudflare.Env, Props = Record<string, unknown>> exten
     }
   }
 
-  readonly #userAlarm: (() => unknown) | undefined;
+  readonly #userAlarm: ((alarmInfo: AlarmInvocationInfo) => unknown) | undefined;
   #inUserAlarm = false;
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -137,7 +137,7 @@ export class Server<Env = Cloudflare.Env, Props = Record<string, unknown>> exten
       case "error":
         return runHook("onError", () => this.onError(info.connection, info.error));
       case "timeout":
-        if (info.key === ALARM_TIMER_KEY) return runHook("onAlarm", () => this.#alarmHook());
+        if (info.key === ALARM_TIMER_KEY) return runHook("onAlarm", () => this.#alarmHook(info.attempt, info.due));
         console.warn(`${this.name}: timer "${info.key}" fired, but a Server handles timers only through onAlarm.`);
         return undefined;
       default:
@@ -146,16 +146,17 @@ export class Server<Env = Cloudflare.Env, Props = Record<string, unknown>> exten
   }
 
   /** The Durable Object alarm entry. From a user's own `alarm()` override, `super.alarm()` runs onAlarm as partyserver did. */
-  override async alarm(): Promise<void> {
+  override async alarm(alarmInfo?: AlarmInvocationInfo): Promise<void> {
     if (this.#inUserAlarm) return this.onAlarm();
-    return super.alarm();
+    return super.alarm(alarmInfo);
   }
 
-  async #alarmHook(): Promise<void> {
+  /** Runs onAlarm, or the user's own alarm(), told how many deliveries of this alarm failed before (the timer's retries). */
+  async #alarmHook(attempt: number, scheduledTime: number): Promise<void> {
     if (!this.#userAlarm) return this.onAlarm();
     this.#inUserAlarm = true;
     try {
-      await this.#userAlarm();
+      await this.#userAlarm({ retryCount: attempt, isRetry: attempt > 0, scheduledTime });
     } finally {
       this.#inUserAlarm = false;
     }

@@ -169,6 +169,25 @@ describe.each(modes)("Server (%s)", (mode, party, namespace) => {
     await vi.waitFor(async () => expect(await events(name)).toContain("close:full:4000:bye:true"), { timeout: 5_000 });
   });
 
+  it("refuses a close it couldn't send in the hook that asks for it, instead of leaving the socket open", async () => {
+    const name = room();
+    const socket = await connect(`/parties/${party}/${name}?_pk=kick`);
+    await socket.next();
+    await patchHook(name, "onMessage", function (this: ChatServer, connection: Connection, message: WSMessage) {
+      const [code, reason] = message === "long" ? [4001, "x".repeat(124)] : [Number(message), "bye"];
+      try {
+        connection.close(code, reason);
+      } catch (error) {
+        connection.send(`refused: ${(error as Error).message}`);
+      }
+    });
+    expect(await socket.ask("long")).toBe("refused: connection.close(code, reason): a close reason is at most 123 bytes of UTF-8; shorten it (send the details in a frame before closing).");
+    expect(await socket.ask("1005")).toMatch(/^refused: connection.close\(code\): 1005 is not a close code a server can send/);
+    expect(await socket.ask("5000")).toMatch(/^refused: .*5000 is not a close code/);
+    socket.send("1011");
+    expect((await socket.closed).code).toBe(1011);
+  });
+
   it("gives a connection an id when _pk is empty, as partyserver does", async () => {
     const socket = await connect(`/parties/${party}/${room()}?_pk=`);
     expect(await socket.next()).toMatch(/^welcome [\w-]{36} to /);
@@ -231,7 +250,7 @@ describe("Server alarms", () => {
     await evict(getActor(env.AlarmServer, name));
     await advanceClock(1_000, env.AlarmServer.getByName(name));
     const seen = await roomJson<string[]>(`/parties/alarm-server/${name}/events`);
-    expect(seen.slice(-3)).toEqual([`start:${name}:null`, `user alarm:${name}`, `alarm:${name}`]);
+    expect(seen.slice(-3)).toEqual([`start:${name}:null`, `user alarm:${name}:retry 0, due passed`, `alarm:${name}`]);
   });
 });
 

@@ -21,6 +21,12 @@ const CALLS_PER_CONNECTION = 512;
 const FORGET_BATCH = 64;
 /** How often expired answers are looked for. */
 const SWEEP_EVERY_MS = 30_000;
+/**
+ * Characters of reply frames kept for re-sends, all connections together (8 Mi: 8 MB of ASCII, up to
+ * 16 MB of memory). Past it the oldest go first, down to three quarters of it: a client polling a big
+ * state must not fill the object's 128 MB with replies it already has.
+ */
+export const MAX_STORED_REPLY_CHARS = 8 * 1024 * 1024;
 
 type Entry = Pending | { readonly status: "answered"; readonly frame: string; readonly at: number };
 
@@ -51,6 +57,8 @@ export class SocketCalls {
   readonly #calls = new Map<string, Map<string, Entry>>();
   /** When remembered answers are next checked against the TTL. */
   #nextSweep = 0;
+  /** Characters of the reply frames remembered. */
+  #storedChars = 0;
   /** `from.signal` of socket calls: one getter for all of them, finding the call through `this`. */
   readonly #signal: PropertyDescriptor = { enumerable: false, get: socketSignalGetter(this.#calls) };
 
@@ -96,6 +104,7 @@ export class SocketCalls {
   /** Forgets remembered call ids, as a wake from hibernation does (for `genparty/testing`). */
   forget(): void {
     this.#calls.clear();
+    this.#storedChars = 0;
   }
 
   /** Whether `from` may still be answered (unknown counts: it may be a call from before a hibernation). */
@@ -109,7 +118,9 @@ export class SocketCalls {
     const entry = calls?.get(from.id);
     if (entry?.status === "answered") return false;
     const frame = encodeReply(from.id, outcome, this.#host);
+    this.#storedChars += frame.length;
     this.#remember(from.connection, from.id, { status: "answered", frame, at: clock.now() }, calls);
+    if (this.#storedChars > MAX_STORED_REPLY_CHARS) this.#shrink();
     // The socket the call came on, while it is still the connection's; after a reconnect (or a wake), whichever holds the id now.
     const sent = entry?.connection;
     const connection = sent !== undefined && isOpen(sent) && !this.#host.connections.isRetired(sent) ? sent : this.#host.connections.get(from.connection);
@@ -133,7 +144,7 @@ export class SocketCalls {
     if (!calls) this.#calls.set(connection, (calls = new Map()));
     // An answer takes its call's place: ids stay in the order the calls came.
     calls.set(id, entry);
-    if (calls.size > CALLS_PER_CONNECTION + FORGET_BATCH) forgetOldestAnswered(calls, calls.size - CALLS_PER_CONNECTION);
+    if (calls.size > CALLS_PER_CONNECTION + FORGET_BATCH) this.#storedChars -= forgetOldestAnswered(calls, calls.size - CALLS_PER_CONNECTION);
     if (entry.at >= this.#nextSweep) this.#forgetExpired(entry.at);
   }
 
@@ -144,7 +155,25 @@ export class SocketCalls {
     for (const [connection, calls] of this.#calls) {
       for (const [id, old] of calls) {
         if (old.at >= cutoff) break;
-        if (old.status === "answered") calls.delete(id);
+        if (old.status === "answered") {
+          calls.delete(id);
+          this.#storedChars -= old.frame.length;
+        }
+      }
+      if (calls.size === 0) this.#calls.delete(connection);
+    }
+  }
+
+  /** Over the budget: the oldest answers go (the longest-known connections' first), down to three quarters of it. */
+  #shrink(): void {
+    const target = MAX_STORED_REPLY_CHARS * 0.75;
+    for (const [connection, calls] of this.#calls) {
+      for (const [id, old] of calls) {
+        if (this.#storedChars <= target) return;
+        if (old.status === "answered") {
+          calls.delete(id);
+          this.#storedChars -= old.frame.length;
+        }
       }
       if (calls.size === 0) this.#calls.delete(connection);
     }
@@ -175,14 +204,18 @@ export function callKey(from: From): string {
 
 const NO_CHAIN: readonly string[] = [];
 
-function forgetOldestAnswered(calls: Map<string, Entry>, count: number): void {
+/** Forgets the `count` oldest answers of a connection; returns the characters their frames held. */
+function forgetOldestAnswered(calls: Map<string, Entry>, count: number): number {
+  let chars = 0;
   for (const [id, old] of calls) {
-    if (count === 0) return;
+    if (count === 0) break;
     if (old.status === "answered") {
       calls.delete(id);
+      chars += old.frame.length;
       count--;
     }
   }
+  return chars;
 }
 
 function entryOf(calls: Map<string, Map<string, Entry>>, connection: string, id: string): Entry | undefined {

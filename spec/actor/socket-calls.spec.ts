@@ -1,5 +1,6 @@
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { MAX_STORED_REPLY_CHARS } from "../../lib/actor/socket-calls.js";
 import { getActor } from "../../lib/index.js";
 import { advanceClock, evict, hibernate, resetClock } from "../../lib/testing/index.js";
 import { uniqueName } from "../helpers.js";
@@ -88,6 +89,21 @@ describe("Calls and casts over a socket", () => {
     expect(await frame(socket)).toEqual({ gp: 1, t: "reply", id: "a64", ok: 578 });
     socket.send(call("a65", { type: "add", by: 1 }));
     expect(await frame(socket)).toEqual({ gp: 1, t: "reply", id: "a65", ok: 66 });
+  });
+
+  it("keeps at most MAX_STORED_REPLY_CHARS of replies for re-sends, the oldest going first", async () => {
+    const { socket } = await counterSocket();
+    const chars = MAX_STORED_REPLY_CHARS / 8;
+    // Nine replies of an eighth of the budget: the ninth goes past it, and the oldest go until three quarters are left.
+    for (let i = 0; i < 9; i++) {
+      socket.send(call(`b${i}`, { type: "big", chars }));
+      expect(String((await frame(socket)).ok)).toMatch(new RegExp(`^${i + 1}:`));
+    }
+    socket.send(call("b8", { type: "big", chars }));
+    expect(String((await frame(socket)).ok)).toMatch(/^9:/);
+    // Forgotten: a re-send is a new call.
+    socket.send(call("b0", { type: "big", chars }));
+    expect(String((await frame(socket)).ok)).toMatch(/^10:/);
   });
 
   it("forgets an answer five minutes after it was sent", async () => {

@@ -173,8 +173,19 @@ export function isOpen(connection: WebSocket): boolean {
   return connection.readyState === OPEN;
 }
 
-export function attachmentBytes(meta: ConnectionMeta, state: unknown): number {
-  return utf8Length(JSON.stringify({ m: meta, s: state ?? null }));
+function attachmentBytes(meta: ConnectionMeta, state: unknown): number {
+  return utf8Length(JSON.stringify({ m: meta, s: state ?? null }, refuseUnmeasurable));
+}
+
+/**
+ * Values JSON writes as `{}` (a Map, a Set, binary data): measured that way they would pass the
+ * budget and then fail in the platform's attachment (hibernating) or be kept unmeasured (in memory).
+ */
+function refuseUnmeasurable(this: unknown, key: string, value: unknown): unknown {
+  if (value instanceof Map || value instanceof Set || value instanceof ArrayBuffer || ArrayBuffer.isView(value)) {
+    throw new TypeError(`a ${value.constructor.name}${key ? ` at "${key}"` : ""} is not JSON; use an object or an array`);
+  }
+  return value;
 }
 
 function checkStateBudget(meta: ConnectionMeta, state: unknown): void {

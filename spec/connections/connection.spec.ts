@@ -71,6 +71,14 @@ describe.each(modes)("Connections (%s)", (mode, route, namespace) => {
     expect(await socket.ask("echo:still here")).toBe("still here");
   });
 
+  it("refuses a Map in state, which JSON would measure as {}, in both modes alike", async () => {
+    const socket = await connect(`${room()}?_pk=map`);
+    await socket.next();
+    expect(await socket.ask(`bigMap:${ATTACHMENT_LIMIT_BYTES}`)).toBe('ConnectionStateTooLargeError: Connection map: setState needs a JSON-serializable value (a Map at "seen" is not JSON; use an object or an array).');
+    expect(await socket.ask("bigMap:10")).toMatch(/a Map at "seen" is not JSON/);
+    expect(await socket.ask("echo:still here")).toBe("still here");
+  });
+
   it("lists no closed connection and tells the actor of the close with the peer's code and reason", async () => {
     const path = room();
     const a = await connect(`${path}?_pk=a`);

@@ -32,7 +32,7 @@ export interface CallerOptions extends CallOptions {
 export interface ActorClient<A extends AnyActor> {
   /** The connection id (`_pk`), kept across reconnects. */
   readonly id: string;
-  /** The underlying partysocket: reconnects, buffers while offline. */
+  /** The underlying partysocket (reconnects). Frames sent on it directly are its own: partysocket buffers them while offline. */
   readonly socket: PartySocket;
   call<M extends CallMsgOf<A>>(msg: M, options?: CallerOptions): Promise<ReplyFor<CallMsgOf<A>, M>>;
   cast(msg: CastMsgOf<A>): void;

@@ -6,6 +6,7 @@ export const DEFAULT_CLIENT_CALL_TIMEOUT_MS = 5_000;
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 interface Pending {
+  readonly id: string;
   readonly frame: string;
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: unknown) => void;
@@ -24,15 +25,15 @@ interface Transport {
 /**
  * The client's calls waiting for replies, and what waits for the socket to open. Frames are sent
  * only on an open socket, never left in partysocket's queue: a call given up while offline (its
- * timeout, its signal) must never leave later, and sent again once the socket opens after the retry
- * the caller made. Ids are unique per client instance (a random prefix), so a page reloaded with
- * the same connection id never collides with replies the server remembers.
+ * timeout, its signal) must never leave later, when the caller may have made it again meanwhile.
+ * Ids are unique per client instance (a random prefix), so a page reloaded with the same
+ * connection id never collides with replies the server remembers.
  */
 export class ClientCalls {
   readonly #prefix = crypto.randomUUID().slice(0, 8);
   readonly #pending = new Map<string, Pending>();
-  /** Calls (by id) and casts (frames) made while the socket was not open, in the order they were made. */
-  #waiting: string[] = [];
+  /** Calls and casts (their frames) made while the socket was not open, in the order they were made. */
+  #waiting: Array<Pending | string> = [];
   #next = 0;
 
   constructor(private readonly transport: Transport) {}
@@ -74,6 +75,7 @@ export class ClientCalls {
       const onAbort = () => giveUp(abortError(signal!));
       signal?.addEventListener("abort", onAbort, { once: true });
       const pending: Pending = {
+        id,
         frame,
         resolve,
         reject,
@@ -85,7 +87,7 @@ export class ClientCalls {
       };
       this.#pending.set(id, pending);
       if (this.transport.isOpen()) this.#send(pending);
-      else this.#waiting.push(id);
+      else this.#waiting.push(pending);
     });
   }
 
@@ -103,9 +105,9 @@ export class ClientCalls {
     this.#waiting = [];
     for (const pending of this.#pending.values()) if (pending.sent) this.transport.send(pending.frame);
     for (const item of waiting) {
-      const pending = this.#pending.get(item);
-      if (pending) this.#send(pending);
-      else if (!item.startsWith(this.#prefix)) this.transport.send(item);
+      if (typeof item === "string") this.transport.send(item);
+      // A call given up meanwhile is no longer pending: it never leaves.
+      else if (this.#pending.get(item.id) === item) this.#send(item);
     }
   }
 

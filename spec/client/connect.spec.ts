@@ -130,17 +130,6 @@ describe("genparty/client", () => {
       expect(await getActor(env.COUNTER, room).call({ type: "get" })).toBe(0);
       client.close();
     });
-
-    it("sends what was made meanwhile in the order it was made, casts and calls alike", async () => {
-      const client = open<typeof Counter>("counter");
-      client.cast({ type: "log", entry: "cast 1" });
-      const first = client.call({ type: "add", by: 1 });
-      client.cast({ type: "log", entry: "cast 2" });
-      const second = client.call({ type: "state" });
-      await first;
-      expect((await second).log.filter((entry) => entry.includes("cast"))).toEqual(["socket:cast 1", "socket:cast 2"]);
-      client.close();
-    });
   });
 
   it("refuses a timeout timers can't keep, and waits without one for Infinity", async () => {

@@ -215,6 +215,7 @@ export class ActorRuntime {
       // The timers of an actor that can't start (a MachineVersionError waiting for the deploy that fixes
       // it, say) are put off, not rung again at once: that would spin the alarm for as long as it fails.
       const retry = this.#startFailedInAlarm ? clock.now() + Math.min(START_RETRY_BASE_MS * 2 ** (this.#failedStarts - 1), START_RETRY_MAX_MS) : undefined;
+      this.#startFailedInAlarm = false;
       await this.#store.arm(retry);
     }
   }

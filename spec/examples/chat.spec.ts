@@ -18,6 +18,13 @@ async function next<T extends RoomFrame["type"]>(socket: TestSocket, type: T): P
   return frame as Extract<RoomFrame, { type: T }>;
 }
 
+/** Joins and reads the welcome, as a tab that is in the room. */
+async function joined(room: string, pk: string, name: string): Promise<TestSocket> {
+  const socket = await join(room, pk, name);
+  await next(socket, "welcome");
+  return socket;
+}
+
 const say = (socket: TestSocket, text: string) => socket.send(JSON.stringify({ type: "say", text }));
 const lines = (history: readonly ChatMessage[]) => history.map((message) => `${message.name}: ${message.text}`);
 const chatJson = (room: string) => roomJson<{ who: string[]; history: ChatMessage[] }>(`/parties/chat/${room}`);
@@ -59,8 +66,7 @@ describe("A chat room", () => {
 
   it("welcomes a newcomer with the history, keeping only the last 50 messages", async () => {
     const room = uniqueName("history");
-    const ada = await join(room, "ada", "Ada");
-    await next(ada, "welcome");
+    const ada = await joined(room, "ada", "Ada");
     // One at a time, as the page sends them: the test pool may reorder frames sent back to back.
     for (let i = 1; i <= HISTORY_LIMIT + 2; i++) {
       say(ada, `#${i}`);
@@ -72,10 +78,8 @@ describe("A chat room", () => {
 
   it("replaces a tab's old socket when it reconnects under a new name, as the page's Rename does", async () => {
     const room = uniqueName("rename");
-    const ada = await join(room, "ada-tab", "Ada");
-    await next(ada, "welcome");
-    const bob = await join(room, "bob-tab", "Bob");
-    await next(bob, "welcome");
+    const ada = await joined(room, "ada-tab", "Ada");
+    const bob = await joined(room, "bob-tab", "Bob");
     const renamed = await join(room, "ada-tab", "Ada Lovelace");
     expect(await next(renamed, "welcome")).toMatchObject({ name: "Ada Lovelace", who: ["Ada Lovelace", "Bob"] });
     // The page checks for this reason so that it doesn't reconnect the socket it replaced.
@@ -105,8 +109,7 @@ describe("A chat room's input checks", () => {
     ["a binary frame", new Uint8Array([1, 2]).buffer, 'Send text frames of JSON, e.g. {"type":"say","text":"hi"}.'],
   ])("answers %s with an error frame, keeping the connection and storing nothing", async (_case, frame, error) => {
     const room = uniqueName("bad");
-    const ada = await join(room, "ada", "Ada");
-    await next(ada, "welcome");
+    const ada = await joined(room, "ada", "Ada");
     ada.send(frame);
     expect(await next(ada, "error")).toEqual({ type: "error", error });
     expect(await ada.ask(JSON.stringify({ type: "who" }))).toBe(JSON.stringify({ type: "who", who: ["Ada"] }));
@@ -115,8 +118,7 @@ describe("A chat room's input checks", () => {
 
   it("takes a message of exactly 500 characters, cleaned of hidden characters, newlines kept", async () => {
     const room = uniqueName("clean");
-    const ada = await join(room, "ada", "Ada");
-    await next(ada, "welcome");
+    const ada = await joined(room, "ada", "Ada");
     say(ada, `  two\u202E\tlines\u200B\nhere\r `);
     expect((await next(ada, "message")).message.text).toBe("two lines\nhere");
     say(ada, "y".repeat(MAX_TEXT_LENGTH));
@@ -138,10 +140,8 @@ describe("A chat room's input checks", () => {
 describe("A chat room's state", () => {
   it("keeps the names and the history across a hibernation, the sockets staying open", async () => {
     const room = uniqueName("hibernate");
-    const ada = await join(room, "ada", "Ada");
-    await next(ada, "welcome");
-    const bob = await join(room, "bob", "Bob");
-    await next(bob, "welcome");
+    const ada = await joined(room, "ada", "Ada");
+    const bob = await joined(room, "bob", "Bob");
     await next(ada, "joined");
     say(ada, "before");
     await next(ada, "message");
@@ -159,8 +159,7 @@ describe("A chat room's state", () => {
 
   it("keeps the chat history across an eviction, and the page's reconnect gets it", async () => {
     const room = uniqueName("evict");
-    const ada = await join(room, "ada", "Ada");
-    await next(ada, "welcome");
+    const ada = await joined(room, "ada", "Ada");
     say(ada, "still here?");
     await next(ada, "message");
     await evict(getActor(env.CHAT, room));

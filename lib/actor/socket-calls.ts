@@ -144,7 +144,7 @@ export class SocketCalls {
     if (!calls) this.#calls.set(connection, (calls = new Map()));
     // An answer takes its call's place: ids stay in the order the calls came.
     calls.set(id, entry);
-    if (calls.size > CALLS_PER_CONNECTION + FORGET_BATCH) this.#storedChars -= forgetOldestAnswered(calls, calls.size - CALLS_PER_CONNECTION);
+    if (calls.size > CALLS_PER_CONNECTION + FORGET_BATCH) this.#forgetOldest(calls, calls.size - CALLS_PER_CONNECTION);
     if (entry.at >= this.#nextSweep) this.#forgetExpired(entry.at);
   }
 
@@ -155,10 +155,7 @@ export class SocketCalls {
     for (const [connection, calls] of this.#calls) {
       for (const [id, old] of calls) {
         if (old.at >= cutoff) break;
-        if (old.status === "answered") {
-          calls.delete(id);
-          this.#storedChars -= old.frame.length;
-        }
+        if (old.status === "answered") this.#forgetAnswer(calls, id, old.frame);
       }
       if (calls.size === 0) this.#calls.delete(connection);
     }
@@ -170,13 +167,26 @@ export class SocketCalls {
     for (const [connection, calls] of this.#calls) {
       for (const [id, old] of calls) {
         if (this.#storedChars <= target) return;
-        if (old.status === "answered") {
-          calls.delete(id);
-          this.#storedChars -= old.frame.length;
-        }
+        if (old.status === "answered") this.#forgetAnswer(calls, id, old.frame);
       }
       if (calls.size === 0) this.#calls.delete(connection);
     }
+  }
+
+  /** The `count` oldest answers of a connection. */
+  #forgetOldest(calls: Map<string, Entry>, count: number): void {
+    for (const [id, old] of calls) {
+      if (count === 0) return;
+      if (old.status === "answered") {
+        this.#forgetAnswer(calls, id, old.frame);
+        count--;
+      }
+    }
+  }
+
+  #forgetAnswer(calls: Map<string, Entry>, id: string, frame: string): void {
+    calls.delete(id);
+    this.#storedChars -= frame.length;
   }
 
   #send(connection: Connection, frame: ServerFrame): void {
@@ -203,20 +213,6 @@ export function callKey(from: From): string {
 }
 
 const NO_CHAIN: readonly string[] = [];
-
-/** Forgets the `count` oldest answers of a connection; returns the characters their frames held. */
-function forgetOldestAnswered(calls: Map<string, Entry>, count: number): number {
-  let chars = 0;
-  for (const [id, old] of calls) {
-    if (count === 0) break;
-    if (old.status === "answered") {
-      calls.delete(id);
-      chars += old.frame.length;
-      count--;
-    }
-  }
-  return chars;
-}
 
 function entryOf(calls: Map<string, Map<string, Entry>>, connection: string, id: string): Entry | undefined {
   return calls.get(connection)?.get(id);

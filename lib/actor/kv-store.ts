@@ -1,5 +1,5 @@
 import { unreachable } from "./sqlite-store.js";
-import { type AlarmApi, type Commit, PLATFORM_ALARM_TIMER, type Store, type Stored, type TimerOp, type TimerRow } from "./storage.js";
+import { type AlarmApi, alarmTime, type Commit, PLATFORM_ALARM_TIMER, type Store, type Stored, type TimerOp, type TimerRow } from "./storage.js";
 
 /** 128 KiB per value is the KV backend's limit. */
 const MAX_KV_STATE_BYTES = 131_072;
@@ -108,8 +108,7 @@ export class KvStore implements Store {
   }
 
   async arm(notBefore?: number): Promise<void> {
-    const first = earliest(this.#timers);
-    const next = first === null || notBefore === undefined ? first : Math.max(first, notBefore);
+    const next = alarmTime(earliest(this.#timers), notBefore);
     if (next === this.#armed) return;
     if (next === null) await this.#alarm.delete();
     else await this.#alarm.set(next);

@@ -1,4 +1,4 @@
-import { type AlarmApi, type Commit, PLATFORM_ALARM_TIMER, type Store, type Stored, type TimerOp, type TimerRow } from "./storage.js";
+import { type AlarmApi, alarmTime, type Commit, PLATFORM_ALARM_TIMER, type Store, type Stored, type TimerOp, type TimerRow } from "./storage.js";
 
 /** 2 MB per row is the SQLite backend's limit; leave room for the row's other columns. */
 const MAX_SQLITE_STATE_BYTES = 2_000_000;
@@ -124,8 +124,7 @@ export class SqliteStore implements Store {
   }
 
   #armSync(notBefore?: number): void {
-    const earliest = this.#sql.exec<{ due: number | null }>("SELECT MIN(due) AS due FROM _genparty_timers").one().due;
-    const next = earliest === null || notBefore === undefined ? earliest : Math.max(earliest, notBefore);
+    const next = alarmTime(this.#sql.exec<{ due: number | null }>("SELECT MIN(due) AS due FROM _genparty_timers").one().due, notBefore);
     if (next === this.#armed) return;
     // Not awaited: inside transactionSync the alarm write joins the transaction.
     if (next === null) void this.#alarm.delete();

@@ -82,6 +82,11 @@ export interface AlarmApi {
   delete(): Promise<void>;
 }
 
+/** The alarm time for the earliest deadline `earliest` (null: no timer), put off to `notBefore` if given. */
+export function alarmTime(earliest: number | null, notBefore: number | undefined): number | null {
+  return earliest === null || notBefore === undefined ? earliest : Math.max(earliest, notBefore);
+}
+
 export function alarmApi(storage: DurableObjectStorage): AlarmApi {
   const get = storage.getAlarm.bind(storage);
   const set = storage.setAlarm.bind(storage);

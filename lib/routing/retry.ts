@@ -56,9 +56,8 @@ export function isRetryable(error: unknown): boolean {
   return flags?.retryable === true && flags.overloaded !== true;
 }
 
-/** Whether a routed request with this method is retried: the options' `methods`, in any case. */
-export function retriesMethod(retry: RoutingRetryOptions | false | undefined, method: string): boolean {
-  const methods = checkRetryOptions(retry).methods;
+/** Whether a routed request with this method is retried: one of the (checked) options' `methods`, in any case. */
+export function retriesMethod(methods: readonly string[], method: string): boolean {
   const wanted = method.toUpperCase();
   return methods.some((allowed) => allowed.toUpperCase() === wanted);
 }

@@ -75,7 +75,8 @@ function bindingsOf(env: object): Bindings {
  * };
  */
 export async function routePartykitRequest(request: Request, env: object = workerEnv, options: PartyServerOptions = {}): Promise<Response | null> {
-  checkRetryOptions(options.routingRetry);
+  // Checked here, before any request reaches an object, so bad options fail on every path alike.
+  const { methods: retriedMethods } = checkRetryOptions(options.routingRetry);
   const prefix = (options.prefix ?? "parties").split("/").filter(Boolean);
   const parts = new URL(request.url).pathname.split("/").filter(Boolean);
   if (parts.length < prefix.length + 2 || prefix.some((segment, i) => parts[i] !== segment)) return null;
@@ -102,7 +103,7 @@ export async function routePartykitRequest(request: Request, env: object = worke
   }
   const namespace = (env as Record<string, DurableObjectNamespace>)[className]!;
   // Only a request that is safe to run twice is tried again (see RoutingRetryOptions.methods).
-  const retried = retriesMethod(options.routingRetry, forwarded.method);
+  const retried = retriesMethod(retriedMethods, forwarded.method);
   // The body can be read once: a retried request's is buffered so every attempt sends it again.
   const body = retried && forwarded.body && !upgrade ? await forwarded.arrayBuffer() : undefined;
   const response = await withRetry(

@@ -250,9 +250,7 @@ export class ActorRuntime {
     const outcome: Outcome = { ok: true, value };
     if (this.#turn) {
       // Released after this turn commits: a reply never reveals state that could still roll back.
-      if (!this.#canAnswer(from)) return false;
-      this.#turn.addReply(from, outcome);
-      return true;
+      return this.#canAnswer(from) && this.#turn.addReply(from, outcome);
     }
     return this.#settle(from, outcome);
   }

@@ -148,14 +148,16 @@ export class SocketCalls {
     if (entry.at >= this.#nextSweep) this.#forgetExpired(entry.at);
   }
 
-  /** Every so often, not per call: answers older than the TTL go, oldest first in each connection's list. */
+  /**
+   * Every so often, not per call: answers older than the TTL go. Each list is walked whole: it is in
+   * call order, and a call answered late sits before younger calls' older answers.
+   */
   #forgetExpired(now: number): void {
     this.#nextSweep = now + SWEEP_EVERY_MS;
     const cutoff = now - ANSWERED_CALL_TTL_MS;
     for (const [connection, calls] of this.#calls) {
       for (const [id, old] of calls) {
-        if (old.at >= cutoff) break;
-        if (old.status === "answered") this.#forgetAnswer(calls, id, old.frame);
+        if (old.status === "answered" && old.at < cutoff) this.#forgetAnswer(calls, id, old.frame);
       }
       if (calls.size === 0) this.#calls.delete(connection);
     }

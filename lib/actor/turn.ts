@@ -41,11 +41,19 @@ export class Turn {
     (this.#timers ??= []).push(op);
   }
 
-  addReply(from: From, outcome: Outcome): void {
-    (this.#replies ??= []).push([from, outcome]);
+  /** Queues `from`'s answer; false if this turn already answers it (a caller is answered once). */
+  addReply(from: From, outcome: Outcome): boolean {
+    const replies = (this.#replies ??= []);
+    for (const [queued] of replies) if (sameCaller(queued, from)) return false;
+    replies.push([from, outcome]);
+    return true;
   }
 
   addOutgoing(operation: DeferredOp): void {
     (this.#outbox ??= []).push(operation);
   }
+}
+
+function sameCaller(a: From, b: From): boolean {
+  return a.id === b.id && a.type === b.type && (a.type !== "socket" || a.connection === (b as typeof a).connection);
 }

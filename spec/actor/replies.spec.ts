@@ -18,6 +18,17 @@ describe.each(backends)("Replies on %s", (_backend, namespace) => {
     expect((await counter.call({ type: "state" })).waiting).toEqual([]);
   });
 
+  it("answers a caller once: a second reply to the same from returns false, and the first one stands", async () => {
+    const counter = counterOn(namespace, "twice");
+    const waiting = counter.call({ type: "wait" });
+    await counter.call({ type: "get" });
+    expect(await counter.call({ type: "releaseTwice", values: ["first", "second"] })).toEqual([[true, false]]);
+    expect(await waiting).toBe("first");
+    // A caller that gave up is answered by neither.
+    await counter.call({ type: "wait" }, { timeout: 10 }).catch(() => undefined);
+    expect(await counter.call({ type: "releaseTwice", values: ["late", "later"] })).toEqual([[false, false]]);
+  });
+
   it("times a call out with CallTimeoutError without undoing the handler's work", async () => {
     const counter = counterOn(namespace, "timeout");
     const error = await counter.call({ type: "slowAdd", by: 5, ms: 80, tag: "slow" }, { timeout: 20 }).catch((e: unknown) => e);

@@ -77,6 +77,16 @@ describe("Calls and casts over a socket", () => {
     expect((await counter.call({ type: "state" })).waiting).toHaveLength(0);
   });
 
+  it("sends one reply frame when a handler answers a socket call twice", async () => {
+    const { socket, counter } = await counterSocket();
+    socket.send(call("w2", { type: "wait" }));
+    await vi.waitFor(async () => expect((await counter.call({ type: "state" })).waiting).toHaveLength(1));
+    expect(await counter.call({ type: "releaseTwice", values: ["first", "second"] })).toEqual([[true, false]]);
+    expect(await frame(socket)).toEqual({ gp: 1, t: "reply", id: "w2", ok: "first" });
+    socket.send(call("next", { type: "get" }));
+    expect(await frame(socket)).toMatchObject({ t: "reply", id: "next" });
+  });
+
   it("remembers at least the last 512 answered ids of a connection, and runs an older re-sent one again", async () => {
     const { socket } = await counterSocket();
     // 577 ids: one past the 512 kept and the 64 more a list grows by before it is cut back to 512.
@@ -118,6 +128,27 @@ describe("Calls and casts over a socket", () => {
     expect(await frame(socket)).toMatchObject({ ok: 2 });
     socket.send(call("t1", { type: "add", by: 1 }));
     expect(await frame(socket)).toMatchObject({ id: "t1", ok: 3 });
+  });
+
+  it("forgets an expired answer behind a call that was answered later", async () => {
+    const { socket, counter } = await counterSocket();
+    // "slow" is called first and answered four minutes after "t1": its answer is younger, though it comes first.
+    socket.send(call("slow", { type: "wait" }));
+    await vi.waitFor(async () => expect((await counter.call({ type: "state" })).waiting).toHaveLength(1));
+    socket.send(call("t1", { type: "add", by: 1 }));
+    expect(await frame(socket)).toMatchObject({ id: "t1", ok: 1 });
+    await advanceClock(4 * 60_000);
+    await counter.call({ type: "release", value: "late" });
+    expect(await frame(socket)).toMatchObject({ id: "slow", ok: "late" });
+    await advanceClock(60_000 + 30_000);
+    socket.send(call("t2", { type: "add", by: 1 }));
+    expect(await frame(socket)).toMatchObject({ ok: 2 });
+    // t1's answer is past the TTL: a re-send runs again.
+    socket.send(call("t1", { type: "add", by: 1 }));
+    expect(await frame(socket)).toMatchObject({ id: "t1", ok: 3 });
+    // slow's is not: a re-send gets the stored reply.
+    socket.send(call("slow", { type: "wait" }));
+    expect(await frame(socket)).toMatchObject({ id: "slow", ok: "late" });
   });
 
   it("defers a reply across hibernation", async () => {

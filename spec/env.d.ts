@@ -15,6 +15,7 @@ declare global {
       WORKFLOW: DurableObjectNamespace<import("./fixtures/machines.js").Workflow>;
       STRICT_WORKFLOW: DurableObjectNamespace<import("./fixtures/machines.js").StrictWorkflow>;
       SLOPPY_WORKFLOW: DurableObjectNamespace<import("./fixtures/machines.js").SloppyWorkflow>;
+      GATED_MACHINE: DurableObjectNamespace<import("./fixtures/machines.js").GatedMachine>;
       PINGER: DurableObjectNamespace<import("./fixtures/machines.js").Pinger>;
       FLAKY: DurableObjectNamespace<import("./fixtures/flaky.js").FlakyObject>;
       MyServer: DurableObjectNamespace<import("./fixtures/party.js").MyServer>;

@@ -32,6 +32,7 @@ const ALARM_ROUNDS = 50;
 /** After a start that failed in the alarm, its timers wait this long, doubling per failure in a row, up to the cap. */
 const START_RETRY_BASE_MS = 1_000;
 const START_RETRY_MAX_MS = 5 * 60_000;
+const SELF_ORIGIN: CastOrigin = Object.freeze({ type: "rpc" });
 
 interface Queued {
   readonly envelope: Envelope;
@@ -181,6 +182,14 @@ export class ActorRuntime {
 
   cast(msg: unknown, origin: CastOrigin, order?: SendOrder): void {
     this.#order.arrive(order, () => this.#admit({ kind: "cast", msg, origin }));
+  }
+
+  /**
+   * A cast the actor sends itself (an adapter's own bookkeeping): never dropped by a full mailbox,
+   * as a process's message to itself isn't. The limit guards against callers, not against the actor.
+   */
+  castSelf(msg: unknown): void {
+    this.#post({ kind: "cast", msg, origin: SELF_ORIGIN });
   }
 
   async request(request: Request, timeoutMs = DEFAULT_CALL_TIMEOUT_MS): Promise<Response> {

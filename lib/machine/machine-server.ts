@@ -186,7 +186,7 @@ export abstract class MachineServer<Env = Cloudflare.Env, M extends AnyStateMach
   #changedOutsideTurn(): void {
     if (this.#inTurn || this.#syncQueued) return;
     this.#syncQueued = true;
-    void this.cast(SYNC as never);
+    runtimeOf(this).castSelf(SYNC);
   }
 
   get #statics(): MachineStatics {

@@ -5,10 +5,15 @@ import { runtimeOf } from "../../lib/actor/actor.js";
 import { clock } from "../../lib/actor/clock.js";
 import { getActor, RemoteError } from "../../lib/index.js";
 import { advanceClock, evict, hibernate, resetClock, runAlarm } from "../../lib/testing/index.js";
+import { type GatedMachine, gates } from "../fixtures/machines.js";
 import { uniqueName } from "../helpers.js";
 import { connect, type TestSocket } from "../sockets.js";
 
 afterEach(() => resetClock());
+
+/** The snapshot a KV-stored machine room saved. */
+const savedGated = (stub: DurableObjectStub<GatedMachine>) =>
+  runInDurableObject(stub, async (_i, state) => (JSON.parse((await state.storage.get<string>("genparty:state")) ?? "{}") as { snapshot?: unknown }).snapshot);
 
 type View = { value: string; board: (string | null)[]; turn: string; winner: string | null; you: string | null };
 
@@ -289,6 +294,29 @@ describe("MachineServer restarts", () => {
       JSON.parse(state.storage.sql.exec<{ value: string }>("SELECT value FROM _genparty_meta WHERE key = 'state'").one().value),
     );
     expect(saved.snapshot).toMatchObject({ value: "done", context: { result: "quick result" } });
+  });
+
+  it("saves what an invoked promise resolved to even if it settled while the mailbox was full", async () => {
+    const room = getActor(env.GATED_MACHINE, uniqueName("gated"));
+    for (const round of [1, 2]) {
+      expect(await room.call({ type: "run" })).toMatchObject({ value: "running" });
+      const release = gates.shift()!;
+      if (round === 1) {
+        // A burst fills the mailbox (one turn committing, two queued, the rest dropped) as the job settles.
+        await runInDurableObject(room.stub, async (instance) => {
+          for (let i = 0; i < 5; i++) void instance.cast({ type: "step" });
+          expect(instance.mailboxStats.droppedCasts).toBeGreaterThan(0);
+          release("done");
+          await vi.waitFor(() => expect(instance.mailboxStats.queued).toBe(0));
+        });
+      } else {
+        // Then, with nothing else arriving, the next result is saved by its own turn.
+        await runInDurableObject(room.stub, () => release("done"));
+      }
+      await vi.waitFor(async () => expect(await savedGated(room.stub)).toMatchObject({ value: "idle", context: { runs: round } }));
+    }
+    await evict(room);
+    expect(await room.call({ type: "step" })).toMatchObject({ value: "idle", context: { runs: 2 } });
   });
 
   it("migrates a snapshot saved by an older machine version", async () => {

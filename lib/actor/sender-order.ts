@@ -68,14 +68,18 @@ export class SenderOrder {
     const base = baseOf(order!);
     if (base > sender.next) this.#skipTo(sender, held, base);
     this.#flush(sender, held);
-    if (held.size > 0 && !sender.timer) {
-      const waiting = sender;
-      waiting.timer = setTimeout(() => {
-        waiting.timer = undefined;
-        waiting.next = Math.min(...held.keys());
-        this.#flush(waiting, held);
-      }, REORDER_WAIT_MS);
-    }
+    if (!sender.timer) this.#waitForGap(sender, held);
+  }
+
+  /** Gives the gap before what is held REORDER_WAIT_MS to close, then skips it; each later gap gets its own wait. */
+  #waitForGap(sender: Sender, held: Map<number, () => void>): void {
+    if (held.size === 0) return;
+    sender.timer = setTimeout(() => {
+      sender.timer = undefined;
+      sender.next = Math.min(...held.keys());
+      this.#flush(sender, held);
+      this.#waitForGap(sender, held);
+    }, REORDER_WAIT_MS);
   }
 
   /** The sender says everything before `base` arrived: what is held from before it goes now, in order. */

@@ -36,6 +36,19 @@ describe("SenderOrder", () => {
     expect(delivered).toEqual([1, 3, 4, 2]);
   });
 
+  it("waits for each lost message in turn, never holding a later one for good", () => {
+    const order = new SenderOrder();
+    const delivered: number[] = [];
+    order.arrive({ sender: "a", seq: 1, base: 1 }, () => delivered.push(1));
+    order.arrive({ sender: "a", seq: 3, base: 1 }, () => delivered.push(3)); // 2 lost
+    order.arrive({ sender: "a", seq: 5, base: 1 }, () => delivered.push(5)); // 4 lost
+    vi.advanceTimersByTime(REORDER_WAIT_MS);
+    expect(delivered).toEqual([1, 3]);
+    vi.advanceTimersByTime(REORDER_WAIT_MS);
+    expect(delivered).toEqual([1, 3, 5]);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
   it("delivers messages without an order at once", () => {
     const order = new SenderOrder();
     const delivered: string[] = [];

@@ -246,7 +246,7 @@ export abstract class Actor<Env = Cloudflare.Env, State = unknown, CallMsg = nev
   /** A reference to another actor whose calls carry this turn's call chain, so a cycle back here fails fast with `SelfCallError`. */
   getActor<A extends AnyActor>(namespace: DurableObjectNamespace<A>, name: string, options: ActorRefOptions = {}): ActorRef<A> {
     const runtime = this.#runtime;
-    return new ActorRef(namespace, name, { ...options, chain: () => runtime.outgoingChain() });
+    return new ActorRef(namespace, name, { ...options, chain: () => runtime.outgoingChain(), caller: () => runtime.label });
   }
 
   get #label(): string {

@@ -1,4 +1,4 @@
-import { SelfCallError } from "../protocol/errors.js";
+import { selfCall } from "./runtime-errors.js";
 import type { actorTypes } from "./actor.js";
 import { type CallAnswer, fromAnswer } from "./answer.js";
 import { type SendOrder, SendSequence } from "./sender-order.js";
@@ -22,6 +22,8 @@ export interface ActorRefOptions {
 interface RefInternals extends ActorRefOptions {
   /** The running turn's call chain (set for refs made with `this.getActor` inside an actor). */
   chain?: () => readonly string[];
+  /** The label of the actor making the calls, for the error that names a cycle. */
+  caller?: () => string;
 }
 
 /** What the ref needs of the stub; the generated RPC types of a generic actor are too deep to use here. */
@@ -76,11 +78,7 @@ export class ActorRef<A extends AnyActor> {
     }
     const chain = this.#options.chain?.();
     if (chain !== undefined && chain.includes(this.id.toString())) {
-      return Promise.reject(
-        new SelfCallError(
-          `${this.name} called itself from inside its own turn; the call would wait for the turn that is waiting for it. Use a cast, noreply(state, { continue }) or sendAfter(0, …) instead.`,
-        ),
-      );
+      return Promise.reject(selfCall(this.name, this.id.toString(), chain, this.#options.caller?.()));
     }
     // Called directly, not through #rpc: this is the hot path, one promise chain and no closures per call.
     const stub = this.stub as unknown as RpcActor;

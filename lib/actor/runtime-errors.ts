@@ -13,9 +13,13 @@ export function timedOut(label: string, timeoutMs: number): CallTimeoutError {
   );
 }
 
-/** A call whose chain already holds the callee (`id`): waiting for it would wait for the turn that is waiting. */
-export function selfCall(label: string, id: string, chain: readonly string[]): SelfCallError {
-  const path = [...chain, id].map((link) => (link === id ? label : link.slice(0, 12))).join(" → ");
+/**
+ * A call whose chain already holds the callee (`id`): waiting for it would wait for the turn that is
+ * waiting. `caller` names the chain's last link (the actor making the call) when it is known.
+ */
+export function selfCall(label: string, id: string, chain: readonly string[], caller?: string): SelfCallError {
+  const last = chain.length - 1;
+  const path = [...chain, id].map((link, i) => (link === id ? label : i === last && caller !== undefined ? caller : link.slice(0, 12))).join(" → ");
   return new SelfCallError(
     `${label} was called from inside its own turn (${path}); the call would wait for the turn that is waiting for it. Use a cast, noreply(state, { continue }) or sendAfter(0, …) instead.`,
   );

@@ -61,18 +61,20 @@ describe.each(backends)("Mailbox on %s", (_backend, namespace) => {
     const error = await counter.call({ type: "callSelf" }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(RemoteError);
     expect((error as RemoteError).remoteName).toBe("SelfCallError");
-    expect((error as RemoteError).message).toMatch(/called itself from inside its own turn/);
+    expect((error as RemoteError).message).toMatch(/^self-\S+ was called from inside its own turn \(self-\S+ → self-\S+\)/);
     expect(Date.now() - started).toBeLessThan(1_000);
     expect(await counter.call({ type: "add", by: 1 })).toBe(1);
   });
 });
 
 describe("Call chains", () => {
-  it("fail fast on a cycle through another actor (A → B → A)", async () => {
+  it("fail fast on a cycle through another actor (A → B → A), naming both", async () => {
     const a = getActor(env.COUNTER, uniqueName("cycle-a"));
-    const error = await a.call({ type: "callPeer", peer: uniqueName("cycle-b") }).catch((e: unknown) => e);
+    const b = uniqueName("cycle-b");
+    const error = await a.call({ type: "callPeer", peer: b }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(RemoteError);
     expect((error as RemoteError).remoteName).toBe("SelfCallError");
+    expect((error as RemoteError).message).toContain(`${a.name} was called from inside its own turn (${a.name} → Counter:${b} → ${a.name})`);
     expect(await a.call({ type: "get" })).toBe(0);
   });
 

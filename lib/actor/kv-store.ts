@@ -20,6 +20,11 @@ export class KvStore implements Store {
   #timers = new Map<string, TimerRow>();
   #seq = 0;
   #armed: number | null | undefined;
+  /**
+   * The last write in flight. Writes run one after another: the alarm re-arms (and adopts) outside
+   * the mailbox, and a commit still awaiting its transaction hasn't put its timers in #timers yet.
+   */
+  #writing: Promise<unknown> = Promise.resolve();
 
   readonly #alarm: AlarmApi;
 
@@ -37,11 +42,18 @@ export class KvStore implements Store {
     if (name !== undefined && stored !== name) await this.#storage.put(NAME, name);
     this.#armed = await this.#alarm.get();
     if (this.#armed !== null) await this.adoptAlarm(this.#armed);
+    // Timers with no alarm to ring them (lost to a failed write, say) are armed again. Free here, where
+    // the timers are read at every start anyway; SQLite writes the alarm in the timers' own transaction.
+    else if (this.#timers.size > 0) await this.arm();
     const state = meta.get(STATE);
     return { name: name ?? (typeof stored === "string" ? stored : undefined), state: typeof state === "string" ? state : undefined };
   }
 
-  async commit(commit: Commit): Promise<void> {
+  commit(commit: Commit): Promise<void> {
+    return this.#serially(() => this.#commit(commit));
+  }
+
+  async #commit(commit: Commit): Promise<void> {
     const timers = new Map(this.#timers);
     let seq = this.#seq;
     const writes = new Map<string, TimerRow>();
@@ -107,7 +119,11 @@ export class KvStore implements Store {
     return this.#timers.get(key);
   }
 
-  async arm(notBefore?: number): Promise<void> {
+  arm(notBefore?: number): Promise<void> {
+    return this.#serially(() => this.#arm(notBefore));
+  }
+
+  async #arm(notBefore?: number): Promise<void> {
     const next = alarmTime(earliest(this.#timers), notBefore);
     if (next === this.#armed) return;
     if (next === null) await this.#alarm.delete();
@@ -115,11 +131,22 @@ export class KvStore implements Store {
     this.#armed = next;
   }
 
+  /** Runs `write` after the write in flight, whether that one succeeded or not. */
+  #serially<T>(write: () => Promise<T>): Promise<T> {
+    const run = this.#writing.then(write, write);
+    this.#writing = run.catch(() => undefined);
+    return run;
+  }
+
   alarmFired(): void {
     this.#armed = undefined;
   }
 
-  async adoptAlarm(time: number): Promise<boolean> {
+  adoptAlarm(time: number): Promise<boolean> {
+    return this.#serially(() => this.#adoptAlarm(time));
+  }
+
+  async #adoptAlarm(time: number): Promise<boolean> {
     // Timers are numbered from 1 and the count is stored with them: 0 means none was ever set here.
     if (this.#seq > 0) return false;
     const row: TimerRow = { key: PLATFORM_ALARM_TIMER, seq: 1, due: time, msg: "null", attempts: 0 };

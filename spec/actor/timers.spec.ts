@@ -1,4 +1,5 @@
 import { runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { runtimeOf } from "../../lib/actor/actor.js";
 import { MAX_TIMER_ATTEMPTS, PLATFORM_ALARM_TIMER, TIMER_RETRY_BASE_MS } from "../../lib/index.js";
@@ -27,6 +28,17 @@ describe.each(backends)("Durable timers on %s", (_backend, namespace) => {
       async () => expect(timeouts((await counter.call({ type: "state" })).log)).toEqual(["timeout:soon:real"]),
       { timeout: 5_000, interval: 50 },
     );
+  });
+
+  it("arms the alarm for a timer set by a message queued behind the alarm's last timeout", async () => {
+    const counter = counterOn(namespace, "behind-alarm");
+    await counter.call({ type: "timerThenCast", ms: 1_000, key: "first", cast: { type: "timer", ms: 60_000, key: "later", label: "later" } });
+    await advanceClock(1_000, counter);
+    await vi.waitFor(async () => expect(await counter.call({ type: "deadline", key: "later" })).not.toBeNull());
+    const deadline = await counter.call({ type: "deadline", key: "later" });
+    expect(await runInDurableObject(counter.stub, (_i, state) => state.storage.getAlarm())).toBe(deadline);
+    await advanceClock(60_000, counter);
+    expect(timeouts((await counter.call({ type: "state" })).log)).toEqual(["timeout:first:cast", "timeout:later:later"]);
   });
 
   it("arms the object's one alarm at the earliest deadline and clears it when no timer is left", async () => {
@@ -193,4 +205,18 @@ describe.each(backends)("Durable timers on %s", (_backend, namespace) => {
     await expect(counter.call({ type: "timer", ms: -5, label: "negative" })).rejects.toThrow(/finite delay ≥ 0 ms, got -5/);
   });
 
+});
+
+describe("Timers of a KV-backed object", () => {
+  it("arms a lost alarm again when the object starts, so its timers still fire", async () => {
+    const counter = counterOn(() => env.KV_COUNTER, "lost-alarm");
+    await counter.call({ type: "timer", ms: 5_000, key: "t", label: "kept" });
+    const deadline = await counter.call({ type: "deadline", key: "t" });
+    await runInDurableObject(counter.stub, (_i, state) => state.storage.deleteAlarm());
+    await evict(counter);
+    await counter.call({ type: "get" });
+    expect(await runInDurableObject(counter.stub, (_i, state) => state.storage.getAlarm())).toBe(deadline);
+    await advanceClock(5_000, counter);
+    expect(timeouts((await counter.call({ type: "state" })).log)).toEqual(["timeout:t:kept"]);
+  });
 });

@@ -11,9 +11,11 @@ export function serializeState(state: unknown, owner: { readonly label: string }
   let json: string | undefined;
   if (stored !== undefined) {
     // Most turns leave the state as it was: JSON equal to what is stored writes nothing, so the
-    // walk is skipped. A value JSON would change is then refused by the first turn whose JSON differs.
+    // walk is skipped. A value JSON would change is then refused by the first turn whose JSON differs,
+    // unless its JSON shows nothing of it: a Map, a Set or an instance with no own fields is `{}`
+    // whatever it holds, so a state with an empty object in its JSON is walked anyway.
     json = tryStringify(state);
-    if (json === stored) return json;
+    if (json === stored && !json.includes("{}")) return json;
   }
   let unsupported: Unsupported | undefined;
   try {
@@ -56,6 +58,8 @@ class Unsupported {
   ) {}
 }
 
+const UNDEFINED_ITEM = "undefined in an array (or a hole), which JSON turns into null; use null";
+
 /** Nesting beyond which the walk hands over to JSON.stringify (which also detects cycles). */
 const MAX_WALK_DEPTH = 100;
 
@@ -79,7 +83,9 @@ function findUnsupported(value: unknown, key: string, depth: number): Unsupporte
   if (depth > MAX_WALK_DEPTH) throw new TooDeep();
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
-      const found = findUnsupported(value[i], String(i), depth + 1);
+      const item: unknown = value[i];
+      // In an object JSON drops an undefined key, which reads back as undefined; in an array it becomes null.
+      const found = item === undefined ? new Unsupported(String(i), UNDEFINED_ITEM) : findUnsupported(item, String(i), depth + 1);
       if (found) return found;
     }
     return undefined;
@@ -95,18 +101,18 @@ function findUnsupported(value: unknown, key: string, depth: number): Unsupporte
 
 /** The replacer for state too deep for the walk: the same checks, key by key, as JSON.stringify goes. */
 function refuseUnsupported(this: Record<string, unknown>, key: string, value: unknown): unknown {
-  const raw = this[key];
-  const problem =
-    typeof value === "bigint" || typeof value === "function" || typeof value === "symbol"
-      ? `a ${typeof value}`
-      : typeof value === "number" && !Number.isFinite(value)
-        ? `the number ${value}`
-        : // Look at the value before toJSON ran: a URL or a class with toJSON would come back as another shape.
-          raw !== null && typeof raw === "object" && !Array.isArray(raw)
-          ? describeObject(raw)
-          : undefined;
+  const problem = replacedProblem(this, key, value);
   if (problem) throw new Unsupported(key, problem);
   return value;
+}
+
+function replacedProblem(holder: Record<string, unknown>, key: string, value: unknown): string | undefined {
+  if (value === undefined) return Array.isArray(holder) ? UNDEFINED_ITEM : undefined;
+  if (typeof value === "bigint" || typeof value === "function" || typeof value === "symbol") return `a ${typeof value}`;
+  if (typeof value === "number") return Number.isFinite(value) ? undefined : `the number ${value}`;
+  // Look at the value before toJSON ran: a URL or a class with toJSON would come back as another shape.
+  const raw = holder[key];
+  return raw !== null && typeof raw === "object" && !Array.isArray(raw) ? describeObject(raw) : undefined;
 }
 
 /** Objects JSON turns into something else: a Date into a string, a Map or Set into `{}`, a class instance into a plain object. */

@@ -38,13 +38,33 @@ describe("serializeState", () => {
 
   it("skips the check for a state whose JSON is what is stored, and refuses it once the JSON differs", () => {
     const owner = { label: "A:a" };
-    // Nothing would be written for it, so nothing can be lost yet.
-    expect(serializeState({ m: new Map(), n: 1 }, owner, '{"m":{},"n":1}')).toBe('{"m":{},"n":1}');
-    expect(() => serializeState({ m: new Map(), n: 2 }, owner, '{"m":{},"n":1}')).toThrow(/key "m" holds a Map/);
+    // Nothing would be written for it, and any change to the Date would show in the JSON.
+    expect(serializeState({ at: new Date(5), n: 1 }, owner, '{"at":"1970-01-01T00:00:00.005Z","n":1}')).toBe('{"at":"1970-01-01T00:00:00.005Z","n":1}');
+    expect(() => serializeState({ at: new Date(6), n: 1 }, owner, '{"at":"1970-01-01T00:00:00.005Z","n":1}')).toThrow(/key "at" holds a Date/);
     expect(serializeState({ n: 2 }, owner, '{"n":1}')).toBe('{"n":2}');
     const cyclic: Record<string, unknown> = {};
     cyclic.self = cyclic;
     expect(() => serializeState(cyclic, owner, "{}")).toThrow(TypeError);
+  });
+
+  it("checks a state whose JSON is what is stored when an empty object in it may be a Map or a Set", () => {
+    const owner = { label: "A:a" };
+    // A Map is `{}` whatever it holds: accepted once, everything later put in it would be lost unseen.
+    expect(() => serializeState({ visitors: new Map([["alice", 1]]) }, owner, '{"visitors":{}}')).toThrow(/key "visitors" holds a Map/);
+    expect(() => serializeState({ seen: new Set() }, owner, '{"seen":{}}')).toThrow(/key "seen" holds a Set/);
+    expect(serializeState({ visitors: {} }, owner, '{"visitors":{}}')).toBe('{"visitors":{}}');
+  });
+
+  it("refuses undefined in an array, which JSON turns into null, and leaves undefined keys alone", () => {
+    const owner = { label: "A:a" };
+    expect(() => serializeState({ list: [1, undefined] }, owner)).toThrow(/key "1" holds undefined in an array .*use null/);
+    // eslint-disable-next-line no-sparse-arrays
+    expect(() => serializeState({ list: [1, , 3] }, owner)).toThrow(/key "1" holds undefined in an array/);
+    let deep: Record<string, unknown> = { list: [undefined] };
+    for (let i = 0; i < 150; i++) deep = { inner: deep };
+    expect(() => serializeState(deep, owner)).toThrow(/key "0" holds undefined in an array/);
+    // A key that is undefined is dropped, and reads back as undefined all the same.
+    expect(serializeState({ a: undefined, n: 1 }, owner)).toBe('{"n":1}');
   });
 
   it("refuses a state over the backend's limit, naming both sizes", () => {

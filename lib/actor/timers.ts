@@ -7,6 +7,8 @@ import type { Json } from "./types.js";
 
 /** Deliveries of a throwing timeout before it is dropped with an error log. */
 export const MAX_TIMER_ATTEMPTS = 5;
+/** The platform keeps alarm times as int64 nanoseconds since 1970: nothing later than this ms can be set. */
+const LATEST_ALARM_MS = 9_223_372_036_854;
 /** First retry delay of a throwing timeout; doubles per attempt. */
 export const TIMER_RETRY_BASE_MS = 1_000;
 
@@ -31,10 +33,15 @@ export class Timers {
   sendAfter(ms: number, msg: Json, key: string | undefined): string {
     const label = this.#host.label();
     if (!Number.isFinite(ms) || ms < 0) throw new TimerError(`${label}: sendAfter needs a finite delay ≥ 0 ms, got ${ms}.`);
+    // Whole ms, rounded up: the platform's alarm drops the fraction, and an alarm ringing before its timer is due finds nothing.
+    const due = Math.ceil(clock.now() + ms);
+    if (due > LATEST_ALARM_MS) {
+      throw new TimerError(`${label}: sendAfter's delay of ${ms} ms ends past ${new Date(LATEST_ALARM_MS).toISOString()}, the latest time a Durable Object alarm can be set to.`);
+    }
     const timerKey = key ?? crypto.randomUUID();
     const json = JSON.stringify(msg);
     if (json === undefined) throw new TimerError(`${label}: sendAfter's message must be JSON (got ${typeof msg}).`);
-    void this.#change({ op: "set", key: timerKey, due: clock.now() + ms, msg: json });
+    void this.#change({ op: "set", key: timerKey, due, msg: json });
     return timerKey;
   }
 

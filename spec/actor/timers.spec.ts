@@ -203,6 +203,17 @@ describe.each(backends)("Durable timers on %s", (_backend, namespace) => {
   it("refuses a bad delay", async () => {
     const counter = counterOn(namespace, "bad-timer");
     await expect(counter.call({ type: "timer", ms: -5, label: "negative" })).rejects.toThrow(/finite delay ≥ 0 ms, got -5/);
+    // Past what the platform's alarm can hold (it would refuse the alarm after the timer was stored).
+    await expect(counter.call({ type: "timer", ms: Number.MAX_SAFE_INTEGER, label: "never" })).rejects.toThrow(/ends past 2262-04-11T23:47:16\.854Z, the latest time a Durable Object alarm/);
+    expect(await counter.call({ type: "deadline", key: "never" })).toBeNull();
+  });
+
+  it("rounds a fractional delay up to the whole ms the alarm rings at", async () => {
+    const counter = counterOn(namespace, "fraction");
+    await counter.call({ type: "timer", ms: 1_500.5, key: "f", label: "fraction" });
+    const deadline = await counter.call({ type: "deadline", key: "f" });
+    expect(Number.isInteger(deadline)).toBe(true);
+    expect(await runInDurableObject(counter.stub, (_i, state) => state.storage.getAlarm())).toBe(deadline);
   });
 
 });

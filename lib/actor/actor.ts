@@ -105,6 +105,7 @@ export abstract class Actor<Env = Cloudflare.Env, State = unknown, CallMsg = nev
    * Runs on every start of an instance (the first start, and each wake after hibernation or
    * eviction), after `init` or the state load and before any message. `props` are those given to
    * `getServerByName` / routing, when any. A throw fails the message that woke the actor; the next one tries again.
+   * `noreply(state, { continue: msg })` runs `handleContinue(msg)` before that message, as `init`'s `{:continue, m}` does.
    */
   handleStart(state: State, props: unknown): MaybePromise<NoReply<State>> {
     void state;

@@ -10,7 +10,8 @@ export type Envelope =
   | { readonly kind: "request"; readonly request: Request; readonly from: From }
   | { readonly kind: "cast"; readonly msg: unknown; readonly origin: CastOrigin }
   | { readonly kind: "timeout"; readonly row: TimerRow }
-  | { readonly kind: "continue"; readonly msg: unknown }
+  /** `then`, for the continues of a start: where the turn leaves its own continue, to run before the message that woke the actor. */
+  | { readonly kind: "continue"; readonly msg: unknown; readonly then?: { next?: unknown } }
   | { readonly kind: "connect"; readonly upgrade: Upgrade }
   | { readonly kind: "replaced"; readonly id: string }
   | { readonly kind: "frame"; readonly connection: Connection; readonly data: string | ArrayBuffer }

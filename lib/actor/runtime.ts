@@ -418,8 +418,9 @@ export class ActorRuntime {
   }
 
   async #startThenProcess(envelope: Envelope): Promise<void> {
+    let next: unknown;
     try {
-      await this.#start();
+      next = await this.#start();
     } catch (thrown) {
       const error = this.#explain(thrown, "handleStart");
       console.error(`${this.label}: starting (init / handleStart) threw; the actor stays unstarted and the next message tries again`, error);
@@ -429,6 +430,12 @@ export class ActorRuntime {
       this.#rollback();
       this.#failedUnhandled(envelope, error);
       return;
+    }
+    // handleStart's continue (`{:ok, s, {:continue, m}}`), and theirs, run before the message that woke the actor.
+    while (next !== undefined) {
+      const then: { next?: unknown } = {};
+      await this.#runTurn({ kind: "continue", msg: next, then });
+      next = then.next;
     }
     if (envelope.kind !== "start") await this.#runTurn(envelope);
   }
@@ -479,7 +486,9 @@ export class ActorRuntime {
     if (result.kind === "reply" && (envelope.kind === "call" || envelope.kind === "request")) {
       this.#settle(envelope.from, { ok: true, value: result.value });
     }
-    if (result.continue !== undefined) this.#post({ kind: "continue", msg: result.continue }, true);
+    if (result.continue === undefined) return;
+    if (envelope.kind === "continue" && envelope.then) envelope.then.next = result.continue;
+    else this.#post({ kind: "continue", msg: result.continue }, true);
   }
 
   #turnFailed(envelope: Envelope, error: unknown): Promise<void> | undefined {
@@ -528,11 +537,15 @@ export class ActorRuntime {
     }
   }
 
-  /** Loads the saved state (or runs init on the very first start), then handleStart: one turn, committed together. */
-  async #start(): Promise<void> {
+  /**
+   * Loads the saved state (or runs init on the very first start), then handleStart: one turn,
+   * committed together. Returns the continue handleStart asked for, if any.
+   */
+  async #start(): Promise<unknown> {
     const turn = new Turn();
     this.#turn = turn;
     const first = this.#storedAtOpen === undefined;
+    let then: unknown;
     try {
       this.#committed = this.#storedAtOpen;
       this.#state = first ? await this.#behaviour.init() : JSON.parse(this.#storedAtOpen!);
@@ -541,6 +554,7 @@ export class ActorRuntime {
       const kind = (result as { kind?: unknown } | null)?.kind;
       if (kind !== "noreply") throw new InvalidResultError(`${this.label}: handleStart must return noreply(state?), got ${kind ?? typeof result}.`);
       const next = (result as { state?: unknown }).state;
+      then = (result as { continue?: unknown }).continue;
       await this.#commit(next === undefined ? this.#state : next, turn, undefined, first);
     } finally {
       this.#turn = undefined;
@@ -548,6 +562,7 @@ export class ActorRuntime {
     this.#started = true;
     this.#failedStarts = 0;
     this.#release(turn);
+    return then;
   }
 
   /** Saves what the turn changed; returns the storage write to wait for, or undefined when there is nothing to write. */

@@ -47,6 +47,16 @@ describe.each(backends)("Mailbox on %s", (_backend, namespace) => {
     expect(log).toEqual(["init", "start:busy", "end:busy", "call", "continue:3", "continue:2", "continue:1", "rpc:queued"]);
   });
 
+  it("runs handleStart's continue chain before the message that woke the actor", async () => {
+    const counter = counterOn(namespace, "continue-start");
+    await counter.call({ type: "continueOnStart", steps: 2 });
+    await evict(counter);
+    expect((await counter.call({ type: "state" })).log).toEqual(["init", "start", "continue:2", "continue:1"]);
+    await hibernate(counter);
+    await counter.cast({ type: "log", entry: "woke" });
+    expect((await counter.call({ type: "state" })).log).toEqual(["init", "start", "continue:2", "continue:1", "start", "continue:2", "continue:1", "rpc:woke"]);
+  });
+
   it("keeps what a continue chain committed across eviction", async () => {
     const counter = counterOn(namespace, "continue-evict");
     await counter.call({ type: "continue", steps: 2 });

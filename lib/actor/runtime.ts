@@ -432,11 +432,13 @@ export class ActorRuntime {
       return;
     }
     // handleStart's continue (`{:ok, s, {:continue, m}}`), and theirs, run before the message that woke the actor.
-    while (next !== undefined) {
+    while (next !== undefined && this.#started) {
       const then: { next?: unknown } = {};
       await this.#runTurn({ kind: "continue", msg: next, then });
       next = then.next;
     }
+    // A continue that stopped the actor: the message that woke it goes unhandled, as a call deferred at a stop does.
+    if (!this.#started) return this.#failedUnhandled(envelope, new ActorStoppedError(`${this.label} stopped in a continue of handleStart, before handling this ${envelope.kind}.`));
     if (envelope.kind !== "start") await this.#runTurn(envelope);
   }
 

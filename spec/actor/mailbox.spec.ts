@@ -1,11 +1,21 @@
 import { env } from "cloudflare:workers";
 import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it, vi } from "vitest";
-import { getActor, MailboxFullError, RemoteError, SelfCallError } from "../../lib/index.js";
+import { ActorStoppedError, getActor, MailboxFullError, RemoteError, SelfCallError } from "../../lib/index.js";
 import { evict, hibernate } from "../../lib/testing/index.js";
 import { backends, counterOn, uniqueName } from "../helpers.js";
 
-describe.each(backends)("Mailbox on %s", (_backend, namespace) => {
+/** The state an actor saved, read from storage without starting it (on either backend). */
+const savedState = (stub: DurableObjectStub, backend: string) =>
+  runInDurableObject(stub, async (_instance, state) => {
+    const json =
+      backend === "SQLite storage"
+        ? state.storage.sql.exec<{ value: string }>("SELECT value FROM _genparty_meta WHERE key = 'state'").one().value
+        : await state.storage.get<string>("genparty:state");
+    return JSON.parse(json ?? "null") as { n: number };
+  });
+
+describe.each(backends)("Mailbox on %s", (backend, namespace) => {
   it("runs one turn at a time even when a handler awaits a timer", async () => {
     const counter = counterOn(namespace, "serial");
     const a = counter.call({ type: "slowAdd", by: 1, ms: 40, tag: "a" });
@@ -55,6 +65,19 @@ describe.each(backends)("Mailbox on %s", (_backend, namespace) => {
     await hibernate(counter);
     await counter.cast({ type: "log", entry: "woke" });
     expect((await counter.call({ type: "state" })).log).toEqual(["init", "start", "continue:2", "continue:1", "start", "continue:2", "continue:1", "rpc:woke"]);
+  });
+
+  it("leaves the message that woke the actor unhandled when handleStart's continue stops it", async () => {
+    const counter = counterOn(namespace, "continue-stop");
+    await counter.call({ type: "continueOnStart", steps: "stop" });
+    await evict(counter);
+    const error = await counter.call({ type: "add", by: 1 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ActorStoppedError);
+    expect((error as ActorStoppedError).message).toMatch(/stopped \(shutdown\)/);
+    await counter.cast({ type: "add", by: 1 });
+    // Each start stops again; nothing was added.
+    expect(await counter.call({ type: "get" }).catch((e: unknown) => e)).toBeInstanceOf(ActorStoppedError);
+    expect((await savedState(counter.stub, backend)).n).toBe(0);
   });
 
   it("keeps what a continue chain committed across eviction", async () => {

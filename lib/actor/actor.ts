@@ -9,7 +9,7 @@ import { type CallResult, type CastResult, type MaybePromise, type NoReply, nore
 import { type CallAnswer, failedAnswer, toAnswer } from "./answer.js";
 import { ActorRuntime, DEFAULT_MAILBOX_LIMIT } from "./runtime.js";
 import type { SendOrder } from "./sender-order.js";
-import type { Connection, WSMessage } from "../connections/connection.js";
+import { type Connection, ownCopy, sendOwned, type WSMessage } from "../connections/connection.js";
 import type { ActorOptions, CallOptions, CastOrigin, From, Info, Json, MailboxOptions, MailboxStats, ReplyOf } from "./types.js";
 
 /** Phantom key carrying an actor's message and state types to `ActorRef` and the client. */
@@ -204,11 +204,13 @@ export abstract class Actor<Env = Cloudflare.Env, State = unknown, CallMsg = nev
 
   /** Sends to every open connection except the ids in `exclude`. A peer that just left is skipped, never an error. */
   broadcast(message: WSMessage, exclude: readonly string[] | null = NO_IDS): void {
+    // One copy of binary data for every socket, not one each.
+    const data = ownCopy(message);
     for (const connection of this.#runtime.connections.all()) {
       // `null` too, as partyserver takes it: nobody left out.
       if (exclude && exclude.length > 0 && exclude.includes(connection.id)) continue;
       try {
-        connection.send(message);
+        sendOwned(connection, data);
       } catch {
         // Closed between listing and sending; its close event is on its way.
       }

@@ -1,4 +1,4 @@
-import { closeSilently, type Connection, type ConnectionHost, previewConnection } from "../connections/connection.js";
+import { checkStateBudget, closeSilently, type Connection, type ConnectionHost, previewConnection } from "../connections/connection.js";
 import type { ConnectionManager } from "../connections/manager.js";
 import { checkConnectionId, connectionTags } from "../connections/tags.js";
 import { REPLACED_REASON } from "../protocol/frames.js";
@@ -68,6 +68,8 @@ export class SocketTurns {
     const preview = previewConnection(socket, meta, this.#host.host);
     const userTags = await this.#host.getConnectionTags(preview.connection, { request });
     const tags = connectionTags(id, Array.isArray(userTags) ? userTags : []);
+    // Before accept: a hibernating socket accepted with an attachment that doesn't fit could be neither used nor refused.
+    checkStateBudget({ ...meta, tags }, preview.state());
     upgrade.protocol = this.#host.getSubprotocol(upgrade.offered, request);
     upgrade.connection = this.#host.connections.accept(socket, { ...meta, tags }, preview.state());
     return this.#host.handleInfo({ type: "connect", connection: upgrade.connection, request }, this.#host.state());
@@ -85,7 +87,13 @@ export class SocketTurns {
   /** A failed connect turn: the client learns that connecting failed, not why (details stay in the log). */
   refuse(upgrade: Upgrade): void {
     if (upgrade.connection) this.#host.connections.retire(upgrade.connection);
-    else upgrade.socket.accept();
+    else {
+      try {
+        upgrade.socket.accept();
+      } catch {
+        // Accepted for hibernation already, then its attachment was refused: it closes all the same.
+      }
+    }
 
     closeSilently(upgrade.socket, 1011, closeReason(`${this.#host.label()} could not accept the connection (server error).`));
   }

@@ -1,3 +1,4 @@
+import { serializedSize, Unmeasurable } from "./attachment-size.js";
 import { ConnectionStateTooLargeError } from "./errors.js";
 
 /** What a WebSocket frame carries. */
@@ -5,8 +6,6 @@ export type WSMessage = string | ArrayBuffer | ArrayBufferView;
 
 /** The platform's limit on a hibernatable socket's attachment (workerd raised it from 2 KiB to 16 KiB). */
 export const ATTACHMENT_LIMIT_BYTES = 16_384;
-/** Room left for the structured-clone encoding around the JSON-measured content. */
-const ATTACHMENT_SLACK_BYTES = 256;
 
 /** The parts of a connection the runtime keeps beside the user's state. */
 export interface ConnectionMeta {
@@ -134,7 +133,7 @@ const CONNECTION_PROPERTIES: PropertyDescriptorMap = {
     configurable: true,
     enumerable: true,
     value: function (this: WebSocket, data: WSMessage) {
-      if (!bindingOf(this).host.defer({ socket: this, data })) platformSend.call(this, data);
+      sendOwned(this, ownCopy(data));
     },
   },
   close: {
@@ -151,8 +150,11 @@ const CONNECTION_PROPERTIES: PropertyDescriptorMap = {
   serializeAttachment: {
     configurable: true,
     enumerable: true,
-    value: function (this: Connection, value: unknown) {
-      this.setState(value);
+    value: function (this: object, value: unknown) {
+      // Not through this.setState: partyserver tells code that redefines setState to call serializeAttachment from it.
+      const { slot } = bindingOf(this);
+      checkStateBudget(slot.meta, value);
+      slot.write(slot.meta, value ?? null);
     },
   },
   deserializeAttachment: { configurable: true, enumerable: true, value: function (this: object) { return bindingOf(this).slot.state ?? null; } },
@@ -169,43 +171,46 @@ export function toConnection<TState>(socket: WebSocket, slot: StateSlot, host: C
   return socket as Connection<TState>;
 }
 
+/**
+ * A message the caller can't change any more: binary data is copied, since a send held until the
+ * turn commits would otherwise carry whatever the caller's buffer holds by then.
+ */
+export function ownCopy(data: WSMessage): WSMessage {
+  if (typeof data === "string") return data;
+  return data instanceof ArrayBuffer ? data.slice(0) : new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice();
+}
+
+/** A connection's send of data it owns (see {@link ownCopy}): held until the turn commits, or sent now outside a turn. */
+export function sendOwned(socket: WebSocket, data: WSMessage): void {
+  if (!bindingOf(socket).host.defer({ socket, data })) platformSend.call(socket, data);
+}
+
 export function isOpen(connection: WebSocket): boolean {
   return connection.readyState === OPEN;
 }
 
+/** The attachment as the platform stores it (see hibernating.ts): the same budget holds in memory. */
 function attachmentBytes(meta: ConnectionMeta, state: unknown): number {
-  return utf8Length(JSON.stringify({ m: meta, s: state ?? null }, refuseUnmeasurable));
+  return serializedSize({ gp: meta, state: state ?? null });
 }
 
-/**
- * Values JSON writes as `{}` (a Map, a Set, binary data): measured that way they would pass the
- * budget and then fail in the platform's attachment (hibernating) or be kept unmeasured (in memory).
- */
-function refuseUnmeasurable(this: unknown, key: string, value: unknown): unknown {
-  if (value instanceof Map || value instanceof Set || value instanceof ArrayBuffer || ArrayBuffer.isView(value)) {
-    throw new TypeError(`a ${value.constructor.name}${key ? ` at "${key}"` : ""} is not JSON; use an object or an array`);
-  }
-  return value;
-}
-
-function checkStateBudget(meta: ConnectionMeta, state: unknown): void {
+/** Throws ConnectionStateTooLargeError when `meta` and `state` would not fit in a socket attachment. */
+export function checkStateBudget(meta: ConnectionMeta, state: unknown): void {
   let bytes: number;
   try {
     bytes = attachmentBytes(meta, state);
   } catch (error) {
-    throw new ConnectionStateTooLargeError(`Connection ${meta.id}: setState needs a JSON-serializable value (${(error as Error).message}).`);
+    if (!(error instanceof Unmeasurable)) throw error;
+    throw new ConnectionStateTooLargeError(`Connection ${meta.id}: setState needs plain data (${error.message}).`);
   }
-  const limit = ATTACHMENT_LIMIT_BYTES - ATTACHMENT_SLACK_BYTES;
-  if (bytes > limit) {
+  if (bytes > ATTACHMENT_LIMIT_BYTES) {
     const kept = attachmentBytes(meta, null);
     throw new ConnectionStateTooLargeError(
-      `Connection ${meta.id}: the state would take ${bytes - kept} bytes, but a socket attachment holds ${ATTACHMENT_LIMIT_BYTES} bytes and the runtime keeps ${kept + ATTACHMENT_SLACK_BYTES} of them (id, tags, uri), leaving ${limit - kept}. Keep per-connection state small (ids, flags) and larger data in the actor's state or storage. The connection is unchanged.`,
+      kept > ATTACHMENT_LIMIT_BYTES
+        ? `Connection ${meta.id}: its id, tags and URL alone take ${kept} bytes of the ${ATTACHMENT_LIMIT_BYTES} a socket attachment holds. Connect with a shorter URL (query string) or fewer, shorter tags.`
+        : `Connection ${meta.id}: the state would take ${bytes - kept} bytes, but a socket attachment holds ${ATTACHMENT_LIMIT_BYTES} bytes and the runtime keeps ${kept} of them (id, tags, uri), leaving ${ATTACHMENT_LIMIT_BYTES - kept}. Keep per-connection state small (ids, flags) and larger data in the actor's state or storage. The connection is unchanged.`,
     );
   }
-}
-
-function utf8Length(text: string): number {
-  return new TextEncoder().encode(text).byteLength;
 }
 
 /**

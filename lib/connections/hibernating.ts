@@ -1,4 +1,5 @@
 import { type Connection, type ConnectionHost, type ConnectionMeta, isOpen, type StateSlot, toConnection } from "./connection.js";
+import { ConnectionStateTooLargeError } from "./errors.js";
 import type { ConnectionManager } from "./manager.js";
 
 /** Attachment layout. `gp` marks sockets this runtime accepted; others are left alone. */
@@ -9,7 +10,13 @@ interface Attachment {
 
 /** The platform's own methods: a connection's `serializeAttachment` is redirected to its state. */
 function writeAttachment(socket: WebSocket, attachment: Attachment): void {
-  WebSocket.prototype.serializeAttachment.call(socket, attachment);
+  try {
+    WebSocket.prototype.serializeAttachment.call(socket, attachment);
+  } catch (error) {
+    // The budget is checked before this by an estimate that errs high; should the platform still refuse, say so in our terms.
+    if (!/attachment.*larger than/i.test(String(error))) throw error;
+    throw new ConnectionStateTooLargeError(`Connection ${attachment.gp.id}: ${(error as Error).message} Keep per-connection state small.`);
+  }
 }
 
 function readAttachment(socket: WebSocket): Attachment | undefined {

@@ -74,9 +74,40 @@ describe.each(modes)("Connections (%s)", (mode, route, namespace) => {
   it("refuses a Map in state, which JSON would measure as {}, in both modes alike", async () => {
     const socket = await connect(`${room()}?_pk=map`);
     await socket.next();
-    expect(await socket.ask(`bigMap:${ATTACHMENT_LIMIT_BYTES}`)).toBe('ConnectionStateTooLargeError: Connection map: setState needs a JSON-serializable value (a Map at "seen" is not JSON; use an object or an array).');
-    expect(await socket.ask("bigMap:10")).toMatch(/a Map at "seen" is not JSON/);
+    expect(await socket.ask(`bigMap:${ATTACHMENT_LIMIT_BYTES}`)).toBe('ConnectionStateTooLargeError: Connection map: setState needs plain data (a Map at "seen" is not plain data; use an object or an array).');
+    expect(await socket.ask("bigMap:10")).toMatch(/a Map at "seen" is not plain data/);
     expect(await socket.ask("echo:still here")).toBe("still here");
+  });
+
+  it("measures state as the platform stores it, not as JSON: 3,000 fractions are 12 KB of JSON but 27 KB there", async () => {
+    const path = room();
+    const socket = await connect(`${path}?_pk=nums`);
+    await socket.next();
+    expect(await socket.ask("numbers:3000")).toMatch(/^ConnectionStateTooLargeError: Connection nums: the state would take 27\d{3} bytes, but a socket attachment holds 16384/);
+    expect(await socket.ask("numbers:1500")).toBe("big-ok");
+    if (mode === "hibernating") await hibernate(getActor(namespace(), path.split("/")[2]!));
+    expect(JSON.parse(await socket.ask("getstate")).xs).toHaveLength(1500);
+  });
+
+  it("closes a socket whose URL leaves no room in its attachment, instead of leaving it open and deaf", async () => {
+    const socket = await connect(`${room()}?_pk=long&pad=${"p".repeat(17_000)}`);
+    expect(await socket.closed).toMatchObject({ code: 1011 });
+  });
+
+  it("sends each binary frame as it was when sent, though the handler reuses its buffer", async () => {
+    const socket = await connect(`${room()}?_pk=bin`);
+    await socket.next();
+    socket.send("counted:3");
+    await vi.waitFor(() => expect(socket.received).toHaveLength(4));
+    // Binary frames reach the test client as Blobs.
+    const bytes = await Promise.all(socket.received.slice(1).map(async (frame: unknown) => new Uint8Array(await (frame as Blob).arrayBuffer())[0]));
+    expect(bytes.sort()).toEqual([1, 2, 3]);
+  });
+
+  it("lets partyserver code redefine state and setState over serializeAttachment, as its docs say", async () => {
+    const socket = await connect(`${room()}?_pk=redef`);
+    await socket.next();
+    expect(JSON.parse(await socket.ask('redefineOverAttachment:{"x":1}'))).toEqual({ x: 1 });
   });
 
   it("lists no closed connection and tells the actor of the close with the peer's code and reason", async () => {
@@ -171,13 +202,36 @@ describe.each(modes)("Connections (%s)", (mode, route, namespace) => {
   it("refuses invalid tags by closing that socket with 1011", async () => {
     const socket = await connect(`${room()}?_pk=x&badtags=1`);
     expect((await socket.closed).code).toBe(1011);
+    // 200 characters, 400 bytes: the platform counts bytes.
+    const wide = await connect(`${room()}?_pk=y&tags=${encodeURIComponent("é".repeat(200))}`);
+    expect((await wide.closed).code).toBe(1011);
   });
 
-  it("answers 400 to an over-long _pk", async () => {
+  it("answers 400 to an over-long _pk, counted in UTF-8 bytes as the platform counts it", async () => {
     const { SELF } = await import("cloudflare:test");
     const response = await SELF.fetch(`http://spec${room()}?_pk=${"x".repeat(257)}`, { headers: { Upgrade: "websocket" } });
     expect(response.status).toBe(400);
-    expect(await response.text()).toMatch(/1 to 256 characters; got 257/);
+    expect(await response.text()).toMatch(/1 to 256 bytes of UTF-8; got 257/);
+    const wide = await SELF.fetch(`http://spec${room()}?_pk=${encodeURIComponent("é".repeat(200))}`, { headers: { Upgrade: "websocket" } });
+    expect(wide.status).toBe(400);
+    expect(await wide.text()).toMatch(/got 400/);
+  });
+
+  it("ignores frames a replaced socket still sends, calls included: their replies would reach the new socket", async () => {
+    const path = room();
+    const first = await connect(`${path}?_pk=same`);
+    await first.next();
+    const second = await connect(`${path}?_pk=same`);
+    await second.next();
+    await first.closed;
+    // Sent before the old client answers the close.
+    first.send("record:late");
+    first.send(JSON.stringify({ gp: 1, t: "call", id: "late", msg: "from the replaced socket" }));
+    second.send("record:marker");
+    await vi.waitFor(async () => expect(await roomJson<string[]>(`${path}/events`)).toContain("message:same:marker"));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(await roomJson<string[]>(`${path}/events`)).not.toContain("message:same:late");
+    expect(second.received.map(String).filter((frame) => frame.includes('"late"'))).toEqual([]);
   });
 
   it("handles empty, binary and 1 MiB frames", async () => {

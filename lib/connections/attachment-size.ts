@@ -33,8 +33,9 @@ function sizeOf(value: unknown, key: string, depth: number): number {
   if (value === null) return 1;
   if (depth > MAX_DEPTH) throw new Unmeasurable(`the state is nested more than ${MAX_DEPTH} levels deep${at(key)}`);
   if (Array.isArray(value)) {
-    // Tag, length, the items, end tag, property count, length.
-    let bytes = 1 + varintSize(value.length) + 1 + 5 + varintSize(value.length);
+    // Tag, length, the items, end tag, property count (none), length. (An array with holes is
+    // written as index-value pairs, a little more; the platform's own check still catches it.)
+    let bytes = 1 + varintSize(value.length) + 1 + 1 + varintSize(value.length);
     for (let i = 0; i < value.length; i++) bytes += sizeOf(value[i], String(i), depth + 1);
     return bytes;
   }

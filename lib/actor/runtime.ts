@@ -196,12 +196,12 @@ export class ActorRuntime {
     if (isUpgrade(request)) return this.#sockets.upgrade(request);
     if (this.#isFull()) {
       const error = mailboxFull(this.label, this.#options.mailboxLimit, "request");
-      return new Response(error.message, { status: 503, headers: { "retry-after": "1" } });
+      return afterBody(request, new Response(error.message, { status: 503, headers: { "retry-after": "1" } }));
     }
     const { from, outcome } = this.#pending.open("http", timeoutMs, () => timedOut(this.label, timeoutMs));
     this.#post({ kind: "request", request, from });
     this.#pending.arm(from);
-    return responseFor(await outcome, this.label, timeoutMs);
+    return afterBody(request, responseFor(await outcome, this.label, timeoutMs));
   }
 
   async alarm(): Promise<void> {
@@ -686,6 +686,25 @@ export class ActorRuntime {
 }
 
 const noop = () => undefined;
+
+/**
+ * A body the handler never read is read to its end (and dropped) before the response leaves: a
+ * worker that forwarded its request streams the body on, and once the response is sent the platform
+ * fails that stream ("Can't read from request stream after response has been sent") and the next
+ * request can hang. Cancelling it here doesn't reach the sender; reading it does.
+ */
+async function afterBody(request: Request, response: Response): Promise<Response> {
+  if (request.body && !request.bodyUsed) {
+    try {
+      for await (const _chunk of request.body) {
+        // Dropped.
+      }
+    } catch {
+      // The sender gave up: nothing left to wait for.
+    }
+  }
+  return response;
+}
 
 function checkTimeout(ms: number): number {
   if (!Number.isFinite(ms) || ms <= 0) throw new RangeError(`A call timeout must be a positive number of ms, got ${ms}`);

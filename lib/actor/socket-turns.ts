@@ -81,7 +81,7 @@ export class SocketTurns {
     if (!previous) return { kind: "noreply", state: undefined };
     this.#host.connections.retire(previous);
     closeSilently(previous, 1000, REPLACED_REASON);
-    return this.#host.handleInfo({ type: "close", connection: previous, code: 1000, reason: "replaced", wasClean: true }, this.#host.state());
+    return this.#host.handleInfo({ type: "close", connection: previous, code: 1000, reason: "replaced", wasClean: true, replaced: true }, this.#host.state());
   }
 
   /** A failed connect turn: the client learns that connecting failed, not why (details stay in the log). */

@@ -54,7 +54,11 @@ export type Info =
   /** A frame from a client, as it arrived (binary frames as ArrayBuffer). Untrusted input: validate it. */
   | { readonly type: "message"; readonly connection: Connection; readonly data: string | ArrayBuffer }
   /** The client closed (or the connection was replaced by a newer one with the same id: code 1000, wasClean). */
-  | { readonly type: "close"; readonly connection: Connection; readonly code: number; readonly reason: string; readonly wasClean: boolean }
+  /**
+   * `replaced`: a new socket connected with this one's id (a page reload, a reconnect), so this one
+   * was closed (`reason` "replaced"); the client is still there, and its `connect` comes next.
+   */
+  | { readonly type: "close"; readonly connection: Connection; readonly code: number; readonly reason: string; readonly wasClean: boolean; readonly replaced?: true }
   | { readonly type: "error"; readonly connection: Connection; readonly error: unknown };
 
 export interface CallOptions {

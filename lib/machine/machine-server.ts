@@ -164,7 +164,8 @@ export abstract class MachineServer<Env = Cloudflare.Env, M extends AnyStateMach
         return noreply(this.#changed());
       case "close":
         this.#sent.delete(info.connection.id);
-        if (this.#accepts("disconnect", false)) this.#send({ type: "disconnect" }, info.connection.id);
+        // A reload or reconnect with the same id is not a player leaving: the new socket's connect follows.
+        if (!info.replaced && this.#accepts("disconnect", false)) this.#send({ type: "disconnect" }, info.connection.id);
         return noreply(this.#changed());
       case "error":
         return noreply();

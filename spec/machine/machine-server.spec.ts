@@ -228,6 +228,16 @@ describe("Connection events", () => {
     const pinger = getActor(env.PINGER, name);
     await vi.waitFor(async () => expect(((await pinger.call({ type: "pong" })) as { context: { seen: string[] } }).context.seen).toEqual(["+p1", "-p1"]));
   });
+
+  it("tell a reload apart from leaving: a socket replaced by one with its id sends no disconnect", async () => {
+    const name = uniqueName("reload");
+    const first = await connect(`/parties/pinger/${name}?_pk=p1`);
+    await first.next();
+    const again = await connect(`/parties/pinger/${name}?_pk=p1`);
+    const view = JSON.parse(await again.next()) as { msg: { state: { context: { seen: string[] } } } };
+    expect(view.msg.state.context.seen).toEqual(["+p1", "+p1"]);
+    expect((await first.closed).reason).toBe("Replaced by a newer connection with the same id");
+  });
 });
 
 describe("The default view", () => {

@@ -34,6 +34,12 @@ export interface TicTacToeContext {
   line: number[] | null;
   /** Who asked for a rematch since the game ended; it starts once both have. */
   rematch: { x: boolean; o: boolean };
+  /**
+   * Seats whose player's socket closed. The seat stays theirs (a reload or a dropped connection
+   * must not lose a game, nor a result), but it is up for grabs: a newcomer who joins takes it,
+   * and the player left at a finished game can start waiting for a new opponent.
+   */
+  away: { x: boolean; o: boolean };
 }
 
 /**
@@ -46,7 +52,8 @@ export type TicTacToeEvent =
   | { type: "move"; cell: number; connection?: string }
   | { type: "rematch"; connection?: string }
   | { type: "leave"; connection?: string }
-  /** Sent by MachineServer itself when a socket closes (clients can't send it). */
+  /** Sent by MachineServer itself when a socket connects or closes (clients can't send them); a reload is a connect only. */
+  | { type: "connect"; connection?: string }
   | { type: "disconnect"; connection?: string };
 
 /** The eight winning lines of the board (cell indexes). */
@@ -63,6 +70,12 @@ export const LINES = [
 
 const EMPTY_BOARD: readonly Cell[] = Array<Cell>(9).fill(null);
 const other = (mark: Mark): Mark => (mark === "x" ? "o" : "x");
+
+/** Seats a newcomer may take: empty ones, then those whose player went away. */
+function freeSeats(context: TicTacToeContext): Mark[] {
+  const marks: Mark[] = ["x", "o"];
+  return [...marks.filter((mark) => context.players[mark] === null), ...marks.filter((mark) => context.players[mark] !== null && context.away[mark])];
+}
 
 /** The seat a connection holds: null for spectators, and for RPC events, which name no connection. */
 function seatOf(context: TicTacToeContext, connection: string | undefined): Mark | null {
@@ -94,7 +107,9 @@ function moveMsFrom(input: TicTacToeInput | undefined): number {
 /**
  * Tic-tac-toe with a move clock. The first two players to `join` get x and o; x moves first; a
  * player who doesn't move within the clock forfeits. After a game both players may ask for a
- * `rematch` (marks swap, so the other player opens); a player who `leave`s frees the seat.
+ * `rematch` (marks swap, so the other player opens); a player who `leave`s frees the seat. A
+ * player whose tab closes keeps the seat (a reload is the same player) but is marked away: a
+ * newcomer may take the seat, and the player left at a finished game may wait for a new opponent.
  *
  * Every rule is a guard, so an event that breaks one (out of turn, a taken cell, a spectator's
  * move) matches no transition and changes nothing: nobody is told, the board just doesn't move.
@@ -113,9 +128,9 @@ export const ticTacToeMachine = setup({
     isSeated: ({ context, event }) => seatOf(context, event.connection) !== null,
     // An RPC event names no connection, so there is nobody to seat.
     isNewcomer: ({ context, event }) => event.connection !== undefined && seatOf(context, event.connection) === null,
-    hasFreeSeat: ({ context }) => context.players.x === null || context.players.o === null,
+    hasFreeSeat: ({ context }) => freeSeats(context).length > 0,
     // True before the seat is taken: this join is the one that fills the room.
-    isLastFreeSeat: ({ context }) => (context.players.x === null) !== (context.players.o === null),
+    isLastFreeSeat: ({ context }) => freeSeats(context).length === 1,
     isTheirTurn: ({ context, event }) => seatOf(context, event.connection) === context.turn,
     // Clients send any JSON: `cell` may be missing, fractional or a string.
     isFreeCell: ({ context, event }) =>
@@ -126,14 +141,28 @@ export const ticTacToeMachine = setup({
       const seat = seatOf(context, event.connection);
       return seat !== null && context.rematch[other(seat)];
     },
+    // The other seat is held by a player who is here.
+    opponentHere: ({ context, event }) => {
+      const seat = seatOf(context, event.connection);
+      return seat !== null && context.players[other(seat)] !== null && !context.away[other(seat)];
+    },
+    opponentLeft: ({ context, event }) => {
+      const seat = seatOf(context, event.connection);
+      return seat !== null && freeSeats(context).includes(other(seat));
+    },
   },
   actions: {
-    takeSeat: assign(({ context, event }) => ({
-      players: context.players.x === null ? { ...context.players, x: event.connection! } : { ...context.players, o: event.connection! },
-    })),
-    freeSeat: assign(({ context, event }) => ({
-      players: seatOf(context, event.connection) === "x" ? { ...context.players, x: null } : { ...context.players, o: null },
-    })),
+    // An empty seat first; else the seat of a player who went away, who now watches if they come back.
+    takeSeat: assign(({ context, event }) => {
+      const seat = freeSeats(context)[0]!;
+      return { players: { ...context.players, [seat]: event.connection! }, away: { ...context.away, [seat]: false } };
+    }),
+    freeSeat: assign(({ context, event }) => {
+      const seat = seatOf(context, event.connection) === "x" ? "x" : "o";
+      return { players: { ...context.players, [seat]: null }, away: { ...context.away, [seat]: false } };
+    }),
+    markAway: assign(({ context, event }) => ({ away: { ...context.away, [seatOf(context, event.connection)!]: true } })),
+    markBack: assign(({ context, event }) => ({ away: { ...context.away, [seatOf(context, event.connection)!]: false } })),
     clearBoard: assign({
       board: () => [...EMPTY_BOARD],
       turn: "x" as const,
@@ -168,8 +197,11 @@ export const ticTacToeMachine = setup({
     reason: null,
     line: null,
     rematch: { x: false, o: false },
+    away: { x: false, o: false },
   }),
   initial: "waiting",
+  // A player back (a reload, a reconnect) is no longer away.
+  on: { connect: { guard: "isSeated", actions: "markBack" } },
   states: {
     waiting: {
       on: {
@@ -178,8 +210,13 @@ export const ticTacToeMachine = setup({
           { guard: and(["isNewcomer", "hasFreeSeat"]), actions: "takeSeat" },
         ],
         leave: { guard: "isSeated", actions: "freeSeat" },
-        // A player who closes the tab while waiting must not hold the seat forever.
-        disconnect: { guard: "isSeated", actions: "freeSeat" },
+        // A player who closes the tab keeps the seat until a newcomer takes it, or they come back.
+        disconnect: { guard: "isSeated", actions: "markAway" },
+        // Back to an opponent who sat down meanwhile: the game starts.
+        connect: [
+          { guard: and(["isSeated", "opponentHere"]), target: "playing", actions: "markBack" },
+          { guard: "isSeated", actions: "markBack" },
+        ],
       },
     },
     playing: {
@@ -196,19 +233,28 @@ export const ticTacToeMachine = setup({
           { guard: and(["isTheirTurn", "isFreeCell", "fillsBoard"]), target: "finished", actions: ["place", "declareDraw"] },
           { guard: and(["isTheirTurn", "isFreeCell"]), target: "playing", reenter: true, actions: ["place", "passTurn"] },
         ],
-        // No `leave` here: a dropped socket or a reload must not lose a game. A player who is
-        // really gone loses on the clock.
+        // No `leave` here: a dropped socket must not lose a game. A player who is really gone
+        // loses on the clock.
+        disconnect: { guard: "isSeated", actions: "markAway" },
       },
     },
     finished: {
       on: {
+        // The seat of a player who went away can be taken (the result is cleared): a new game starts once both are seated.
+        join: [
+          { guard: and(["isNewcomer", "isLastFreeSeat"]), target: "playing", actions: ["clearBoard", "takeSeat"] },
+          { guard: and(["isNewcomer", "hasFreeSeat"]), target: "waiting", actions: ["clearBoard", "takeSeat"] },
+        ],
         rematch: [
           { guard: and(["isSeated", "opponentWantsRematch"]), target: "playing", actions: ["swapSeats", "clearBoard"] },
+          // Nobody to play again: wait for a new opponent, keeping the seat.
+          { guard: "opponentLeft", target: "waiting", actions: "clearBoard" },
           { guard: "isSeated", actions: "voteRematch" },
         ],
         // The one who stays keeps their mark and waits for a new opponent; the old result is cleared.
         leave: { guard: "isSeated", target: "waiting", actions: ["freeSeat", "clearBoard"] },
-        disconnect: { guard: "isSeated", target: "waiting", actions: ["freeSeat", "clearBoard"] },
+        // A reload must not clear the result: the seat waits for its player, or a newcomer.
+        disconnect: { guard: "isSeated", actions: "markAway" },
       },
     },
   },
@@ -257,7 +303,8 @@ export class TicTacToeRoom extends MachineServer<Cloudflare.Env, typeof ticTacTo
       board: context.board,
       turn: status === "playing" ? context.turn : null,
       you,
-      seats: { x: context.players.x !== null, o: context.players.o !== null },
+      // A seat whose player went away shows as free: a newcomer may take it.
+      seats: { x: context.players.x !== null && !context.away.x, o: context.players.o !== null && !context.away.o },
       deadline: context.deadline,
       moveMs: context.moveMs,
       winner: context.winner,

@@ -148,11 +148,14 @@ function render(state) {
   $("you").textContent = mine ? "You play " + markName(state.you) + "." : "You are watching.";
   $("status").textContent = statusText(state);
   $("move-seconds").textContent = state.moveMs / 1000;
-  const canJoin = state.status === "waiting" && !mine && !(state.seats.x && state.seats.o);
+  const canJoin = state.status !== "playing" && !mine && !(state.seats.x && state.seats.o);
+  // A seat asked for and not got (another tab took the last one): don't ask again on every reconnect.
+  if (!mine && !canJoin) sessionStorage.removeItem(wantsSeatKey);
+  const alone = mine && !state.seats[state.you === "x" ? "o" : "x"];
   $("join").hidden = !canJoin;
   $("rematch").hidden = !(state.status === "finished" && mine);
-  $("rematch").disabled = mine && state.rematch[state.you];
-  $("rematch").textContent = mine && state.rematch[state.you] ? "Waiting for your opponent…" : "Rematch";
+  $("rematch").disabled = mine && !alone && state.rematch[state.you];
+  $("rematch").textContent = alone ? "New game" : mine && state.rematch[state.you] ? "Waiting for your opponent…" : "Rematch";
   $("leave").hidden = !(mine && state.status !== "playing");
   tick();
 }
@@ -172,7 +175,9 @@ function statusText(state) {
       if (state.winner === "draw") return "Draw." + again;
       const who = state.winner === state.you ? "You win" : markName(state.winner) + " wins";
       const how = state.reason === "timeout" ? ": " + markName(other(state.winner)) + " ran out of time." : " with three in a row.";
-      return who + how + again;
+      const left = ["x", "o"].filter((mark) => !state.seats[mark]).map(markName);
+      const gone = left.length ? " " + left.join(" and ") + " left; the seat is free." : "";
+      return who + how + again + gone;
     }
   }
   return String(state.status);

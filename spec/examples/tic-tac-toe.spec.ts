@@ -193,7 +193,7 @@ describe("A tic-tac-toe room", () => {
     expect(await play([duplicate, o], [4])).toMatchObject({ you: "x", board: [null, null, null, null, "x", null, null, null, null] });
   });
 
-  it("frees a waiting player's seat when the tab closes, and the page's rejoin on reconnect takes it back", async () => {
+  it("shows a waiting player's seat free when the tab closes, and gives it back when the tab comes back", async () => {
     const room = uniqueName("waiting");
     const x = await open(room, "x-tab");
     await view(x);
@@ -204,9 +204,88 @@ describe("A tic-tac-toe room", () => {
     x.close(1001, "gone");
     expect(await view(watcher)).toMatchObject({ status: "waiting", seats: { x: false, o: false } });
     const back = await open(room, "x-tab");
-    expect(await view(back)).toMatchObject({ you: "spectator" });
-    send(back, { type: "join" });
-    expect(await view(back)).toMatchObject({ you: "x", seats: { x: true, o: false } });
+    expect(await viewWhere(back, (v) => v.seats.x)).toMatchObject({ you: "x", seats: { x: true, o: false } });
+  });
+
+  it("lets newcomers take the seat of a waiting player who went away, an empty one first; that player then watches", async () => {
+    const room = uniqueName("taken");
+    const x = await open(room, "x-tab");
+    await view(x);
+    send(x, { type: "join" });
+    await view(x);
+    x.close(1001, "gone");
+    const carol = await open(room, "carol");
+    await viewWhere(carol, (v) => !v.seats.x);
+    send(carol, { type: "join" });
+    expect(await viewWhere(carol, (v) => v.you !== "spectator")).toMatchObject({ status: "waiting", you: "o", seats: { x: false, o: true } });
+    const dave = await open(room, "dave");
+    await view(dave);
+    send(dave, { type: "join" });
+    expect(await viewWhere(dave, (v) => v.status === "playing")).toMatchObject({ you: "x" });
+    expect(await view(await open(room, "x-tab"))).toMatchObject({ status: "playing", you: "spectator" });
+  });
+
+  it("starts the game when a waiting player who went away comes back to an opponent", async () => {
+    const room = uniqueName("back");
+    const x = await open(room, "x-tab");
+    await view(x);
+    send(x, { type: "join" });
+    await view(x);
+    x.close(1001, "gone");
+    const carol = await open(room, "carol");
+    await viewWhere(carol, (v) => !v.seats.x);
+    send(carol, { type: "join" });
+    await viewWhere(carol, (v) => v.you === "o");
+    expect(await viewWhere(await open(room, "x-tab"), (v) => v.status === "playing")).toMatchObject({ you: "x", turn: "x" });
+  });
+
+  it("keeps the result and both seats when a player reloads after the game", async () => {
+    const room = uniqueName("after");
+    const [x, o] = await seat(room);
+    await play([x, o], [0, 3, 1, 4, 2]);
+    await viewWhere(o, (v) => v.status === "finished");
+    o.close(1001, "reload");
+    await o.closed;
+    const reloaded = await open(room, "o-tab");
+    expect(await viewWhere(reloaded, (v) => v.seats.o)).toMatchObject({ status: "finished", you: "o", winner: "x", line: [0, 1, 2], seats: { x: true, o: true } });
+    send(reloaded, { type: "rematch" });
+    send(x, { type: "rematch" });
+    expect(await viewWhere(x, (v) => v.status === "playing")).toMatchObject({ you: "o" });
+  });
+
+  it("lets the player left at a finished game wait for a new opponent, whose join starts the next game", async () => {
+    const room = uniqueName("ghost");
+    const game = getActor(env.TIC_TAC_TOE, room);
+    const [x, o] = await seat(room, 3);
+    await play([x, o], [4]);
+    o.close(1001, "closed the tab");
+    await advanceClock(3_000, game);
+    // o ran out of time, away: its seat shows free, and the one left can start over.
+    expect(await viewWhere(x, (v) => v.status === "finished")).toMatchObject({ winner: "x", reason: "timeout", seats: { x: true, o: false } });
+    send(x, { type: "rematch" });
+    expect(await viewWhere(x, (v) => v.status === "waiting")).toMatchObject({ you: "x", board: EMPTY, winner: null, seats: { x: true, o: false } });
+    const carol = await open(room, "carol");
+    await view(carol);
+    send(carol, { type: "join" });
+    expect(await viewWhere(carol, (v) => v.status === "playing")).toMatchObject({ you: "o", turn: "x" });
+  });
+
+  it("seats a newcomer at a finished game whose players both went away", async () => {
+    const room = uniqueName("empty");
+    const game = getActor(env.TIC_TAC_TOE, room);
+    const [x, o] = await seat(room, 3);
+    x.close(1001, "gone");
+    o.close(1001, "gone");
+    await Promise.all([x.closed, o.closed]);
+    await advanceClock(3_000, game);
+    const carol = await open(room, "carol");
+    expect(await view(carol)).toMatchObject({ status: "finished", reason: "timeout", seats: { x: false, o: false } });
+    send(carol, { type: "join" });
+    expect(await viewWhere(carol, (v) => v.you !== "spectator")).toMatchObject({ status: "waiting", you: "x", board: EMPTY, winner: null });
+    const dave = await open(room, "dave");
+    await view(dave);
+    send(dave, { type: "join" });
+    expect(await viewWhere(dave, (v) => v.status === "playing")).toMatchObject({ you: "o" });
   });
 
   it("starts a rematch once both ask, the marks swapped so the other player opens", async () => {

@@ -31,8 +31,11 @@ export type ClientFrame = { type: "say"; text: string } | { type: "who" };
  */
 export type RoomFrame =
   | { type: "welcome"; name: string; history: readonly ChatMessage[]; who: readonly string[] }
-  | { type: "message"; message: ChatMessage }
+  /** `mine`: on the sender's own copy only (two tabs may share a name). */
+  | { type: "message"; message: ChatMessage; mine?: true }
   | { type: "joined"; name: string; who: readonly string[] }
+  /** A client came back on a new socket (a reload, a reconnect) under another name. */
+  | { type: "renamed"; from: string; to: string; who: readonly string[] }
   | { type: "left"; name: string; who: readonly string[] }
   | { type: "who"; who: readonly string[] }
   | { type: "error"; error: string };
@@ -56,6 +59,11 @@ export type RoomFrame =
 export class ChatRoom extends Server {
   /** Loaded on every start, so also after a wake from hibernation; written through on each message. */
   #history: readonly ChatMessage[] = [];
+  /**
+   * Names of sockets just replaced by a new one with the same id (a reload, a reconnect, a rename).
+   * The replaced close and the new connect run back to back, so the instance can't sleep between.
+   */
+  readonly #returning = new Map<string, string>();
 
   override async onStart() {
     this.#history = (await this.ctx.storage.get<ChatMessage[]>(HISTORY_KEY)) ?? [];
@@ -66,7 +74,12 @@ export class ChatRoom extends Server {
     connection.setState({ name });
     const who = this.#who();
     send(connection, { type: "welcome", name, history: this.#history, who });
-    this.#broadcast({ type: "joined", name, who }, [connection.id]);
+    const before = this.#returning.get(connection.id);
+    this.#returning.delete(connection.id);
+    // The same client back: no "left" and "joined" for a reload, and a rename said as such.
+    if (before === undefined) this.#broadcast({ type: "joined", name, who }, [connection.id]);
+    else if (before !== name) this.#broadcast({ type: "renamed", from: before, to: name, who }, [connection.id]);
+    else this.#broadcast({ type: "who", who }, [connection.id]);
   }
 
   override async onMessage(connection: Connection, message: WSMessage) {
@@ -82,14 +95,17 @@ export class ChatRoom extends Server {
         await this.ctx.storage.put(HISTORY_KEY, history);
         this.#history = history;
         // The sender too, so every client shows the room's order and the server's timestamp.
-        return this.#broadcast({ type: "message", message: said });
+        this.#broadcast({ type: "message", message: said }, [connection.id]);
+        return send(connection, { type: "message", message: said, mine: true });
       }
       default:
         return frame satisfies never;
     }
   }
 
-  override onClose(connection: Connection) {
+  override onClose(connection: Connection, _code: number, reason: string) {
+    // A newer socket with this id replaced this one (genparty's reason): its onConnect comes next.
+    if (reason === "replaced") return void this.#returning.set(connection.id, nameOf(connection));
     // Closing sockets are never listed by getConnections, so it is already out of `who`.
     this.#broadcast({ type: "left", name: nameOf(connection), who: this.#who() });
   }

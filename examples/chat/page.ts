@@ -104,13 +104,17 @@ function receive(frame) {
       $("name").value = me;
       localStorage.setItem("genparty-chat-name", me);
       $("log").replaceChildren();
-      frame.history.forEach(say);
+      // History can't tell tabs apart: a message under this tab's name counts as its own.
+      frame.history.forEach((message) => say(message, message.name === me));
       note("You joined as " + me + ".");
       return people(frame.who);
     case "message":
-      return say(frame.message);
+      return say(frame.message, frame.mine === true);
     case "joined":
       note(frame.name + " joined.");
+      return people(frame.who);
+    case "renamed":
+      note(frame.from + " is now " + frame.to + ".");
       return people(frame.who);
     case "left":
       note(frame.name + " left.");
@@ -122,14 +126,14 @@ function receive(frame) {
   }
 }
 
-function say(message) {
+function say(message, mine) {
   const time = document.createElement("time");
   time.dateTime = new Date(message.at).toISOString();
   time.textContent = new Date(message.at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
   const who = document.createElement("span");
   who.className = "who";
   who.textContent = message.name;
-  add(message.name === me ? "mine" : "", time, who, message.text);
+  add(mine ? "mine" : "", time, who, message.text);
 }
 
 function note(text, className = "note") {

@@ -51,11 +51,12 @@ describe("A chat room", () => {
 
     const before = Date.now();
     say(ada, "hello");
-    // The sender gets its own message too, stamped by the server.
+    // The sender gets its own message too, stamped by the server, and marked as its own (two tabs may share a name).
     for (const socket of [ada, bob]) {
-      const { message } = await next(socket, "message");
-      expect(message).toMatchObject({ name: "Ada", text: "hello" });
-      expect(message.at).toBeGreaterThanOrEqual(before);
+      const frame = await next(socket, "message");
+      expect(frame.message).toMatchObject({ name: "Ada", text: "hello" });
+      expect(frame.message.at).toBeGreaterThanOrEqual(before);
+      expect(frame.mine).toBe(socket === ada ? true : undefined);
     }
     expect(await bob.ask(JSON.stringify({ type: "who" }))).toBe(JSON.stringify({ type: "who", who: ["Ada", "Bob"] }));
 
@@ -84,8 +85,17 @@ describe("A chat room", () => {
     expect(await next(renamed, "welcome")).toMatchObject({ name: "Ada Lovelace", who: ["Ada Lovelace", "Bob"] });
     // The page checks for this reason so that it doesn't reconnect the socket it replaced.
     expect((await ada.closed).reason).toMatch(/^Replaced/);
-    expect(await next(bob, "left")).toMatchObject({ name: "Ada" });
-    expect(await next(bob, "joined")).toEqual({ type: "joined", name: "Ada Lovelace", who: ["Ada Lovelace", "Bob"] });
+    // Said as a rename: not "Ada left" and "Ada Lovelace joined".
+    expect(await next(bob, "renamed")).toEqual({ type: "renamed", from: "Ada", to: "Ada Lovelace", who: ["Ada Lovelace", "Bob"] });
+  });
+
+  it("tells the others nothing but who is here when a tab reconnects under the same name", async () => {
+    const room = uniqueName("reconnect");
+    await joined(room, "ada-tab", "Ada");
+    const bob = await joined(room, "bob-tab", "Bob");
+    const again = await join(room, "ada-tab", "Ada");
+    expect(await next(again, "welcome")).toMatchObject({ name: "Ada" });
+    expect(JSON.parse(await bob.next())).toEqual({ type: "who", who: ["Ada", "Bob"] });
   });
 
   it("answers GET with { who, history } and any other method with 405", async () => {

@@ -64,7 +64,7 @@ export class Counter extends Actor<Cloudflare.Env, CounterState, CounterCall, Co
         // No state given: the current one is kept.
         return reply(state.n);
       case "incr": {
-        const n = state.n + (msg.by ?? 1);
+        const n = countAfter(state.n, msg.by ?? 1);
         return reply(n, { ...state, n });
       }
       case "kv.get":
@@ -91,7 +91,8 @@ export class Counter extends Actor<Cloudflare.Env, CounterState, CounterCall, Co
   override handleCast(msg: CounterCast, state: CounterState) {
     switch (msg.type) {
       case "add":
-        return noreply({ ...state, n: state.n + msg.by });
+        // A cast has nobody to answer: a count that would lose precision fails the turn (logged), and n stays.
+        return noreply({ ...state, n: countAfter(state.n, msg.by) });
       default:
         return unreachable(msg.type);
     }
@@ -126,6 +127,9 @@ export class Counter extends Actor<Cloudflare.Env, CounterState, CounterCall, Co
     const msg = await toCall(request);
     // Bad input is answered here, so handleCall can trust its messages (RPC callers are typed).
     if (msg instanceof Response) return reply(msg);
+    if (msg.type === "incr" && !Number.isSafeInteger(state.n + (msg.by ?? 1))) {
+      return reply(error(409, `The count would pass ${Number.MAX_SAFE_INTEGER} (or go below its negative), where it can't be exact.`));
+    }
     if (msg.type === "kv.put" && !Object.hasOwn(state.kv, msg.key) && Object.keys(state.kv).length >= MAX_KV_KEYS) {
       return reply(error(409, `The store is full (${MAX_KV_KEYS} keys); overwrite an existing key instead.`));
     }
@@ -139,7 +143,7 @@ export class Counter extends Actor<Cloudflare.Env, CounterState, CounterCall, Co
 async function toCall(request: Request): Promise<CounterCall | Response> {
   const path = new URL(request.url).pathname;
   const route = `${request.method} ${path.replace(/\/+$/, "") || "/"}`;
-  if (route === "GET /") return { type: "get" };
+  if (route === "GET /" || route === "HEAD /") return { type: "get" };
   if (route === "POST /incr") {
     const body = await readJson(request, {});
     const by = isObject(body) ? (body.by ?? 1) : undefined;
@@ -167,7 +171,14 @@ async function toCall(request: Request): Promise<CounterCall | Response> {
       return { type: "kv.put", key, value };
     }
   }
-  return error(404, `No route ${request.method} ${path}. Try GET /, POST /incr, GET or PUT /kv/:key, POST or DELETE /reset.`);
+  return error(404, `No route ${request.method} ${path}. Try GET /, POST /incr, POST /add, GET or PUT /kv/:key, POST or DELETE /reset.`);
+}
+
+/** The count after adding `by`, as long as a number holds it exactly. */
+function countAfter(n: number, by: number): number {
+  const next = n + by;
+  if (!Number.isSafeInteger(next)) throw new RangeError(`The count would pass ${Number.MAX_SAFE_INTEGER} (or go below its negative), where it can't be exact.`);
+  return next;
 }
 
 /** Own keys only: a key like "constructor" must not find Object.prototype's. */

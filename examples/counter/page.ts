@@ -87,13 +87,24 @@ const actions = {
   put: () => {
     let value;
     try { value = JSON.parse($("value").value); } catch { return void ($("last").textContent = "The value must be JSON, e.g. \\"teal\\" or 42."); }
-    return api("PUT", "/kv/" + encodeURIComponent($("key").value), value);
+    const path = keyPath();
+    return path && api("PUT", path, value);
   },
-  get: () => api("GET", "/kv/" + encodeURIComponent($("key").value)),
+  get: () => {
+    const path = keyPath();
+    return path && api("GET", path);
+  },
 };
+// "." and ".." would be read as path steps by the URL, not as keys.
+function keyPath() {
+  const key = $("key").value;
+  if (key === "." || key === "..") return void ($("last").textContent = 'A key can\'t be "." or "..".');
+  return "/kv/" + encodeURIComponent(key);
+}
 document.addEventListener("click", (event) => {
   const go = event.target.closest("[data-go]")?.dataset.go;
-  if (go) actions[go]().catch((error) => ($("last").textContent = String(error)));
+  // Some actions answer at once (bad input) without a promise.
+  if (go) Promise.resolve(actions[go]()).catch((error) => ($("last").textContent = String(error)));
 });
 refresh();
 </script>

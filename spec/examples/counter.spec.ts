@@ -52,6 +52,21 @@ describe("The counter's JSON API", () => {
     expect(await counter(name).call({ type: "incr", by: -2 })).toBe(4);
   });
 
+  it("refuses a count past what a number holds exactly, by call (409) and by cast (dropped)", async () => {
+    const name = uniqueName("huge");
+    expect(await api(name, "POST", "/incr", { by: Number.MAX_SAFE_INTEGER })).toMatchObject({ status: 200, answer: { reply: Number.MAX_SAFE_INTEGER } });
+    expect(await api(name, "POST", "/incr", { by: 1 })).toMatchObject({ status: 409, answer: { error: expect.stringMatching(/would pass 9007199254740991/) } });
+    await api(name, "POST", "/add", { by: 1 });
+    expect((await api(name, "GET", "/")).answer.reply).toBe(Number.MAX_SAFE_INTEGER);
+    await expect(counter(name).call({ type: "incr", by: 1 })).rejects.toThrow(/would pass 9007199254740991/);
+  });
+
+  it("answers HEAD / as GET / without a body", async () => {
+    const response = await SELF.fetch(`http://examples/counter/${uniqueName("head")}`, { method: "HEAD", headers: { accept: "application/json" } });
+    expect(response.status).toBe(200);
+    expect(await response.text()).toBe("");
+  });
+
   it("increments by 1 when POST /incr has no body", async () => {
     const name = uniqueName("no-body");
     const response = await SELF.fetch(`http://examples/counter/${name}/incr`, { method: "POST" });
@@ -95,7 +110,7 @@ describe("The counter's JSON API", () => {
     ["PUT /kv/:key with a value over 1 KiB", "PUT", "/kv/k", "x".repeat(1_024), 413, /A value is at most 1024 bytes of JSON/],
     ["a key over 128 characters", "GET", `/kv/${"k".repeat(129)}`, undefined, 400, /A key is 1 to 128 characters/],
     ["a key that isn't valid URL encoding", "GET", "/kv/%E0%A4%A", undefined, 400, /A key is 1 to 128 characters, URL-encoded/],
-    ["an unknown route", "POST", "/double", undefined, 404, /No route POST \/double\. Try GET \/, POST \/incr, GET or PUT \/kv\/:key, POST or DELETE \/reset\./],
+    ["an unknown route", "POST", "/double", undefined, 404, /No route POST \/double\. Try GET \/, POST \/incr, POST \/add, GET or PUT \/kv\/:key, POST or DELETE \/reset\./],
     ["a known path with another method", "DELETE", "/kv/k", undefined, 404, /No route DELETE \/kv\/k/],
   ] as const)("answers %s with a JSON error and changes nothing", async (_case, method, path, body, status, message) => {
     const name = uniqueName("bad");

@@ -239,9 +239,11 @@ export class ActorRuntime {
   }
 
   socketMessage(connection: Connection, data: string | ArrayBuffer): void {
-    // A socket replaced by a newer one with its id (or closed by the server) speaks for nobody: its calls would answer the new one.
-    if (this.connections.isRetired(connection)) return;
-    if (isProtocolFrame(data)) return this.#socketCalls.receive(connection, data);
+    if (isProtocolFrame(data)) {
+      // A socket replaced by a newer one with its id (or closed by the server) speaks for nobody: its calls would answer the new one.
+      // (Other frames are checked when their turn comes, see #isRelevant.)
+      return this.connections.isRetired(connection) ? undefined : this.#socketCalls.receive(connection, data);
+    }
     this.#admit({ kind: "frame", connection, data });
   }
 

@@ -696,7 +696,8 @@ const noop = () => undefined;
  * request can hang. Cancelling it here doesn't reach the sender; reading it does.
  */
 async function afterBody(request: Request, response: Response): Promise<Response> {
-  if (request.body && !request.bodyUsed) {
+  // Not a body the handler streams on: into the response itself, or piped somewhere (which locks it).
+  if (request.body && !request.bodyUsed && !request.body.locked && response.body !== request.body) {
     try {
       for await (const _chunk of request.body) {
         // Dropped.

@@ -189,4 +189,10 @@ describe("HTTP requests", () => {
     // Before, the platform stopped the forwarded stream once the response left: 1 chunk read.
     expect(pulled).toBe(21);
   });
+
+  it("leave a body the handler answers with to the response", async () => {
+    const name = uniqueName("echo");
+    const response = await env.COUNTER.getByName(name).fetch(`http://do/counter/${name}/echo`, { method: "PUT", body: "x".repeat(100_000) });
+    expect(await response.text()).toHaveLength(100_000);
+  });
 });

@@ -33,7 +33,16 @@ interface Startable {
 
 /** Starts the object behind `stub`; a failed start (e.g. `onStart` threw) is thrown here as its class. */
 export async function startObject(stub: unknown, props: unknown): Promise<void> {
-  const started = await (stub as Startable).__genpartyStart(props);
+  let started: CallEnvelope;
+  try {
+    started = await (stub as Startable).__genpartyStart(props);
+  } catch (error) {
+    // A plain Durable Object (not yet moved to genparty, say): partyserver sent it props in a header it read itself.
+    if (error instanceof TypeError && error.message.includes("__genpartyStart")) {
+      throw new TypeError(`props can only be handed to a genparty Actor or Server; this object's class is neither (${error.message}). Route to it without props, or move the class to genparty.`);
+    }
+    throw error;
+  }
   if (!started.ok) throw fromWire(started.error);
 }
 

@@ -77,7 +77,8 @@ function bindingsOf(env: object): Bindings {
 export async function routePartykitRequest(request: Request, env: object = workerEnv, options: PartyServerOptions = {}): Promise<Response | null> {
   // Checked here, before any request reaches an object, so bad options fail on every path alike.
   const { methods: retriedMethods } = checkRetryOptions(options.routingRetry);
-  const prefix = (options.prefix ?? "parties").split("/").filter(Boolean);
+  // `||`, as partyserver reads it: an empty prefix is the default one.
+  const prefix = (options.prefix || "parties").split("/").filter(Boolean);
   const parts = new URL(request.url).pathname.split("/").filter(Boolean);
   if (parts.length < prefix.length + 2 || prefix.some((segment, i) => parts[i] !== segment)) return null;
   const party = parts[prefix.length]!;
@@ -95,9 +96,12 @@ export async function routePartykitRequest(request: Request, env: object = worke
   const lobby: Lobby = { party: toKebab(className), className, name };
   const upgrade = isUpgrade(request);
   const hook = upgrade ? options.onBeforeConnect : options.onBeforeRequest;
-  let forwarded = request;
+  // A copy, as partyserver makes: a request a worker received has fixed headers, and hooks set some.
+  let forwarded = new Request(request);
+  forwarded.headers.set("x-partykit-namespace", lobby.party);
+  if (options.jurisdiction) forwarded.headers.set("x-partykit-jurisdiction", options.jurisdiction);
   if (hook) {
-    const outcome = await hook(request, lobby);
+    const outcome = await hook(forwarded, lobby);
     if (outcome instanceof Response) return upgrade ? outcome : withCors(outcome, cors);
     if (outcome instanceof Request) forwarded = outcome;
   }

@@ -1,4 +1,4 @@
-import { runInDurableObject } from "cloudflare:test";
+import { runInDurableObject, SELF } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { getServerByName, routePartykitRequest, Server, toKebab } from "../../lib/index.js";
@@ -40,10 +40,19 @@ describe("routePartykitRequest", () => {
     expect(await bad?.text()).toMatch(/not valid URL encoding/);
   });
 
-  it("honours a custom prefix, nested or not", async () => {
+  it("honours a custom prefix, nested or not; an empty one is the default, as in partyserver", async () => {
     const name = uniqueName("prefix");
     expect(await (await routePartykitRequest(request(`/api/rooms/chat-server/${name}/name`), env, { prefix: "api/rooms" }))?.text()).toBe(name);
     expect(await routePartykitRequest(request(`/parties/chat-server/${name}`), env, { prefix: "api/rooms" })).toBeNull();
+    expect(await (await routePartykitRequest(request(`/parties/chat-server/${name}/name`), env, { prefix: "" }))?.text()).toBe(name);
+  });
+
+  it("hands the hooks a copy they may change, with x-partykit-namespace set, as partyserver does", async () => {
+    const name = uniqueName("copy");
+    // Through the fixture worker, whose fetch handler gets a request with headers it can't change.
+    const response = await SELF.fetch(`http://spec/hooked/chat-server/${name}/headers`);
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({ "x-user": "alice", "x-partykit-namespace": "chat-server" });
   });
 
   it("lets onBeforeRequest answer, or replace the request", async () => {
@@ -112,6 +121,12 @@ describe("getServerByName", () => {
   it("starts an Actor too (its handleStart runs)", async () => {
     const stub = await getServerByName(env.COUNTER, uniqueName("start-actor"));
     expect(await stub.call({ type: "get" })).toBe(0);
+  });
+
+  it("says so when props go to an object that isn't a genparty Actor or Server", async () => {
+    await expect(getServerByName(env.FLAKY as never, uniqueName("plain"), { props: { any: 1 } })).rejects.toThrow(
+      /props can only be handed to a genparty Actor or Server; this object's class is neither/,
+    );
   });
 });
 

@@ -138,6 +138,16 @@ export class KvStore implements Store {
     return run;
   }
 
+  wiped(name: string | undefined): Promise<void> {
+    return this.#serially(async () => {
+      this.#timers = new Map();
+      this.#seq = 0;
+      if (name !== undefined) await this.#storage.put(NAME, name);
+      this.#armed = undefined;
+      await this.#arm();
+    });
+  }
+
   alarmFired(): void {
     this.#armed = undefined;
   }

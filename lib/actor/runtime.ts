@@ -16,7 +16,7 @@ import { type SendOrder, SenderOrder } from "./sender-order.js";
 import { closeReason, isBenignTeardown, isUpgrade } from "./sockets.js";
 import { checkStateSize, serializeState } from "./state-json.js";
 import { explainFrozenWrite, freezeState } from "./frozen-state.js";
-import { type AlarmApi, alarmApi, openStore, type Store } from "./storage.js";
+import { type AlarmApi, alarmApi, openStore, type Store, watchDeleteAll } from "./storage.js";
 import { SocketTurns } from "./socket-turns.js";
 import { Timers } from "./timers.js";
 import { Turn } from "./turn.js";
@@ -86,6 +86,11 @@ export class ActorRuntime {
     this.#options = options;
     this.platformAlarm = alarmApi(ctx.storage);
     this.#store = openStore(ctx.storage, this.platformAlarm);
+    // Nothing is stored any more: the next commit writes the state again, whatever it is.
+    watchDeleteAll(ctx.storage, () => {
+      this.#committed = undefined;
+      return this.#store.wiped(this.#ctx.id.name ?? this.#name);
+    });
     this.#host = {
       roomName: () => this.#ctx.id.name ?? this.#name ?? this.id,
       defer: (operation) => {

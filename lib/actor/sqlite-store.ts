@@ -123,6 +123,14 @@ export class SqliteStore implements Store {
     return true;
   }
 
+  async wiped(name: string | undefined): Promise<void> {
+    this.#sql.exec(SCHEMA);
+    if (name !== undefined) this.#sql.exec("INSERT OR REPLACE INTO _genparty_meta (key, value) VALUES ('name', ?)", name);
+    this.#timedBefore = undefined;
+    this.#armed = undefined;
+    this.#armSync();
+  }
+
   #armSync(notBefore?: number): void {
     const next = alarmTime(this.#sql.exec<{ due: number | null }>("SELECT MIN(due) AS due FROM _genparty_timers").one().due, notBefore);
     if (next === this.#armed) return;

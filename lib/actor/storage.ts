@@ -70,6 +70,12 @@ export interface Store {
    * an alarm it finds set; the alarm handler, for one that fires with no timer due.
    */
   adoptAlarm(time: number): Promise<boolean>;
+  /**
+   * The object's storage was wiped (`ctx.storage.deleteAll()`): state, name and timers are gone.
+   * Makes the store usable again (SQLite's tables), stores `name` again, and deletes the alarm,
+   * which has no timer left to ring for.
+   */
+  wiped(name: string | undefined): Promise<void>;
 }
 
 /**
@@ -92,6 +98,22 @@ export function alarmApi(storage: DurableObjectStorage): AlarmApi {
   const set = storage.setAlarm.bind(storage);
   const remove = storage.deleteAlarm.bind(storage);
   return { get: () => get(), set: (time) => set(time), delete: () => remove() };
+}
+
+/**
+ * Tells the store when user code wipes storage with `ctx.storage.deleteAll()`: it takes genparty's
+ * own tables and keys with it, and every later turn would fail on them.
+ */
+export function watchDeleteAll(storage: DurableObjectStorage, wiped: () => Promise<void>): void {
+  const deleteAll = storage.deleteAll.bind(storage);
+  Object.defineProperty(storage, "deleteAll", {
+    configurable: true,
+    writable: true,
+    value: async (options?: DurableObjectPutOptions) => {
+      await deleteAll(options);
+      await wiped();
+    },
+  });
 }
 
 export function openStore(storage: DurableObjectStorage, alarm: AlarmApi): Store {

@@ -200,6 +200,22 @@ describe.each(backends)("Durable timers on %s", (_backend, namespace) => {
     expect(await runInDurableObject(counter.stub, (instance) => instance.timerDeadline("o"))).toBeNull();
   });
 
+  it("keeps timers and state working after ctx.storage.deleteAll(), which wipes them with the rest", async () => {
+    const counter = counterOn(namespace, "wiped");
+    await counter.call({ type: "add", by: 2 });
+    await counter.call({ type: "timer", ms: 5_000, key: "before", label: "before" });
+    await runInDurableObject(counter.stub, (_i, state) => state.storage.deleteAll());
+    expect(await counter.call({ type: "deadline", key: "before" })).toBeNull();
+    expect(await runInDurableObject(counter.stub, (_i, state) => state.storage.getAlarm())).toBeNull();
+    // The actor's state in memory is saved again by the next turn.
+    expect(await counter.call({ type: "add", by: 1 })).toBe(3);
+    await counter.call({ type: "timer", ms: 1_000, key: "after", label: "after" });
+    await advanceClock(5_000, counter);
+    await evict(counter);
+    expect(await counter.call({ type: "get" })).toBe(3);
+    expect(timeouts((await counter.call({ type: "state" })).log)).toEqual(["timeout:after:after"]);
+  });
+
   it("refuses a bad delay", async () => {
     const counter = counterOn(namespace, "bad-timer");
     await expect(counter.call({ type: "timer", ms: -5, label: "negative" })).rejects.toThrow(/finite delay ≥ 0 ms, got -5/);

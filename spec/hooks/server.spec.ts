@@ -252,6 +252,19 @@ describe("Server alarms", () => {
     const seen = await roomJson<string[]>(`/parties/alarm-server/${name}/events`);
     expect(seen.slice(-3)).toEqual([`start:${name}:null`, `user alarm:${name}:retry 0, due passed`, `alarm:${name}`]);
   });
+
+  it("still set and ring after the room wiped its storage with ctx.storage.deleteAll()", async () => {
+    const name = uniqueName("wipe");
+    const socket = await connect(`/parties/chat-server/${name}?_pk=w`);
+    await socket.next();
+    expect(await socket.ask("alarm:60000")).toMatch(/^alarm set for \d+$/);
+    await runInDurableObject(env.ChatServer.getByName(name), (_instance, state) => state.storage.deleteAll());
+    // The alarm set before was wiped with the rest (genparty keeps it in storage).
+    expect(await runInDurableObject(env.ChatServer.getByName(name), (_instance, state) => state.storage.getAlarm())).toBeNull();
+    expect(await socket.ask("alarm:500")).toMatch(/^alarm set for \d+$/);
+    await advanceClock(1_000, env.ChatServer.getByName(name));
+    expect(await roomJson<string[]>(`/parties/chat-server/${name}/events`)).toContain(`alarm:${name}`);
+  });
 });
 
 describe("Server start-up", () => {

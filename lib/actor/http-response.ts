@@ -13,7 +13,10 @@ export function responseFor(outcome: Outcome, label: string, timeoutMs: number):
 
 export function errorResponse(error: GenpartyError, label: string, timeoutMs?: number): Response {
   if (error instanceof CallTimeoutError) {
-    return new Response(`${label} did not answer this request within ${timeoutMs} ms. Answer sooner, or reply first and finish the work in a later turn.`, { status: 504 });
+    return new Response(
+      `${label} did not answer this request within ${timeoutMs} ms of its arrival (time spent queued behind other messages, or in a slow start, counts). Answer sooner, or reply first and finish the work in a later turn.`,
+      { status: 504 },
+    );
   }
   if (error instanceof ActorStoppedError) return new Response(error.message, { status: 503 });
   // A setup mistake, not a secret: say how to fix it.

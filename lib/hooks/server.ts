@@ -51,6 +51,8 @@ export class Server<Env = Cloudflare.Env, Props = Record<string, unknown>> exten
   #inUserAlarm = false;
 
   constructor(ctx: DurableObjectState, env: Env) {
+    // Before anything is set up: a class that can't work must not touch the object's storage.
+    refuseReservedNames(new.target);
     super(ctx, env);
     mapAlarmsOntoTimers(ctx.storage, this);
     // The seed README tells users to implement alarm(). Ours stays the entry point, so the one alarm
@@ -181,4 +183,25 @@ function runHook<T>(hook: string, run: () => T | PromiseLike<T>): T | Promise<T>
   return Promise.resolve(result).catch((error: unknown) => {
     throw new HookError(hook, error);
   });
+}
+
+/**
+ * Methods of the actor underneath that the runtime (or the alarm mapping) calls on the instance. A
+ * partyserver class may well have a helper with one of these names: it would replace genparty's
+ * own, and the room would fail in ways that point nowhere near it.
+ */
+const RESERVED = ["init", "handleStart", "handleCall", "handleCast", "handleInfo", "handleRequest", "handleContinue", "now", "sendAfter", "cancelTimer", "timerDeadline"];
+const checked = new WeakSet<object>();
+
+function refuseReservedNames(target: object): void {
+  if (checked.has(target)) return;
+  for (let proto = (target as { prototype: object }).prototype; proto && proto !== Server.prototype; proto = Object.getPrototypeOf(proto) as object) {
+    const name = RESERVED.find((reserved) => Object.hasOwn(proto, reserved));
+    if (name !== undefined) {
+      throw new TypeError(
+        `${(target as { name: string }).name} defines ${name}(), a method genparty's Server runs itself (it is an Actor underneath). Rename yours; reserved: ${RESERVED.join(", ")}.`,
+      );
+    }
+  }
+  checked.add(target);
 }

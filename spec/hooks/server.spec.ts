@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { runtimeOf } from "../../lib/actor/actor.js";
 import { type Connection, getActor, getServerByName, type WSMessage } from "../../lib/index.js";
 import { advanceClock, evict, hibernate, resetClock, runAlarm } from "../../lib/testing/index.js";
-import type { ChatServer } from "../fixtures/party.js";
+import { type ChatServer, ChatServer as ChatServerClass } from "../fixtures/party.js";
 import { uniqueName } from "../helpers.js";
 import { connect, roomJson } from "../sockets.js";
 
@@ -264,6 +264,17 @@ describe("Server alarms", () => {
     expect(await socket.ask("alarm:500")).toMatch(/^alarm set for \d+$/);
     await advanceClock(1_000, env.ChatServer.getByName(name));
     expect(await roomJson<string[]>(`/parties/chat-server/${name}/events`)).toContain(`alarm:${name}`);
+  });
+});
+
+describe("Server subclasses", () => {
+  it.each(["handleRequest", "init", "now"])("are refused when they define %s(), which the runtime calls itself, naming it", async (method) => {
+    await runInDurableObject(env.ChatServer.getByName(uniqueName("reserved")), (_instance, state) => {
+      // What a partyserver class with a helper of that name is (in plain JS, or TypeScript that compiled it anyway).
+      class Helper extends ChatServerClass {}
+      Object.defineProperty(Helper.prototype, method, { value: () => new Response("mine") });
+      expect(() => new Helper(state, env)).toThrow(new RegExp(`^Helper defines ${method}\\(\\), a method genparty's Server runs itself .* Rename yours`));
+    });
   });
 });
 

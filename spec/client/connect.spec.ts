@@ -46,7 +46,9 @@ describe("genparty/client", () => {
   it("rejects with CallTimeoutError and tells the handler through from.signal", async () => {
     const room = uniqueName("timeout");
     const client = open<typeof Counter>("counter", room);
-    await expect(client.call({ type: "watchSignal", ms: 5_000 }, { timeout: 50 })).rejects.toBeInstanceOf(CallTimeoutError);
+    // Open first: a call that times out before the socket opens is never sent, so no handler would hear of it.
+    await client.call({ type: "get" });
+    await expect(client.call({ type: "watchSignal", ms: 5_000 }, { timeout: 300 })).rejects.toBeInstanceOf(CallTimeoutError);
     await vi.waitFor(async () => expect((await getActor(env.COUNTER, room).call({ type: "state" })).log).toContain("signal:aborted: CallCancelledError"));
     client.close();
   });

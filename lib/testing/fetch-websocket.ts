@@ -1,3 +1,28 @@
+/** The client socket `fetchWebSocket` makes: what partysocket and `genparty/client` use of a WebSocket. */
+export interface FetchWebSocket extends EventTarget {
+  readonly CONNECTING: 0;
+  readonly OPEN: 1;
+  readonly CLOSING: 2;
+  readonly CLOSED: 3;
+  readonly url: string;
+  readonly readyState: number;
+  binaryType: "arraybuffer" | "blob";
+  readonly protocol: string;
+  readonly extensions: string;
+  readonly bufferedAmount: number;
+  send(data: string | ArrayBuffer | ArrayBufferView): void;
+  close(code?: number, reason?: string): void;
+}
+
+/** A WebSocket constructor, as `connect({ WebSocket })` and partysocket take one. */
+export interface FetchWebSocketClass {
+  new (url: string | URL, protocols?: string | string[]): FetchWebSocket;
+  readonly CONNECTING: 0;
+  readonly OPEN: 1;
+  readonly CLOSING: 2;
+  readonly CLOSED: 3;
+}
+
 /**
  * A WebSocket class (the shape partysocket and most clients expect) that opens its connection with
  * `fetcher.fetch(url, { headers: { Upgrade: "websocket" } })`. Inside vitest-pool-workers a test
@@ -8,7 +33,7 @@
  * import { SELF } from "cloudflare:test";
  * const counter = connect<typeof Counter>({ host: "spec", party: "counter", room: "r", WebSocket: fetchWebSocket(SELF) });
  */
-export function fetchWebSocket(fetcher: { fetch(input: string, init?: RequestInit): Promise<Response> }) {
+export function fetchWebSocket(fetcher: { fetch(input: string, init?: RequestInit): Promise<Response> }): FetchWebSocketClass {
   return class FetchWebSocket extends EventTarget {
     static readonly CONNECTING = 0;
     static readonly OPEN = 1;

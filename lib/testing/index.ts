@@ -87,4 +87,4 @@ export function resetClock(): void {
   resetClockShift();
 }
 
-export { fetchWebSocket } from "./fetch-websocket.js";
+export { type FetchWebSocket, type FetchWebSocketClass, fetchWebSocket } from "./fetch-websocket.js";

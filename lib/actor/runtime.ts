@@ -75,6 +75,8 @@ export class ActorRuntime {
   /** The running alarm met a start that failed: it stops, and puts its timers off. */
   #startFailedInAlarm = false;
   #droppedCasts = 0;
+  /** Storage was wiped (`deleteAll`): the next commit writes the state even if it didn't change. */
+  #rewrite = false;
   /** Props for the next start's handleStart (routing and getServerByName pass them over RPC). */
   #startProps: unknown;
   /** A state object whose JSON its owner already made (and checked) in this turn; see `knownJson`. */
@@ -86,9 +88,10 @@ export class ActorRuntime {
     this.#options = options;
     this.platformAlarm = alarmApi(ctx.storage);
     this.#store = openStore(ctx.storage, this.platformAlarm);
-    // Nothing is stored any more: the next commit writes the state again, whatever it is.
+    // Nothing is stored any more: the next commit writes the state again, whatever it is (the last
+    // committed JSON stays what a failed turn rolls back to).
     watchDeleteAll(ctx.storage, () => {
-      this.#committed = undefined;
+      this.#rewrite = true;
       return this.#store.wiped(this.#ctx.id.name ?? this.#name);
     });
     this.#host = {
@@ -589,7 +592,7 @@ export class ActorRuntime {
       // Frozen before it is written: what is stored is what the next turn gets.
       if (this.#options.immutableState) freezeState(state);
     }
-    const changed = force || json !== this.#committed;
+    const changed = force || this.#rewrite || json !== this.#committed;
     if (changed) checkStateSize(json, this.#store.maxStateBytes, this.label);
     const timers = envelope?.kind === "timeout" ? [{ op: "fired", key: envelope.row.key, seq: envelope.row.seq } as const, ...turn.timers] : turn.timers;
     const written = changed || timers.length > 0 ? this.#store.commit({ state: changed ? json : undefined, timers, arm: !this.#inAlarm }) : undefined;
@@ -599,6 +602,7 @@ export class ActorRuntime {
   }
 
   #saved(state: unknown, json: string): void {
+    this.#rewrite = false;
     this.#state = state;
     this.#committed = json;
     this.#storedAtOpen = json;

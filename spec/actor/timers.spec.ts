@@ -216,6 +216,16 @@ describe.each(backends)("Durable timers on %s", (_backend, namespace) => {
     expect(timeouts((await counter.call({ type: "state" })).log)).toEqual(["timeout:after:after"]);
   });
 
+  it("rolls a failed turn after ctx.storage.deleteAll() back to the last state, not to nothing", async () => {
+    const counter = counterOn(namespace, "wiped-rollback");
+    await counter.call({ type: "add", by: 2 });
+    await runInDurableObject(counter.stub, (_i, state) => state.storage.deleteAll());
+    await expect(counter.call({ type: "throw" })).rejects.toThrow();
+    expect(await counter.call({ type: "get" })).toBe(2);
+    await evict(counter);
+    expect(await counter.call({ type: "get" })).toBe(2);
+  });
+
   it("refuses a bad delay", async () => {
     const counter = counterOn(namespace, "bad-timer");
     await expect(counter.call({ type: "timer", ms: -5, label: "negative" })).rejects.toThrow(/finite delay ≥ 0 ms, got -5/);

@@ -190,6 +190,26 @@ describe("HTTP requests", () => {
     expect(pulled).toBe(21);
   });
 
+  it("answer within a second when the handler leaves unread an upload that doesn't end", async () => {
+    const name = uniqueName("endless");
+    let open: ReadableStreamDefaultController<Uint8Array> | undefined;
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        open = controller;
+        controller.enqueue(new Uint8Array(16));
+      },
+    });
+    const started = Date.now();
+    const response = await env.COUNTER.getByName(name).fetch(`http://do/counter/${name}/ignored`, { method: "POST", body, duplex: "half" } as RequestInit);
+    expect(response.status).toBe(200);
+    expect(Date.now() - started).toBeLessThan(3_000);
+    try {
+      open?.close();
+    } catch {
+      // Cancelled by the object already.
+    }
+  });
+
   it("leave a body the handler answers with to the response", async () => {
     const name = uniqueName("echo");
     const response = await env.COUNTER.getByName(name).fetch(`http://do/counter/${name}/echo`, { method: "PUT", body: "x".repeat(100_000) });

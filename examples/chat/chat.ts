@@ -103,9 +103,9 @@ export class ChatRoom extends Server {
     }
   }
 
-  override onClose(connection: Connection, _code: number, reason: string) {
-    // A newer socket with this id replaced this one (genparty's reason): its onConnect comes next.
-    if (reason === "replaced") return void this.#returning.set(connection.id, nameOf(connection));
+  override onClose(connection: Connection, _code: number, _reason: string, _wasClean: boolean, replaced?: boolean) {
+    // A newer socket with this id replaced this one (a reload, a rename): its onConnect comes next.
+    if (replaced) return void this.#returning.set(connection.id, nameOf(connection));
     // Closing sockets are never listed by getConnections, so it is already out of `who`.
     this.#broadcast({ type: "left", name: nameOf(connection), who: this.#who() });
   }

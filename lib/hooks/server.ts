@@ -82,11 +82,17 @@ export class Server<Env = Cloudflare.Env, Props = Record<string, unknown>> exten
     void message;
   }
 
-  onClose(connection: Connection, code: number, reason: string, wasClean: boolean): void | Promise<void> {
+  /**
+   * A connection closed. `replaced` (genparty's; partyserver passes four arguments) is true when a
+   * newer socket with this connection's id took its place, a reload say: the client is still there,
+   * and its onConnect comes next. Only the runtime sets it; a client's close reason can't.
+   */
+  onClose(connection: Connection, code: number, reason: string, wasClean: boolean, replaced?: boolean): void | Promise<void> {
     void connection;
     void code;
     void reason;
     void wasClean;
+    void replaced;
   }
 
   onError(connection: Connection, error: unknown): void | Promise<void> {
@@ -135,7 +141,7 @@ export class Server<Env = Cloudflare.Env, Props = Record<string, unknown>> exten
       case "message":
         return runHook("onMessage", () => this.onMessage(info.connection, info.data));
       case "close":
-        return runHook("onClose", () => this.onClose(info.connection, info.code, info.reason, info.wasClean));
+        return runHook("onClose", () => this.onClose(info.connection, info.code, info.reason, info.wasClean, info.replaced === true));
       case "error":
         return runHook("onError", () => this.onError(info.connection, info.error));
       case "timeout":

@@ -89,6 +89,15 @@ describe("A chat room", () => {
     expect(await next(bob, "renamed")).toEqual({ type: "renamed", from: "Ada", to: "Ada Lovelace", who: ["Ada Lovelace", "Bob"] });
   });
 
+  it("still says a client left that closed with the reason 'replaced': a close reason is the client's to choose", async () => {
+    const room = uniqueName("forged");
+    const ada = await joined(room, "ada-tab", "Ada");
+    const bob = await joined(room, "bob-tab", "Bob");
+    await next(ada, "joined");
+    bob.close(1000, "replaced");
+    expect(await next(ada, "left")).toEqual({ type: "left", name: "Bob", who: ["Ada"] });
+  });
+
   it("tells the others nothing but who is here when a tab reconnects under the same name", async () => {
     const room = uniqueName("reconnect");
     await joined(room, "ada-tab", "Ada");

@@ -54,6 +54,7 @@ export class Server<Env = Cloudflare.Env, Props = Record<string, unknown>> exten
     // Before anything is set up: a class that can't work must not touch the object's storage.
     refuseReservedNames(new.target);
     super(ctx, env);
+    keepReservedNames(this);
     mapAlarmsOntoTimers(ctx.storage, this);
     // The seed README tells users to implement alarm(). Ours stays the entry point, so the one alarm
     // still drives timers and onStart runs first; the user's alarm() runs as a turn when its time comes.
@@ -210,4 +211,14 @@ function refuseReservedNames(target: object): void {
     }
   }
   checked.add(target);
+}
+
+/**
+ * The same names as the instance's own fixed properties: a class field of a subclass (`now = () =>
+ * …`, which the prototype check can't see) then fails when the object is built, with the name.
+ */
+function keepReservedNames(server: object): void {
+  for (const name of RESERVED) {
+    Object.defineProperty(server, name, { value: (server as Record<string, unknown>)[name], writable: false, enumerable: false, configurable: false });
+  }
 }

@@ -268,6 +268,19 @@ describe("Server alarms", () => {
 });
 
 describe("Server subclasses", () => {
+  it("are refused when a class field takes one of those names, as plain JavaScript allows", async () => {
+    await runInDurableObject(env.ChatServer.getByName(uniqueName("reserved-field")), (_instance, state) => {
+      class Helper extends ChatServerClass {
+        constructor(ctx: DurableObjectState, e: Cloudflare.Env) {
+          super(ctx, e);
+          // What `now = () => 42` in the class body does.
+          Object.defineProperty(this, "now", { value: () => 42, writable: true, configurable: true, enumerable: true });
+        }
+      }
+      expect(() => new Helper(state, env)).toThrow(/Cannot redefine property: now/);
+    });
+  });
+
   it.each(["handleRequest", "init", "now"])("are refused when they define %s(), which the runtime calls itself, naming it", async (method) => {
     await runInDurableObject(env.ChatServer.getByName(uniqueName("reserved")), (_instance, state) => {
       // What a partyserver class with a helper of that name is (in plain JS, or TypeScript that compiled it anyway).

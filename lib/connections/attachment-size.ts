@@ -3,7 +3,9 @@
  * V8's serializer, not as JSON: a fractional number is 9 bytes there (about 4 as JSON text), and a
  * string with any character past U+00FF is 2 bytes a character. Measured by that format's rules,
  * erring high (a shared object is counted at each place), so a state that passes here fits there,
- * and both modes refuse the same states.
+ * and both modes refuse the same states. One case errs low: Latin-1 text that V8 holds two bytes a
+ * character (cut from text with a wider character) is counted at one; the platform's own check
+ * still refuses such a state in hibernating mode, as a ConnectionStateTooLargeError.
  */
 export function serializedSize(value: unknown): number {
   // The header: a version tag and the version.
@@ -71,10 +73,10 @@ function stringSize(text: string): number {
   return 1 + varintSize(bytes) + bytes;
 }
 
-/** Integer-like keys ("0", "42") are stored as numbers. */
+/** Array-index keys ("0", "42", up to 2³²−2) are stored as numbers; any other key as a string. */
 function keySize(key: string): number {
   const index = Number(key);
-  return String(index) === key && Number.isInteger(index) ? numberSize(index) : stringSize(key);
+  return String(index) === key && Number.isInteger(index) && index >= 0 && index < 2 ** 32 - 1 ? numberSize(index) : stringSize(key);
 }
 
 function varintSize(n: number): number {

@@ -16,10 +16,12 @@ const shapes: Array<[string, () => unknown]> = [
   ["many keys", () => Object.fromEntries(Array.from({ length: 2_000 }, (_, i) => [`key${i}`, i % 2 === 0]))],
   ["integer-like keys", () => Object.fromEntries(Array.from({ length: 6_000 }, (_, i) => [String(i * 7), null]))],
   ["nesting", () => ({ rows: Array.from({ length: 800 }, (_, i) => ({ id: `row-${i}`, at: new Date(i), tags: ["a", "b"] })) })],
+  ["negative integer-like keys", () => Object.fromEntries(Array.from({ length: 3_000 }, (_, i) => [String(-i - 1), 1]))],
+  ["keys past the array-index range", () => Object.fromEntries(Array.from({ length: 2_000 }, (_, i) => [String(2 ** 32 + i), 1]))],
 ];
 
 describe("serializedSize", () => {
-  it("estimates the platform's attachment encoding from above, within 2%, for every shape of value", async () => {
+  it("estimates the platform's attachment encoding from above, within 2%, for every shape of value but one (see attachment-size.ts)", async () => {
     const name = uniqueName("size");
     const socket = await connect(`/room/${name}?_pk=s`);
     await socket.next();

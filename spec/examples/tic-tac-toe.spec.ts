@@ -45,6 +45,23 @@ async function handled(socket: TestSocket): Promise<void> {
   expect(await frame(socket)).toMatchObject({ t: "error" });
 }
 
+/** A tab that takes x in an empty room, and then closes: its player is away, the seat still theirs. */
+async function awayFromWaiting(room: string): Promise<void> {
+  const x = await open(room, "x-tab");
+  await view(x);
+  send(x, { type: "join" });
+  await view(x);
+  x.close(1001, "gone");
+}
+
+/** A newcomer who takes the empty o seat beside an away x. */
+async function joinBesideAway(room: string, pk: string): Promise<TestSocket> {
+  const newcomer = await open(room, pk);
+  await viewWhere(newcomer, (v) => !v.seats.x);
+  send(newcomer, { type: "join" });
+  return newcomer;
+}
+
 /** Opens two tabs that take x and o in turn, and returns them once both see the game start. */
 async function seat(room: string, clock?: number): Promise<[TestSocket, TestSocket]> {
   const x = await open(room, "x-tab", clock);
@@ -209,14 +226,8 @@ describe("A tic-tac-toe room", () => {
 
   it("lets newcomers take the seat of a waiting player who went away, an empty one first; that player then watches", async () => {
     const room = uniqueName("taken");
-    const x = await open(room, "x-tab");
-    await view(x);
-    send(x, { type: "join" });
-    await view(x);
-    x.close(1001, "gone");
-    const carol = await open(room, "carol");
-    await viewWhere(carol, (v) => !v.seats.x);
-    send(carol, { type: "join" });
+    await awayFromWaiting(room);
+    const carol = await joinBesideAway(room, "carol");
     expect(await viewWhere(carol, (v) => v.you !== "spectator")).toMatchObject({ status: "waiting", you: "o", seats: { x: false, o: true } });
     const dave = await open(room, "dave");
     await view(dave);
@@ -227,14 +238,8 @@ describe("A tic-tac-toe room", () => {
 
   it("starts the game when a waiting player who went away comes back to an opponent", async () => {
     const room = uniqueName("back");
-    const x = await open(room, "x-tab");
-    await view(x);
-    send(x, { type: "join" });
-    await view(x);
-    x.close(1001, "gone");
-    const carol = await open(room, "carol");
-    await viewWhere(carol, (v) => !v.seats.x);
-    send(carol, { type: "join" });
+    await awayFromWaiting(room);
+    const carol = await joinBesideAway(room, "carol");
     await viewWhere(carol, (v) => v.you === "o");
     expect(await viewWhere(await open(room, "x-tab"), (v) => v.status === "playing")).toMatchObject({ you: "x", turn: "x" });
   });

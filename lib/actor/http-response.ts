@@ -27,3 +27,36 @@ export function errorResponse(error: GenpartyError, label: string, timeoutMs?: n
 function internalError(label: string): Response {
   return new Response(`Internal error in ${label}`, { status: 500 });
 }
+
+/** How long an unread request body is read on before the response leaves anyway. */
+const UNREAD_BODY_WAIT_MS = 1_000;
+
+/**
+ * A body the handler never read is read to its end (and dropped) before the response leaves: a
+ * worker that forwarded its request streams the body on, and once the response is sent the platform
+ * fails that stream ("Can't read from request stream after response has been sent") and the next
+ * request can hang. Cancelling it here doesn't reach the sender; reading it does. An upload that
+ * doesn't end within UNREAD_BODY_WAIT_MS is cancelled: the answer doesn't wait on it.
+ */
+export async function afterBody(request: Request, response: Response): Promise<Response> {
+  // Not a body the handler streams on: into the response itself, or piped somewhere (which locks it).
+  if (!request.body || request.bodyUsed || request.body.locked || response.body === request.body) return response;
+  const reader = request.body.getReader();
+  let timer = 0;
+  const waited = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, UNREAD_BODY_WAIT_MS);
+  });
+  const drained = (async () => {
+    try {
+      while (!(await reader.read()).done) {
+        // Dropped.
+      }
+    } catch {
+      // The sender gave up: nothing left to wait for.
+    }
+  })();
+  await Promise.race([drained, waited]);
+  clearTimeout(timer);
+  void reader.cancel().catch(() => undefined);
+  return response;
+}

@@ -4,7 +4,7 @@ import { InMemoryConnections } from "../connections/in-memory.js";
 import type { ConnectionManager } from "../connections/manager.js";
 import { ActorStoppedError, type GenpartyError, toRemoteError } from "../protocol/errors.js";
 import type { Behaviour, RuntimeOptions } from "./behaviour.js";
-import { responseFor } from "./http-response.js";
+import { afterBody, responseFor } from "./http-response.js";
 import { mailboxFull, selfCall, timedOut } from "./runtime-errors.js";
 import { clock } from "./clock.js";
 import { type AnyResult, checkResult, type Envelope, HANDLER } from "./envelope.js";
@@ -697,39 +697,6 @@ export class ActorRuntime {
 }
 
 const noop = () => undefined;
-
-/** How long an unread request body is read on before the response leaves anyway. */
-const UNREAD_BODY_WAIT_MS = 1_000;
-
-/**
- * A body the handler never read is read to its end (and dropped) before the response leaves: a
- * worker that forwarded its request streams the body on, and once the response is sent the platform
- * fails that stream ("Can't read from request stream after response has been sent") and the next
- * request can hang. Cancelling it here doesn't reach the sender; reading it does. An upload that
- * doesn't end within UNREAD_BODY_WAIT_MS is cancelled: the answer doesn't wait on it.
- */
-async function afterBody(request: Request, response: Response): Promise<Response> {
-  // Not a body the handler streams on: into the response itself, or piped somewhere (which locks it).
-  if (!request.body || request.bodyUsed || request.body.locked || response.body === request.body) return response;
-  const reader = request.body.getReader();
-  let timer = 0;
-  const waited = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, UNREAD_BODY_WAIT_MS);
-  });
-  const drained = (async () => {
-    try {
-      while (!(await reader.read()).done) {
-        // Dropped.
-      }
-    } catch {
-      // The sender gave up: nothing left to wait for.
-    }
-  })();
-  await Promise.race([drained, waited]);
-  clearTimeout(timer);
-  void reader.cancel().catch(noop);
-  return response;
-}
 
 function checkTimeout(ms: number): number {
   if (!Number.isFinite(ms) || ms <= 0) throw new RangeError(`A call timeout must be a positive number of ms, got ${ms}`);

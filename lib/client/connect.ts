@@ -1,11 +1,31 @@
 import { PartySocket, type PartySocketOptions } from "partysocket";
 import type { AnyActor, CallMsgOf, CastMsgOf } from "../actor/ref.js";
-import type { CallOptions, ReplyFor } from "../actor/types.js";
+import type { actorTypes } from "../actor/actor.js";
+import type { CallOptions, Json, ReplyFor } from "../actor/types.js";
 import { encodeFrame, isProtocolFrame, parseServerFrame, REPLACED_REASON } from "../protocol/frames.js";
 import { ClientCalls } from "./pending-calls.js";
 
-/** Accepts the actor class (`connect<typeof Counter>`) or its instance type (`connect<Counter>`). */
-type ActorOf<T> = T extends abstract new (...args: never[]) => infer I ? (I extends AnyActor ? I : never) : T extends AnyActor ? T : never;
+/**
+ * What `connect()` without a type argument talks to: any JSON message, replies typed `unknown`
+ * (a plain JavaScript client, or a page that can't import the actor's types).
+ */
+export interface UntypedActor extends AnyActor {
+  readonly [actorTypes]?: { readonly state: unknown; readonly call: Json; readonly cast: Json };
+}
+
+/**
+ * Accepts the actor class (`connect<typeof Counter>`) or its instance type (`connect<Counter>`);
+ * no type argument (`T` is then `unknown`) gives the untyped client.
+ */
+type ActorOf<T> = unknown extends T
+  ? UntypedActor
+  : T extends abstract new (...args: never[]) => infer I
+    ? I extends AnyActor
+      ? I
+      : never
+    : T extends AnyActor
+      ? T
+      : never;
 
 export interface ConnectOptions extends Omit<PartySocketOptions, "room"> {
   /** The room (actor name). */

@@ -2,7 +2,7 @@
  * The browser / Node side: a typed client over partysocket, and what callers need to handle errors.
  * Nothing here imports the Workers runtime.
  */
-export { type ActorClient, type CallerOptions, type ClientEvents, connect, type ConnectOptions } from "./connect.js";
+export { type ActorClient, type CallerOptions, type ClientEvents, connect, type ConnectOptions, type UntypedActor } from "./connect.js";
 export { DEFAULT_CLIENT_CALL_TIMEOUT_MS } from "./pending-calls.js";
 export {
   ActorStoppedError,

@@ -35,6 +35,18 @@ describe("genparty/client", () => {
     client.close();
   });
 
+  it("talks JSON without a type argument, replies typed unknown", async () => {
+    const client = connect({ host: "spec", party: "counter", room: uniqueName("untyped"), WebSocket: fetchWebSocket(SELF) });
+    const n = await client.call({ type: "add", by: 2 });
+    expectTypeOf(n).toBeUnknown();
+    expect(n).toBe(2);
+    client.cast({ type: "add", by: 3 });
+    await vi.waitFor(async () => expect(await client.call({ type: "get" })).toBe(5));
+    // @ts-expect-error a function is not JSON
+    void (() => client.cast({ type: "add", by: () => 1 }));
+    client.close();
+  });
+
   it("rejects with RemoteError when the handler throws", async () => {
     const client = open<typeof Counter>("counter");
     const error = await client.call({ type: "throw" }).catch((e: unknown) => e);

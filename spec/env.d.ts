@@ -16,6 +16,8 @@ declare global {
       STRICT_WORKFLOW: DurableObjectNamespace<import("./fixtures/machines.js").StrictWorkflow>;
       SLOPPY_WORKFLOW: DurableObjectNamespace<import("./fixtures/machines.js").SloppyWorkflow>;
       GATED_MACHINE: DurableObjectNamespace<import("./fixtures/machines.js").GatedMachine>;
+      JOBS: DurableObjectNamespace<import("./fixtures/machines.js").Jobs>;
+      FROZEN_JOBS: DurableObjectNamespace<import("./fixtures/machines.js").FrozenJobs>;
       PINGER: DurableObjectNamespace<import("./fixtures/machines.js").Pinger>;
       FLAKY: DurableObjectNamespace<import("./fixtures/flaky.js").FlakyObject>;
       MyServer: DurableObjectNamespace<import("./fixtures/party.js").MyServer>;

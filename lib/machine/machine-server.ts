@@ -23,6 +23,15 @@ const checkedClasses = new WeakSet<object>();
 /** Events only the server sends (on socket connect and close); a client sending one is refused. */
 const SERVER_EVENTS = new Set(["connect", "disconnect"]);
 
+/** Why invoked work the saved snapshot lists as running stopped: a restart, or a rebuild after a failed turn (`#ensure`). */
+type Interruption = "restart" | "rebuild";
+
+const INTERRUPTED_BECAUSE: Record<Interruption, string> = {
+  restart: "the room restarted while it ran",
+  rebuild:
+    "a turn failed after the machine had moved (a guard or action threw, and xstate stops a machine that throws), so the room went back to its last saved state without the work running then",
+};
+
 /** A turn with no event: it saves and pushes what changed in the machine meanwhile (a promise settled). */
 const SYNC = { type: "genparty.sync" } as const;
 
@@ -65,8 +74,14 @@ export abstract class MachineServer<Env = Cloudflare.Env, M extends AnyStateMach
   #currentJson: string | undefined;
   /** Whether the xstate actor may have moved since `#current` was taken (an event reached it, a boot, a change between turns). */
   #moved = true;
-  /** The view each connection was sent last, to send only changes. */
+  /** The view each connection was sent last, to send only changes; cleared at a boot (see `#bootSnapshot`). */
   readonly #sent = new Map<string, string>();
+  /**
+   * The snapshot restored at the last boot, until every connection has a `#sent` entry: what a
+   * connection without one saw last (it connected before a wake, or before a rebuild), worked out
+   * only when the state next changes, so a wake stays O(1) in the number of sockets.
+   */
+  #bootSnapshot: SnapshotFrom<M> | undefined;
   /** True while one of this class's handlers runs: machine changes then are saved by that turn. */
   #inTurn = false;
   #syncQueued = false;
@@ -178,6 +193,11 @@ export abstract class MachineServer<Env = Cloudflare.Env, M extends AnyStateMach
     this.#inTurn = true;
     try {
       return run();
+    } catch (error) {
+      // The turn rolls back to the state committed before it, which an immutable state hands back
+      // as the very object `#current` holds: forget it, so `#ensure` checks whether the machine moved.
+      this.#current = undefined;
+      throw error;
     } finally {
       this.#inTurn = false;
     }
@@ -194,8 +214,12 @@ export abstract class MachineServer<Env = Cloudflare.Env, M extends AnyStateMach
     return this.constructor as unknown as MachineStatics;
   }
 
-  /** Creates the xstate actor: fresh (with `props` as input) or restored, with its delays re-registered. */
-  #boot(state: MachineState, props: unknown, reportInterrupted = true): void {
+  /**
+   * Creates the xstate actor: fresh (with `props` as input) or restored, with its delays
+   * re-registered. Invoked work the snapshot lists as running can't resume: `interruptedBy` says
+   * why, for the error each child's `onError` gets (false: report nothing).
+   */
+  #boot(state: MachineState, props: unknown, interruptedBy: Interruption | false = "restart"): void {
     this.#moved = true;
     const statics = this.#statics;
     let snapshot = state.snapshot;
@@ -212,7 +236,7 @@ export abstract class MachineServer<Env = Cloudflare.Env, M extends AnyStateMach
         );
       }
     }
-    const interrupted = snapshot === null || !reportInterrupted ? [] : interruptedChildren(snapshot, statics.machine);
+    const interrupted = snapshot === null || !interruptedBy ? [] : interruptedChildren(snapshot, statics.machine);
     this.#clock?.detach();
     this.#xstate?.stop();
     const clock = new DurableClock(
@@ -232,25 +256,44 @@ export abstract class MachineServer<Env = Cloudflare.Env, M extends AnyStateMach
     });
     actor.start();
     // A retry after the first attempt stopped the machine (below): that stop cancelled the delays' timers.
-    if (snapshot !== null) clock.restore(!reportInterrupted);
+    if (snapshot !== null) clock.restore(!interruptedBy);
     this.#xstate = actor;
     this.#clock = clock;
     // Connections saw this state before the restart: only a change from here on is news to them.
     // Remembering the snapshot (not every connection's view) keeps a wake O(1) in the number of sockets.
     this.#viewsOf = JSON.stringify(actor.getPersistedSnapshot());
     this.#lastView = this.#sharedView ? this.#view(undefined) : undefined;
+    this.#sent.clear();
+    this.#bootSnapshot = this.#sharedView ? undefined : (actor.getSnapshot() as SnapshotFrom<M>);
     // An invoked promise or callback can't resume its work: the machine hears it failed, and decides (onError).
+    const because = interruptedBy ? INTERRUPTED_BECAUSE[interruptedBy] : "";
+    const unheard: string[] = [];
     for (const id of interrupted) {
-      actor.send({ type: `xstate.error.actor.${id}`, error: new InterruptedActorError(`Child "${id}" was interrupted: the room restarted while it ran.`) } as never);
+      const event = { type: `xstate.error.actor.${id}`, error: new InterruptedActorError(`Child "${id}" was interrupted: ${because}.`) };
+      // Unheard (no onError in the state the machine is in), the error would stop the whole machine.
+      if (this.#handles(actor, event)) actor.send(event as never);
+      else unheard.push(id);
+    }
+    if (unheard.length > 0) {
+      console.error(
+        `${statics.name}:${this.name}: invoked ${unheard.join(", ")} was interrupted (${because}) and nothing in the machine's state handles its error (no onError); it stays in that state without the child. Add onError to decide what that means.`,
+      );
     }
     if (interrupted.length > 0 && (actor.getSnapshot() as { status?: string }).status === "error") {
-      // No onError for it: xstate would stop the whole machine. Keep the room alive in its state, without the child.
-      console.error(
-        `${statics.name}:${this.name}: invoked ${interrupted.join(", ")} was interrupted by a restart and the machine has no onError for it; it stays in its state without the child. Add onError to decide what a restart means.`,
-      );
+      // An onError that threw: keep the room alive in its saved state, without the children.
+      console.error(`${statics.name}:${this.name}: the machine failed while hearing that invoked ${interrupted.join(", ")} stopped; it stays in its saved state without them.`, (actor.getSnapshot() as { error?: unknown }).error);
       return this.#boot({ ...state, snapshot: withoutChildren(snapshot, interrupted), version: statics.version, delays: state.delays }, props, false);
     }
     this.#checkHealthy();
+  }
+
+  /** Whether the machine, as it is, has a transition for `event` (a throwing guard counts as none). */
+  #handles(actor: XStateActor<M>, event: { type: string }): boolean {
+    try {
+      return this.#statics.machine.getTransitionData(actor.getSnapshot() as never, event as never).length > 0;
+    } catch {
+      return false;
+    }
   }
 
   /**
@@ -265,7 +308,7 @@ export abstract class MachineServer<Env = Cloudflare.Env, M extends AnyStateMach
       this.#current = state;
       return;
     }
-    this.#boot(state, undefined);
+    this.#boot(state, undefined, "rebuild");
   }
 
   #send(event: unknown, connection: string | undefined, fromClient = false): void {
@@ -306,9 +349,10 @@ export abstract class MachineServer<Env = Cloudflare.Env, M extends AnyStateMach
     if (snapshot?.status === "error") throw snapshot.error instanceof Error ? snapshot.error : new Error(String(snapshot.error));
   }
 
+  /** Whether some state names the event: its type, or (`wildcard`) a descriptor matching it, `"*"` or `"feedback.*"`. */
   #accepts(type: string, wildcard = true): boolean {
     const events = this.#statics.machine.events as readonly string[];
-    return events.includes(type) || (wildcard && events.includes("*"));
+    return events.includes(type) || (wildcard && events.some((descriptor) => matchesWildcard(descriptor, type)));
   }
 
   /** The events a sender may name: a client is not told of the ones only the server sends. */
@@ -338,13 +382,24 @@ export abstract class MachineServer<Env = Cloudflare.Env, M extends AnyStateMach
     if (snapshotJson !== this.#viewsOf) {
       this.#viewsOf = snapshotJson;
       if (this.#sharedView) this.#sendView(undefined, false);
-      else for (const connection of this.getConnections()) this.#sendView(connection, false);
+      else {
+        for (const connection of this.getConnections()) this.#sendView(connection, false);
+        // Every connection has its entry now.
+        this.#bootSnapshot = undefined;
+      }
     }
     return next;
   }
 
-  #view(connection: Connection | undefined): string {
-    return JSON.stringify(this.project(this.#snapshot(), connection)) ?? "null";
+  #view(connection: Connection | undefined, snapshot = this.#snapshot()): string {
+    return JSON.stringify(this.project(snapshot, connection)) ?? "null";
+  }
+
+  /** The view `connection` was sent last: its entry, or, connected before the last boot, its view of the snapshot restored then. */
+  #lastSent(connection: Connection): string | undefined {
+    const sent = this.#sent.get(connection.id);
+    if (sent !== undefined || this.#bootSnapshot === undefined) return sent;
+    return this.#view(connection, this.#bootSnapshot);
   }
 
   /** Sends `connection` its view if it changed (or always, `force`); with the shared view, `undefined` means everyone. */
@@ -360,10 +415,21 @@ export abstract class MachineServer<Env = Cloudflare.Env, M extends AnyStateMach
     }
     if (!connection) return;
     const view = this.#view(connection);
-    if (!force && this.#sent.get(connection.id) === view) return;
+    if (!force && this.#lastSent(connection) === view) return;
     this.#sent.set(connection.id, view);
     connection.send(stateFrame(view));
   }
+}
+
+/**
+ * xstate v5's wildcard descriptors: `"*"` matches every event; `"feedback.*"` matches `"feedback"`,
+ * `"feedback.good"` and `"feedback.good.more"` (a `*` counts only as the last token).
+ */
+function matchesWildcard(descriptor: string, type: string): boolean {
+  if (descriptor === "*") return true;
+  if (!descriptor.endsWith(".*")) return false;
+  const prefix = descriptor.slice(0, -2);
+  return !prefix.split(".").includes("*") && (type === prefix || type.startsWith(`${prefix}.`));
 }
 
 /** The push frame around a view already in JSON: spliced in, not parsed and encoded again (this runs per connection). */

@@ -5,11 +5,14 @@ import { runtimeOf } from "../../lib/actor/actor.js";
 import { clock } from "../../lib/actor/clock.js";
 import { getActor, RemoteError } from "../../lib/index.js";
 import { advanceClock, evict, hibernate, resetClock, runAlarm } from "../../lib/testing/index.js";
-import { type GatedMachine, gates } from "../fixtures/machines.js";
+import { type GatedMachine, gates, TicTacToe } from "../fixtures/machines.js";
 import { uniqueName } from "../helpers.js";
 import { connect, type TestSocket } from "../sockets.js";
 
-afterEach(() => resetClock());
+afterEach(() => {
+  resetClock();
+  vi.restoreAllMocks();
+});
 
 /** The snapshot a KV-stored machine room saved. */
 const savedGated = (stub: DurableObjectStub<GatedMachine>) =>
@@ -95,14 +98,40 @@ describe("MachineServer", () => {
     const game = getActor(env.TicTacToe, room);
     await hibernate(game);
     const before = projections.count;
-    // A join by a name already seated changes nothing: one view, the reply's, and no pushes.
+    // The first change after the wake works out each connection's view before and after it (2 × 5),
+    // then a join by a name already seated changes nothing: one view, the reply's, and no pushes.
     await game.call({ type: "join", player: "x-player" });
     await game.call({ type: "join", player: "x-player" });
-    expect(projections.count - before).toBe(2 + 5);
+    expect(projections.count - before).toBe(2 + 2 * 5);
     await hibernate(game);
     const idle = projections.count;
     await game.call({ type: "join", player: "x-player" });
     expect(projections.count - idle).toBe(1);
+  });
+
+  it("pushes a change after a wake only to the connections whose view it changes", async () => {
+    const room = uniqueName("ttt-seen");
+    const a = await connect(`/parties/tic-tac-toe/${room}?_pk=a`);
+    const b = await connect(`/parties/tic-tac-toe/${room}?_pk=b`);
+    await Promise.all([nextState(a), nextState(b)]);
+    // A wake from hibernation is a new instance on the same storage and sockets, with nothing in memory.
+    await runInDurableObject(env.TicTacToe.getByName(room), async (_asleep, state) => {
+      const woken = new TicTacToe(state, env);
+      await woken.call({ type: "join", player: "a" });
+      await woken.call({ type: "join", player: "b" });
+    });
+    // The first join changes only a's view (`you`): b is sent nothing for it, so its next push is the game starting.
+    expect(await nextState(a)).toMatchObject({ value: "waiting", you: "x" });
+    expect(await nextState(b)).toMatchObject({ value: "playing", you: "o" });
+  });
+
+  it("accepts events a partial wildcard names, as xstate matches them", async () => {
+    const room = getActor(env.JOBS, uniqueName("notes"));
+    expect(await room.call({ type: "note.added" })).toMatchObject({ context: { notes: 1 } });
+    expect(await room.call({ type: "note" })).toMatchObject({ context: { notes: 2 } });
+    const error = await room.call({ type: "notes" } as never).catch((e: unknown) => e);
+    expect(error).toMatchObject({ remoteName: "UnknownEventError" });
+    expect((error as Error).message).toMatch(/the machine has no event "notes"\. Known: /);
   });
 
   it("rejects an unknown event from RPC with UnknownEventError", async () => {
@@ -286,6 +315,39 @@ describe("MachineServer restarts", () => {
     // The state's own timeout is still armed: the room isn't stuck there.
     await advanceClock(60_000, flow);
     expect(await flow.call({ type: "step" })).toMatchObject({ value: "timedOut" });
+  });
+
+  it("tells every interrupted invoke that has an onError, though another one has none", async () => {
+    const room = getActor(env.JOBS, uniqueName("two-jobs"));
+    await room.call({ type: "runA" });
+    expect(await room.call({ type: "runB" })).toMatchObject({ value: { a: "working", b: "working" } });
+    const logged = vi.spyOn(console, "error").mockImplementation(() => undefined);
+    await evict(room);
+    expect(await room.call({ type: "note.x" })).toMatchObject({
+      value: { a: "failed", b: "working" },
+      context: { error: 'Child "jobA" was interrupted: the room restarted while it ran.' },
+    });
+    expect(String(logged.mock.calls[0]?.[0])).toMatch(/invoked jobB was interrupted \(the room restarted while it ran\) and nothing in the machine's state handles its error/);
+    logged.mockRestore();
+  });
+
+  it("tells invoked work that a failed turn stopped it, not that the room restarted", async () => {
+    const room = getActor(env.JOBS, uniqueName("failed-turn"));
+    await room.call({ type: "runA" });
+    expect(await room.call({ type: "bad" }).catch((e: unknown) => e)).toMatchObject({ remoteName: "Error", message: "bad input" });
+    expect(await room.call({ type: "note.x" })).toMatchObject({
+      value: { a: "failed" },
+      context: { notes: 1, error: expect.stringMatching(/^Child "jobA" was interrupted: a turn failed after the machine had moved \(a guard or action threw/) },
+    });
+  });
+
+  it("goes on after a throwing action with immutableState, instead of failing every turn after it", async () => {
+    const room = getActor(env.FROZEN_JOBS, uniqueName("frozen"));
+    expect(await room.call({ type: "note.a" })).toMatchObject({ context: { notes: 1 } });
+    expect(await room.call({ type: "bad" }).catch((e: unknown) => e)).toMatchObject({ message: "bad input" });
+    expect(await room.call({ type: "note.a" })).toMatchObject({ context: { notes: 2 }, status: "active" });
+    await hibernate(room);
+    expect(await room.call({ type: "note.a" })).toMatchObject({ context: { notes: 3 } });
   });
 
   it("saves and pushes what an invoked promise resolved to without waiting for another message", async () => {

@@ -21,12 +21,19 @@ interface TimerApi {
 export function mapAlarmsOntoTimers(storage: DurableObjectStorage, timers: TimerApi): void {
   const define = (name: "setAlarm" | "getAlarm" | "deleteAlarm", value: (...args: never[]) => Promise<unknown>) =>
     Object.defineProperty(storage, name, { configurable: true, writable: true, value });
+  // Alarm times are Date.now() times, as partyserver code writes them; timers run on genparty's
+  // clock, which only `advanceClock` in a spec moves away from Date.now(). Measured from Date.now(),
+  // an alarm re-armed "a minute from now" in onAlarm is a minute ahead on the moved clock too.
+  const ahead = () => timers.now() - Date.now();
   define("setAlarm", async (time: number | Date) => {
     const due = typeof time === "number" ? time : time.getTime();
-    timers.sendAfter(Math.max(0, due - timers.now()), null, { key: ALARM_TIMER_KEY });
+    timers.sendAfter(Math.max(0, due - Date.now()), null, { key: ALARM_TIMER_KEY });
     // Read back in mailbox order: resolves once the timer is stored, as setAlarm does once the alarm is.
     await timers.timerDeadline(ALARM_TIMER_KEY);
   });
-  define("getAlarm", () => timers.timerDeadline(ALARM_TIMER_KEY));
+  define("getAlarm", async () => {
+    const deadline = await timers.timerDeadline(ALARM_TIMER_KEY);
+    return deadline === null ? null : deadline - ahead();
+  });
   define("deleteAlarm", () => timers.cancelTimer(ALARM_TIMER_KEY));
 }

@@ -153,6 +153,27 @@ describe.each(modes)("Server (%s)", (mode, party, namespace) => {
     expect(after.next).not.toBeNull();
   });
 
+  it("runs a periodic alarm, re-armed with Date.now(), once per period advanceClock moves", async () => {
+    const name = room();
+    const socket = await connect(`/parties/${party}/${name}?_pk=periodic`);
+    await socket.next();
+    await patchHook(name, "onAlarm", async function (this: ChatServer) {
+      await this.ctx.storage.put("runs", ((await this.ctx.storage.get<number>("runs")) ?? 0) + 1);
+      await this.ctx.storage.setAlarm(Date.now() + 60_000);
+    });
+    await socket.ask("alarm:60000");
+    const read = () =>
+      runInDurableObject(namespace().getByName(name), async (_i, state) => ({ runs: await state.storage.get<number>("runs"), in: (await state.storage.getAlarm())! - Date.now() }));
+    for (const runs of [1, 2]) {
+      await advanceClock(60_000, namespace().getByName(name));
+      const after = await read();
+      expect(after.runs).toBe(runs);
+      // getAlarm() reads as Date.now() does, which the test clock doesn't move: a minute ahead.
+      expect(after.in).toBeGreaterThan(59_000);
+      expect(after.in).toBeLessThanOrEqual(60_000);
+    }
+  });
+
   it("runs onClose for a close it starts while its mailbox is full", async () => {
     const name = room();
     const socket = await connect(`/parties/${party}/${name}?_pk=full`);

@@ -318,7 +318,12 @@ export class ActorRuntime {
     if (!this.connections.hibernate && this.connections.all().length > 0) {
       throw new Error(`${this.label} can't hibernate: it has in-memory WebSockets open (static options = { hibernate: false }), which keep an object awake.`);
     }
+    // What a new instance wouldn't have: a wake hands handleStart no props (only a start does).
     this.#started = false;
+    this.#startProps = undefined;
+    this.#failedStarts = 0;
+    this.#droppedCasts = 0;
+    this.#known = undefined;
     this.#state = undefined;
     this.#committed = undefined;
     this.#name = undefined;

@@ -43,13 +43,21 @@ export async function hibernate(target: Target): Promise<void> {
  * constructs a new instance. An `ActorRef` gets a new stub; a raw stub is dead afterwards, so get a new one.
  */
 export async function evict(target: Target): Promise<void> {
+  // Only the abort this call made counts as done: a raw stub evicted before fails with that old abort, reaching nothing.
+  let reached = false;
   try {
     await inside(target, async (_instance, state) => {
+      reached = true;
       // Writes not yet flushed would be lost with the abort; production evicts only after they are durable.
       await state.storage.sync();
       state.abort("evicted by genparty/testing");
     });
   } catch (error) {
+    if (!reached && isReset(error)) {
+      throw new Error("evict: this stub is dead, evicted earlier, so it reaches no instance. Get a new one (namespace.getByName(name)), or pass the ActorRef, which gets one itself.", {
+        cause: error,
+      });
+    }
     if (!isReset(error)) throw error;
   } finally {
     const isRef: boolean = target instanceof ActorRef;

@@ -1,9 +1,10 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
-import { getActor } from "../../lib/index.js";
+import { getActor, getServerByName } from "../../lib/index.js";
 import { advanceClock, evict, hibernate, resetClock, runAlarm } from "../../lib/testing/index.js";
 import { uniqueName } from "../helpers.js";
+import { connect, roomJson } from "../sockets.js";
 
 afterEach(() => resetClock());
 
@@ -27,6 +28,27 @@ describe("genparty/testing", () => {
     await expect(hibernate(counter)).rejects.toThrow(/can't hibernate now: 0 queued, 1 calls awaiting replies/);
     await counter.call({ type: "release", value: "ok" });
     expect(await waiting).toBe("ok");
+  });
+
+  it("hibernate starts the actor again without the props of its last start, as a wake does", async () => {
+    const name = uniqueName("hib-props");
+    await getServerByName(env.ChatServer, name, { props: { token: "t" } });
+    const socket = await connect(`/parties/chat-server/${name}?_pk=a`);
+    await socket.next();
+    await hibernate(getActor(env.ChatServer, name));
+    // The frame wakes the room: nobody hands props to this start.
+    expect(await socket.ask("after")).toBe("sent: after");
+    const starts = (await roomJson<string[]>(`/parties/chat-server/${name}/events`)).filter((event) => event.startsWith("start:"));
+    expect(starts).toEqual([`start:${name}:{"token":"t"}`, `start:${name}:null`]);
+  });
+
+  it("evict refuses a raw stub it evicted before, instead of reporting an eviction it didn't make", async () => {
+    const name = uniqueName("evict-twice");
+    await getActor(env.COUNTER, name).call({ type: "add", by: 1 });
+    const stub = env.COUNTER.getByName(name);
+    await evict(stub);
+    await expect(evict(stub)).rejects.toThrow(/this stub is dead, evicted earlier, so it reaches no instance\. Get a new one/);
+    await evict(env.COUNTER.getByName(name));
   });
 
   it("evict makes the next message construct a new instance and keeps storage", async () => {

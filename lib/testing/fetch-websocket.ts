@@ -50,6 +50,8 @@ export function fetchWebSocket(fetcher: { fetch(input: string, init?: RequestIni
     readonly extensions = "";
     readonly bufferedAmount = 0;
     #socket: WebSocket | undefined;
+    /** Events in arrival order: a Blob read as an ArrayBuffer (`binaryType`) takes a moment, and later frames and the close wait for it. */
+    #delivered: Promise<void> = Promise.resolve();
 
     constructor(url: string | URL, protocols?: string | string[]) {
       super();
@@ -81,8 +83,8 @@ export function fetchWebSocket(fetcher: { fetch(input: string, init?: RequestIni
         if (this.readyState >= 2) return socket.close(1000, "closed before open");
         this.#socket = socket;
         this.protocol = response.headers.get("sec-websocket-protocol") ?? "";
-        socket.addEventListener("message", (event) => this.dispatchEvent(new MessageEvent("message", { data: event.data })));
-        socket.addEventListener("close", (event) => this.#closed(event.code, event.reason, event.wasClean));
+        socket.addEventListener("message", (event) => this.#deliver(event.data as string | ArrayBuffer | Blob));
+        socket.addEventListener("close", (event) => this.#inOrder(() => this.#closed(event.code, event.reason, event.wasClean)));
         socket.addEventListener("error", () => this.dispatchEvent(new Event("error")));
         this.readyState = 1;
         this.dispatchEvent(new Event("open"));
@@ -90,6 +92,26 @@ export function fetchWebSocket(fetcher: { fetch(input: string, init?: RequestIni
         this.dispatchEvent(new Event("error"));
         this.#closed(1006, "", false);
       }
+    }
+
+    /** Hands a frame over as the socket's `binaryType` asks, as a browser's WebSocket does. */
+    #deliver(data: string | ArrayBuffer | Blob): void {
+      this.#inOrder(async () => {
+        let as: string | ArrayBuffer | Blob = data;
+        if (data instanceof Blob && this.binaryType === "arraybuffer") as = await data.arrayBuffer();
+        else if (data instanceof ArrayBuffer && this.binaryType === "blob") as = new Blob([data]);
+        // workerd's MessageEvent carries a Blob as well as a browser's does; its type says string | ArrayBuffer.
+        this.dispatchEvent(new MessageEvent("message", { data: as as string | ArrayBuffer }));
+      });
+    }
+
+    #inOrder(event: () => void | Promise<void>): void {
+      this.#delivered = this.#delivered.then(event).catch((error: unknown) => {
+        // A listener's throw is reported as uncaught, as an EventTarget does, and the next event still comes.
+        queueMicrotask(() => {
+          throw error;
+        });
+      });
     }
 
     #closed(code: number, reason: string, wasClean: boolean): void {

@@ -1,0 +1,37 @@
+import { SELF } from "cloudflare:test";
+import { describe, expect, it, vi } from "vitest";
+import { fetchWebSocket } from "../../lib/testing/index.js";
+import { uniqueName } from "../helpers.js";
+import { connect } from "../sockets.js";
+
+describe("fetchWebSocket", () => {
+  it("hands binary frames over as its binaryType asks, in arrival order", async () => {
+    const room = uniqueName("binary");
+    const WS = fetchWebSocket(SELF);
+    const listen = async (binaryType: "arraybuffer" | "blob") => {
+      const socket = new WS(`ws://spec/parties/my-server/${room}?_pk=${binaryType}`);
+      socket.binaryType = binaryType;
+      const received: unknown[] = [];
+      socket.addEventListener("message", (event) => received.push((event as MessageEvent).data));
+      await new Promise((resolve) => socket.addEventListener("open", resolve));
+      return { socket, received };
+    };
+    const buffers = await listen("arraybuffer");
+    const blobs = await listen("blob");
+    // The room (the seed README's MyServer) sends each frame on to every other connection.
+    const sender = await connect(`/parties/my-server/${room}?_pk=sender`);
+    sender.send("before");
+    sender.send(new Uint8Array([1, 2, 3]).buffer);
+    sender.send("after");
+    await vi.waitFor(() => expect(buffers.received).toHaveLength(3));
+    await vi.waitFor(() => expect(blobs.received).toHaveLength(3));
+    expect(buffers.received[0]).toBe("before");
+    expect(buffers.received[1]).toBeInstanceOf(ArrayBuffer);
+    expect([...new Uint8Array(buffers.received[1] as ArrayBuffer)]).toEqual([1, 2, 3]);
+    expect(buffers.received[2]).toBe("after");
+    expect(blobs.received[1]).toBeInstanceOf(Blob);
+    expect([...new Uint8Array(await (blobs.received[1] as Blob).arrayBuffer())]).toEqual([1, 2, 3]);
+    expect(blobs.received[2]).toBe("after");
+    for (const socket of [buffers.socket, blobs.socket, sender]) socket.close();
+  });
+});

@@ -1,5 +1,5 @@
 import { env as workerEnv } from "cloudflare:workers";
-import { isUpgrade } from "../actor/sockets.js";
+import { closeReason, isUpgrade } from "../actor/sockets.js";
 import { corsHeaders, withCors } from "./cors.js";
 import { errorResponse } from "../actor/http-response.js";
 import { GenpartyError } from "../protocol/errors.js";
@@ -115,7 +115,7 @@ export async function routePartykitRequest(request: Request, env: object = worke
       // A stub that threw may be broken for good: each attempt takes a new one.
       const stub = stubFor(namespace, name, options);
       if (options.props !== undefined) {
-        const refused = await startOrRefuse(stub, options.props, `${className}:${name}`);
+        const refused = await startOrRefuse(stub, options.props, `${className}:${name}`, upgrade);
         if (refused) return refused;
       }
       return stub.fetch(body === undefined ? forwarded : new Request(forwarded, { body }));
@@ -126,13 +126,21 @@ export async function routePartykitRequest(request: Request, env: object = worke
   return withCors(response, cors);
 }
 
-/** Starts the room with its props; a start that failed is answered 500 like any request would be, without detail. */
-async function startOrRefuse(stub: unknown, props: unknown, label: string): Promise<Response | undefined> {
+/**
+ * Starts the room with its props. A start that failed is answered as the room answers a request
+ * it can't start for, without detail: 500, or to a WebSocket client 101 then a 1011 close (a
+ * browser can't read an upgrade's HTTP status; it would see a bare network error).
+ */
+async function startOrRefuse(stub: unknown, props: unknown, label: string, upgrade: boolean): Promise<Response | undefined> {
   try {
     await startObject(stub, props);
     return undefined;
   } catch (error) {
     if (!(error instanceof GenpartyError)) throw error;
-    return errorResponse(error, label);
+    if (!upgrade) return errorResponse(error, label);
+    const { 0: client, 1: server } = new WebSocketPair();
+    server.accept();
+    server.close(1011, closeReason(`${label} could not accept the connection (server error).`));
+    return new Response(null, { status: 101, webSocket: client });
   }
 }

@@ -139,4 +139,20 @@ describe("Routing with props to a room whose onStart fails", () => {
     const second = await routePartykitRequest(request(`/parties/flaky-start-server/${name}`), env, { props: { any: 1 } });
     expect(await second?.text()).toBe("started after 2 attempts");
   });
+
+  it("refuses a WebSocket client as without props: 101, then a 1011 close it can read", async () => {
+    const closeOf = async (path: string, options: { props?: unknown }) => {
+      const response = await routePartykitRequest(request(path, { headers: { Upgrade: "websocket" } }), env, options);
+      const socket = response?.webSocket;
+      if (!socket) return { status: response?.status };
+      socket.accept();
+      const { code, reason } = await new Promise<CloseEvent>((resolve) => socket.addEventListener("close", resolve));
+      return { status: response.status, code, reason };
+    };
+    const plain = await closeOf(`/parties/flaky-start-server/${uniqueName("flaky-ws")}`, {});
+    const name = uniqueName("flaky-ws-props");
+    const withProps = await closeOf(`/parties/flaky-start-server/${name}`, { props: { any: 1 } });
+    expect(plain).toMatchObject({ status: 101, code: 1011 });
+    expect(withProps).toEqual({ status: 101, code: 1011, reason: `FlakyStartServer:${name} could not accept the connection (server error).` });
+  });
 });

@@ -141,12 +141,21 @@ export function getActor<A extends AnyActor>(namespace: DurableObjectNamespace<A
   return new ActorRef(namespace, name, options);
 }
 
-/** Longest name accepted, in characters after URL decoding. */
+/**
+ * Longest name accepted, in characters (Unicode code points, so an emoji counts once) after URL
+ * decoding. At most 4 bytes of UTF-8 each, they fit the 1,024 bytes of name the platform keeps.
+ */
 export const MAX_NAME_LENGTH = 256;
+
+/** A name's length in characters as MAX_NAME_LENGTH counts them; counted one by one only when it could matter. */
+export function nameLength(name: string): number {
+  return name.length <= MAX_NAME_LENGTH ? name.length : [...name].length;
+}
 
 function checkName(name: string): void {
   if (typeof name !== "string" || name.length === 0) throw new TypeError("An actor name must be a non-empty string.");
-  if (name.length > MAX_NAME_LENGTH) {
-    throw new TypeError(`An actor name is at most ${MAX_NAME_LENGTH} characters; got ${name.length} ("${name.slice(0, 24)}…").`);
+  const length = nameLength(name);
+  if (length > MAX_NAME_LENGTH) {
+    throw new TypeError(`An actor name is at most ${MAX_NAME_LENGTH} characters; got ${length} ("${name.slice(0, 24)}…").`);
   }
 }

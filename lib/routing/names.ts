@@ -1,6 +1,6 @@
 import type { AnyActor } from "../actor/ref.js";
 import type { CallEnvelope } from "../actor/actor.js";
-import { MAX_NAME_LENGTH } from "../actor/ref.js";
+import { MAX_NAME_LENGTH, nameLength } from "../actor/ref.js";
 import { fromWire } from "../protocol/errors.js";
 import { type RoutingRetryOptions, withRetry } from "./retry.js";
 
@@ -20,8 +20,9 @@ export class InvalidNameError extends Error {
 
 export function checkRoomName(name: string): string {
   if (name.length === 0) throw new InvalidNameError("A room name must not be empty.");
-  if (name.length > MAX_NAME_LENGTH) {
-    throw new InvalidNameError(`A room name is at most ${MAX_NAME_LENGTH} characters after URL decoding; got ${name.length} ("${name.slice(0, 24)}…").`);
+  const length = nameLength(name);
+  if (length > MAX_NAME_LENGTH) {
+    throw new InvalidNameError(`A room name is at most ${MAX_NAME_LENGTH} characters after URL decoding; got ${length} ("${name.slice(0, 24)}…").`);
   }
   return name;
 }

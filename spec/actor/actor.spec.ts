@@ -46,6 +46,9 @@ describe("getActor", () => {
     expect(() => getActor(env.COUNTER, "")).toThrow(/non-empty string/);
     expect(() => getActor(env.COUNTER, "x".repeat(257))).toThrow(/at most 256 characters; got 257/);
     expect(getActor(env.COUNTER, "x".repeat(256)).name).toHaveLength(256);
+    // Characters, not UTF-16 units: 256 emoji (512 units, 1,024 bytes of UTF-8) is the longest name.
+    expect(getActor(env.COUNTER, "😀".repeat(256)).name).toHaveLength(512);
+    expect(() => getActor(env.COUNTER, "😀".repeat(257))).toThrow(/at most 256 characters; got 257/);
   });
 
   it("gets a new stub after an eviction broke the old one", async () => {

@@ -35,6 +35,11 @@ describe("routePartykitRequest", () => {
     const long = await routePartykitRequest(request(`/parties/chat-server/${"n".repeat(257)}`), env);
     expect(long?.status).toBe(400);
     expect(await long?.text()).toMatch(/at most 256 characters after URL decoding; got 257/);
+    // Counted in characters: 256 emoji route (and reach the object by that name), 257 don't.
+    const emoji = "😀".repeat(256);
+    const longest = await routePartykitRequest(request(`/parties/chat-server/${encodeURIComponent(emoji)}/name`), env);
+    expect(await longest?.text()).toBe(emoji);
+    expect((await routePartykitRequest(request(`/parties/chat-server/${encodeURIComponent(`${emoji}😀`)}/name`), env))?.status).toBe(400);
     const bad = await routePartykitRequest(request("/parties/chat-server/%E0%A4%A"), env);
     expect(bad?.status).toBe(400);
     expect(await bad?.text()).toMatch(/not valid URL encoding/);

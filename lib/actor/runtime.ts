@@ -652,6 +652,7 @@ export class ActorRuntime {
     const code = result.reason === "normal" || result.reason === "shutdown" ? 1000 : 1011;
     for (const connection of this.connections.all()) {
       this.connections.retire(connection);
+      this.#socketCalls.stopped(connection, result.reason, queued);
       closeSilently(connection, code, closeReason(`${this.label} stopped: ${result.reason}`));
     }
     this.#started = false;

@@ -139,6 +139,18 @@ export class SocketCalls {
     }
   }
 
+  /**
+   * Tells the client on `connection` that the actor stopped, before its socket closes: a call it
+   * sent goes unanswered (deferred in state, it was lost with it; after a wake this side doesn't
+   * know of it), unless it is still `queued` (keys from {@link callKey}) for the restarted actor.
+   * Without this the client would send those calls again after reconnecting, to run once more.
+   */
+  stopped(connection: Connection, reason: string, queued: ReadonlySet<string>): void {
+    const prefix = `socket:${connection.id}:`;
+    const keep = [...queued].filter((key) => key.startsWith(prefix)).map((key) => key.slice(prefix.length));
+    this.#sendRaw(connection, encodeFrame({ gp: 1, t: "stopped", reason, keep }));
+  }
+
   /** `calls`: the connection's list, when the caller has already looked it up. */
   #remember(connection: string, id: string, entry: Entry, calls = this.#calls.get(connection)): void {
     if (!calls) this.#calls.set(connection, (calls = new Map()));

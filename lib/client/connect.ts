@@ -106,6 +106,7 @@ export function connect<T>(options: ConnectOptions): ActorClient<ActorOf<T>> {
     if (isProtocolFrame(data)) {
       const frame = parseServerFrame(data);
       if (frame?.t === "push") emit(listeners.push, frame.msg);
+      else if (frame?.t === "stopped") calls.stopped(String(frame.reason), Array.isArray(frame.keep) ? frame.keep : []);
       else if (frame && !calls.receive(frame) && frame.t === "error") emit(listeners.error, new Error(frame.err.message));
       return;
     }

@@ -1,4 +1,4 @@
-import { CallTimeoutError, fromWire, type GenpartyError, ProtocolError } from "../protocol/errors.js";
+import { ActorStoppedError, CallTimeoutError, fromWire, type GenpartyError, ProtocolError } from "../protocol/errors.js";
 import { encodeFrame, type ServerFrame } from "../protocol/frames.js";
 
 export const DEFAULT_CLIENT_CALL_TIMEOUT_MS = 5_000;
@@ -65,13 +65,7 @@ export class ClientCalls {
         if (pending.sent) this.#sendOrWait(encodeFrame({ gp: 1, t: "cancel", id }));
         reject(error);
       };
-      const timer =
-        timeout === Infinity
-          ? undefined
-          : setTimeout(
-              () => giveUp(new CallTimeoutError(`${this.transport.room()} did not reply within ${timeout} ms. The handler was told (from.signal) but may still finish. Raise the timeout with { timeout }.`)),
-              timeout,
-            );
+      const timer = timeout === Infinity ? undefined : setTimeout(() => giveUp(this.#timedOut(id, timeout)), timeout);
       const onAbort = () => giveUp(abortError(signal!));
       signal?.addEventListener("abort", onAbort, { once: true });
       const pending: Pending = {
@@ -113,12 +107,25 @@ export class ClientCalls {
 
   /** A reply (or an error frame about a call): settles that call once; later duplicates are ignored. */
   receive(frame: ServerFrame): boolean {
-    if (frame.t === "push" || frame.id === undefined) return false;
+    if (frame.t === "push" || frame.t === "stopped" || frame.id === undefined) return false;
     const pending = this.#settle(frame.id);
     if (!pending) return true;
     if (frame.t === "reply" && frame.err === undefined) pending.resolve(frame.ok);
     else pending.reject(fromWire(frame.err!));
     return true;
+  }
+
+  /**
+   * The actor stopped (its socket closes next): calls it had are rejected, not sent again after the
+   * reconnect to run on the restarted actor, except `keep`, still queued there. Calls not yet sent
+   * go to the restarted actor.
+   */
+  stopped(reason: string, keep: readonly string[]): void {
+    for (const [id, pending] of [...this.#pending]) {
+      if (!pending.sent || keep.includes(id)) continue;
+      this.#settle(id);
+      pending.reject(new ActorStoppedError(`${this.transport.room()} stopped (${reason}) before replying to this call.`));
+    }
   }
 
   /** Rejects every pending call; those the server may be running are told to cancel first, if the socket is open. */
@@ -128,6 +135,17 @@ export class ClientCalls {
     }
     for (const id of [...this.#pending.keys()]) this.#settle(id)?.reject(error);
     this.#waiting = [];
+  }
+
+  /** What a timeout means depends on whether the call ever left. */
+  #timedOut(id: string, timeout: number): CallTimeoutError {
+    const room = this.transport.room();
+    if (this.#pending.get(id)?.sent) {
+      return new CallTimeoutError(`${room} did not reply within ${timeout} ms. The handler was told (from.signal) but may still finish. Raise the timeout with { timeout }.`);
+    }
+    return new CallTimeoutError(
+      `${room} was not reached within ${timeout} ms: the socket did not open, so the call was never sent (and never will be). The client's "close" and "error" events say why; a wrong host or party gets no socket at all.`,
+    );
   }
 
   #send(pending: Pending): void {

@@ -7,6 +7,8 @@ import type { WireError } from "./errors.js";
  *
  * client → server: `call {id, msg}` · `cast {msg}` · `cancel {id}`
  * server → client: `reply {id, ok}` or `reply {id, err}` · `error {id?, err}` (a bad frame) · `push {msg}`
+ *   · `stopped {reason, keep}` (the actor stopped, then the socket closes: calls sent on it go
+ *   unanswered, except those in `keep`, still queued, which the restarted actor answers once sent again)
  */
 export const PROTOCOL_VERSION = 1;
 /** Protocol frames above this size are refused with an error frame; the socket stays open. */
@@ -23,7 +25,8 @@ export type ClientFrame =
 export type ServerFrame =
   | { readonly gp: 1; readonly t: "reply"; readonly id: string; readonly ok?: unknown; readonly err?: WireError }
   | { readonly gp: 1; readonly t: "error"; readonly id?: string; readonly err: WireError }
-  | { readonly gp: 1; readonly t: "push"; readonly msg: unknown };
+  | { readonly gp: 1; readonly t: "push"; readonly msg: unknown }
+  | { readonly gp: 1; readonly t: "stopped"; readonly reason: string; readonly keep: readonly string[] };
 
 /** Longest call id accepted. */
 export const MAX_CALL_ID_LENGTH = 128;
@@ -83,7 +86,7 @@ function bad(data: string, problem: string): Parsed<ClientFrame> {
 export function parseServerFrame(data: string): ServerFrame | undefined {
   try {
     const frame = JSON.parse(data) as ServerFrame;
-    return frame.gp === PROTOCOL_VERSION && (frame.t === "reply" || frame.t === "error" || frame.t === "push") ? frame : undefined;
+    return frame.gp === PROTOCOL_VERSION && (frame.t === "reply" || frame.t === "error" || frame.t === "push" || frame.t === "stopped") ? frame : undefined;
   } catch {
     return undefined;
   }

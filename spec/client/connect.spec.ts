@@ -1,7 +1,7 @@
 import { SELF } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, expectTypeOf, it, vi } from "vitest";
-import { CallTimeoutError, connect, RemoteError } from "../../lib/client/index.js";
+import { ActorStoppedError, CallTimeoutError, connect, RemoteError } from "../../lib/client/index.js";
 import { getActor } from "../../lib/index.js";
 import { evict, fetchWebSocket, hibernate } from "../../lib/testing/index.js";
 import type { Counter } from "../fixtures/counter.js";
@@ -65,6 +65,15 @@ describe("genparty/client", () => {
     client.close();
   });
 
+  it("says a call timed out unsent when the socket never opened", async () => {
+    // A typo in the party: every upgrade is refused, and partysocket keeps trying.
+    const client = connect<typeof Counter>({ host: "spec", party: "countr", room: uniqueName("typo"), WebSocket: fetchWebSocket(SELF), minReconnectionDelay: 10 });
+    const error = await client.call({ type: "get" }, { timeout: 200 }).catch((e: unknown) => e);
+    client.close();
+    expect(error).toBeInstanceOf(CallTimeoutError);
+    expect((error as Error).message).toMatch(/^countr\/typo-.* was not reached within 200 ms: the socket did not open, so the call was never sent \(and never will be\)/);
+  });
+
   it("rejects with AbortError when the caller's signal aborts", async () => {
     const client = open<typeof Counter>("counter");
     const controller = new AbortController();
@@ -81,6 +90,23 @@ describe("genparty/client", () => {
     const replies = await Promise.all(values.map((value) => client.call({ type: "echo", value, ms: value % 3 }, { timeout: 20_000 })));
     expect(replies).toEqual(values);
     client.close();
+  });
+
+  it("rejects a deferred call when the actor stops, after a wake too, instead of sending it again to the restarted one", async () => {
+    for (const wake of [false, true]) {
+      const { client, counter, waiting } = await clientWaiting(uniqueName("stopped"));
+      const outcome = waiting.catch((e: unknown) => e);
+      // After a wake the runtime doesn't know of the call: only the state holds its `from`.
+      if (wake) await hibernate(counter);
+      await counter.call({ type: "stop", clear: true, value: "stopped" });
+      const error = await outcome;
+      expect(error).toBeInstanceOf(ActorStoppedError);
+      expect((error as Error).message).toMatch(/stopped \(cleared\) before replying to this call\.$/);
+      // It didn't run again on the restarted actor, once the client was back.
+      await vi.waitFor(() => expect(client.socket.readyState).toBe(1));
+      expect((await counter.call({ type: "state" })).waiting).toHaveLength(0);
+      client.close();
+    }
   });
 
   it("receives a deferred reply across hibernation", async () => {

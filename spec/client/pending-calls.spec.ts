@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { ActorStoppedError } from "../../lib/client/index.js";
 import { ClientCalls } from "../../lib/client/pending-calls.js";
 
 /**
@@ -25,6 +26,27 @@ function socketStub() {
 const cast = (entry: string) => JSON.stringify({ gp: 1, t: "cast", msg: { type: "log", entry } });
 
 describe("ClientCalls", () => {
+  it("rejects the calls a stopped actor had, keeping the ones still queued there and those not yet sent", async () => {
+    const socket = socketStub();
+    socket.open();
+    const lost = socket.calls.call({ type: "deferred" }, {}).catch((e: unknown) => e);
+    const queued = socket.calls.call({ type: "queued" }, {});
+    socket.drop();
+    const unsent = socket.calls.call({ type: "later" }, {});
+    const [lostId, queuedId] = socket.sent.map((frame) => frame.id!);
+    socket.calls.stopped("cleared", [queuedId!]);
+    expect(await lost).toBeInstanceOf(ActorStoppedError);
+    expect(((await lost) as Error).message).toBe("counter/r stopped (cleared) before replying to this call.");
+    // After the reconnect: the queued call again (the restarted actor answers it once), then the new one; not the lost one.
+    socket.open();
+    expect(socket.sent.slice(2).map((frame) => (frame.msg as { type: string }).type)).toEqual(["queued", "later"]);
+    expect(socket.sent.slice(2).map((frame) => frame.id)).not.toContain(lostId);
+    socket.calls.receive({ gp: 1, t: "reply", id: queuedId!, ok: 1 });
+    expect(await queued).toBe(1);
+    socket.calls.rejectAll(new Error("done"));
+    await unsent.catch(() => undefined);
+  });
+
   it("sends what was made while offline in the order it was made, after the calls a dropped socket carried", () => {
     const socket = socketStub();
     socket.open();

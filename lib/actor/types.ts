@@ -17,8 +17,30 @@ export type Call<M, R> = M & { readonly [replyType]?: R };
 /** The reply type a call message declares with {@link Call}; `unknown` when it declares none. */
 export type ReplyOf<M> = M extends { readonly [replyType]?: infer R } ? R : unknown;
 
-/** The reply type of the union member of `U` that a message `M` matches. */
-export type ReplyFor<U, M> = U extends unknown ? (M extends U ? ReplyOf<U> : never) : never;
+/** The reply type of the union member of `U` that a message `M` matches (of each it may be, for one like `{ type: "a" | "b" }`). */
+export type ReplyFor<U, M> = Matching<M, U> extends infer Member ? (Member extends unknown ? ReplyOf<Member> : never) : never;
+
+/**
+ * The members of `U` that `M` is one of. A message that spans members (`{ type: "a" | "b" }`) is
+ * none of them alone: then the members that are each a case of it, or failing that all of `U`.
+ */
+type Matching<M, U, Members = U extends unknown ? (M extends U ? U : never) : never, Cases = U extends unknown ? (U extends M ? U : never) : never> = [
+  Members,
+] extends [never]
+  ? [Cases] extends [never]
+    ? U
+    : Cases
+  : Members;
+type KeysOf<U> = U extends unknown ? keyof U : never;
+
+/**
+ * A call message `M` with no field that the message type it matches lacks. A call's message is
+ * inferred (for its reply type), and TypeScript checks no excess fields against an inferred type:
+ * without this `{ type: "get", by: 5 }` or a misspelt optional field would pass unnoticed. (A
+ * mapped type over `M` itself, which TypeScript infers `M` through; a `Record` of the extra keys
+ * would make it fall back to the whole union, and every reply type with it.)
+ */
+export type ExactMsg<M, U> = M & { [K in keyof M]: K extends KeysOf<Matching<M, U>> ? M[K] : never };
 
 /**
  * Who is waiting for a call's reply. Plain data: keep it in state and answer later with

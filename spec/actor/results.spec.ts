@@ -53,5 +53,12 @@ describe("Typed references", () => {
     void (() => ref.call({ type: "log", entry: "x" }));
     // @ts-expect-error a call message is not a cast
     void (() => ref.cast({ type: "get" }));
+    // @ts-expect-error a field the message doesn't have, though another call message has it
+    void (() => ref.call({ type: "get", by: 5 }));
+    // @ts-expect-error a misspelt optional field
+    void (() => ref.call({ type: "stop", clera: true }));
+    // A message spanning several call types is still one of them.
+    const type = Math.random() < 0.5 ? ("get" as const) : ("name" as const);
+    expectTypeOf(() => ref.call({ type })).returns.resolves.toEqualTypeOf<number | string>();
   });
 });

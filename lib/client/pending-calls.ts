@@ -42,6 +42,11 @@ export class ClientCalls {
     return this.#pending.size;
   }
 
+  /** Calls and casts waiting for the socket to open. */
+  get waiting(): number {
+    return this.#waiting.length;
+  }
+
   call(msg: unknown, options: { timeout?: number; signal?: AbortSignal }): Promise<unknown> {
     const timeout = options.timeout ?? DEFAULT_CLIENT_CALL_TIMEOUT_MS;
     if (!(timeout > 0 && (timeout <= MAX_TIMER_MS || timeout === Infinity))) {
@@ -61,8 +66,9 @@ export class ClientCalls {
         const pending = this.#settle(id);
         if (!pending) return;
         // The server's handler sees from.signal abort, and a late reply is dropped here. A call that
-        // never left needs no cancel: it is forgotten here and never sent.
+        // never left needs no cancel: it is forgotten here, and leaves the queue, never to be sent.
         if (pending.sent) this.#sendOrWait(encodeFrame({ gp: 1, t: "cancel", id }));
+        else this.#waiting = this.#waiting.filter((item) => item !== pending);
         reject(error);
       };
       const timer = timeout === Infinity ? undefined : setTimeout(() => giveUp(this.#timedOut(id, timeout)), timeout);

@@ -95,7 +95,8 @@ const wireClasses: Record<string, new (message: string) => GenpartyError> = {
 
 /** Rebuilds the error class from its wire form. Unknown names become a {@link RemoteError}. */
 export function fromWire(wire: WireError): GenpartyError {
-  const Known = wireClasses[wire.name];
+  // Own keys only: a name like "constructor" is some other server's error, not Object's.
+  const Known = Object.hasOwn(wireClasses, wire.name) ? wireClasses[wire.name] : undefined;
   if (Known) return new Known(wire.message);
   return new RemoteError(wire.message, wire.remoteName ?? wire.name);
 }

@@ -26,6 +26,21 @@ function socketStub() {
 const cast = (entry: string) => JSON.stringify({ gp: 1, t: "cast", msg: { type: "log", entry } });
 
 describe("ClientCalls", () => {
+  it("lets go of calls given up while offline, so a client polling a room it can't reach doesn't grow", async () => {
+    const socket = socketStub();
+    for (let i = 0; i < 50; i++) {
+      const controller = new AbortController();
+      const call = socket.calls.call({ type: "poll" }, { signal: controller.signal }).catch((e: unknown) => e);
+      controller.abort();
+      await call;
+    }
+    const timedOut = await socket.calls.call({ type: "poll" }, { timeout: 1 }).catch((e: unknown) => e);
+    expect((timedOut as Error).name).toBe("CallTimeoutError");
+    expect(socket.calls.waiting).toBe(0);
+    socket.open();
+    expect(socket.sent).toEqual([]);
+  });
+
   it("rejects the calls a stopped actor had, keeping the ones still queued there and those not yet sent", async () => {
     const socket = socketStub();
     socket.open();

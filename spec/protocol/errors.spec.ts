@@ -1,0 +1,22 @@
+import { describe, expect, it } from "vitest";
+import { ActorStoppedError, CallTimeoutError, fromWire, RemoteError, toWire } from "../../lib/protocol/errors.js";
+
+describe("Wire errors", () => {
+  it("come back as their own class, and any other name as a RemoteError carrying it", () => {
+    const timeout = fromWire(toWire(new CallTimeoutError("late")));
+    expect(timeout).toBeInstanceOf(CallTimeoutError);
+    expect(timeout.message).toBe("late");
+    expect(fromWire(toWire(new ActorStoppedError("gone")))).toBeInstanceOf(ActorStoppedError);
+    const thrown = fromWire(toWire(new RangeError("n is negative")));
+    expect(thrown).toBeInstanceOf(RemoteError);
+    expect(thrown).toMatchObject({ remoteName: "RangeError", message: "n is negative" });
+  });
+
+  it("take a name that is an Object property (constructor, toString) as any other name", () => {
+    for (const name of ["constructor", "toString", "__proto__", "hasOwnProperty"]) {
+      const error = fromWire({ name, code: "x", message: `a ${name}` });
+      expect(error).toBeInstanceOf(RemoteError);
+      expect(error).toMatchObject({ remoteName: name, message: `a ${name}` });
+    }
+  });
+});

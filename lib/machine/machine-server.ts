@@ -32,6 +32,9 @@ const INTERRUPTED_BECAUSE: Record<Interruption, string> = {
     "a turn failed after the machine had moved (a guard or action threw, and xstate stops a machine that throws), so the room went back to its last saved state without the work running then",
 };
 
+/** The timer that, a grace period after a restart, tells the machine of connections the restart dropped. */
+const LOST_KEY = "genparty:lost-connections";
+
 /** A turn with no event: it saves and pushes what changed in the machine meanwhile (a promise settled). */
 const SYNC = { type: "genparty.sync" } as const;
 
@@ -65,9 +68,17 @@ export abstract class MachineServer<Env = Cloudflare.Env, M extends AnyStateMach
   static machine: AnyStateMachine;
   /** Bump when a change to the machine makes old snapshots unfit; pair it with `static migrate`. */
   static version = 1;
+  /**
+   * A restart (a deploy, an eviction) drops sockets without a close. When the machine names
+   * `disconnect`, a connection that hasn't come back this long after the restart gets its
+   * `disconnect`; one that reconnects sooner gets only its `connect`, as a reload does.
+   */
+  static disconnectGraceMs = 10_000;
 
   #xstate: XStateActor<M> | undefined;
   #clock: DurableClock | undefined;
+  /** Connections the machine was told of and not told left (`MachineState.present`), when it names `disconnect`. */
+  #present = new Set<string>();
   /** The state this instance returned last: anything else means a turn rolled back and the actor must be rebuilt. */
   #current: MachineState | undefined;
   /** `#current` as JSON, the text handed to the commit. */
@@ -128,6 +139,8 @@ export abstract class MachineServer<Env = Cloudflare.Env, M extends AnyStateMach
   override handleStart(state: MachineState, props: unknown): NoReply<MachineState> {
     return this.#turn(() => {
       this.#boot(state, props);
+      // Sockets a restart dropped closed unseen: give them the grace period to come back.
+      if (this.#lost().length > 0) this.sendAfter((this.constructor as typeof MachineServer).disconnectGraceMs, null, { key: LOST_KEY });
       return noreply(this.#changed());
     });
   }
@@ -163,6 +176,7 @@ export abstract class MachineServer<Env = Cloudflare.Env, M extends AnyStateMach
     this.#ensure(state);
     switch (info.type) {
       case "connect":
+        if (this.#accepts("disconnect", false)) this.#present.add(info.connection.id);
         // Opt-in: a machine that names a "connect" event hears of connections (with `connection` set).
         if (this.#accepts("connect", false)) this.#send({ type: "connect" }, info.connection.id);
         this.#sendView(info.connection, true);
@@ -171,7 +185,9 @@ export abstract class MachineServer<Env = Cloudflare.Env, M extends AnyStateMach
         this.#receiveFrame(info.connection, info.data);
         return noreply(this.#changed());
       case "timeout":
-        if (info.key.startsWith(DELAY_KEY_PREFIX)) {
+        if (info.key === LOST_KEY) {
+          for (const id of this.#lost()) this.#disconnected(id);
+        } else if (info.key.startsWith(DELAY_KEY_PREFIX)) {
           this.#moved = true;
           this.#clock?.fire(info.key);
           this.#checkHealthy();
@@ -180,7 +196,7 @@ export abstract class MachineServer<Env = Cloudflare.Env, M extends AnyStateMach
       case "close":
         this.#sent.delete(info.connection.id);
         // A reload or reconnect with the same id is not a player leaving: the new socket's connect follows.
-        if (!info.replaced && this.#accepts("disconnect", false)) this.#send({ type: "disconnect" }, info.connection.id);
+        if (!info.replaced && this.#accepts("disconnect", false)) this.#disconnected(info.connection.id);
         return noreply(this.#changed());
       case "error":
         return noreply();
@@ -188,6 +204,23 @@ export abstract class MachineServer<Env = Cloudflare.Env, M extends AnyStateMach
   }
 
   // ── machine plumbing ─────────────────────────────────────────────────────────
+
+  #disconnected(id: string): void {
+    this.#present.delete(id);
+    this.#send({ type: "disconnect" }, id);
+  }
+
+  /** Connections the machine thinks present that have no socket now (dropped by a restart, unseen). */
+  #lost(): string[] {
+    if (this.#present.size === 0) return [];
+    // A machine version that no longer names `disconnect` has nobody to tell.
+    if (!this.#accepts("disconnect", false)) {
+      this.#present.clear();
+      return [];
+    }
+    const live = new Set(this.getConnections().map((connection) => connection.id));
+    return [...this.#present].filter((id) => !live.has(id));
+  }
 
   #turn<T>(run: () => T): T {
     this.#inTurn = true;
@@ -259,6 +292,7 @@ export abstract class MachineServer<Env = Cloudflare.Env, M extends AnyStateMach
     if (snapshot !== null) clock.restore(!interruptedBy);
     this.#xstate = actor;
     this.#clock = clock;
+    this.#present = new Set(state.present);
     // Connections saw this state before the restart: only a change from here on is news to them.
     // Remembering the snapshot (not every connection's view) keeps a wake O(1) in the number of sockets.
     this.#viewsOf = JSON.stringify(actor.getPersistedSnapshot());
@@ -371,11 +405,13 @@ export abstract class MachineServer<Env = Cloudflare.Env, M extends AnyStateMach
       snapshot: this.#xstate!.getPersistedSnapshot(),
       delays: this.#clock!.toJSON() as MachineState["delays"],
     };
+    if (this.#present.size > 0) next.present = [...this.#present];
     this.#current = next;
     // Checked as the commit would check it, then handed to the commit: the snapshot is serialized once per turn.
     const runtime = runtimeOf(this);
     const snapshotJson = serializeState(next.snapshot, runtime);
-    this.#currentJson = `{"version":${next.version},"snapshot":${snapshotJson},"delays":${JSON.stringify(next.delays)}}`;
+    const present = next.present ? `,"present":${JSON.stringify(next.present)}` : "";
+    this.#currentJson = `{"version":${next.version},"snapshot":${snapshotJson},"delays":${JSON.stringify(next.delays)}${present}}`;
     this.#moved = false;
     runtime.knownJson(next, this.#currentJson);
     // Views are a function of the snapshot and the connection: no snapshot change, no view to send.

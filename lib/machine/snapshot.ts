@@ -8,6 +8,12 @@ export interface MachineState {
   /** xstate's persisted snapshot; null until the machine first starts. */
   snapshot: unknown;
   delays: Record<string, { due: number; event: { type: string } }>;
+  /**
+   * Connections the machine heard `connect` (or of which it heard nothing yet) and no `disconnect`
+   * for, kept when it names `disconnect`: a restart drops sockets without a close, and this is
+   * how the room still tells the machine they left.
+   */
+  present?: string[];
 }
 
 interface StateNodeLike {

@@ -258,6 +258,29 @@ describe("Connection events", () => {
     await vi.waitFor(async () => expect(((await pinger.call({ type: "pong" })) as { context: { seen: string[] } }).context.seen).toEqual(["+p1", "-p1"]));
   });
 
+  it("tell the machine of sockets a restart dropped unseen, once they haven't come back within the grace period", async () => {
+    const name = uniqueName("dropped");
+    const pinger = getActor(env.PINGER, name);
+    const seen = async () => ((await pinger.call({ type: "pong" })) as { context: { seen: string[] } }).context.seen;
+    for (const id of ["a", "b"]) await (await connect(`/parties/pinger/${name}?_pk=${id}`)).next();
+    // A wake keeps the sockets: nobody left.
+    await hibernate(pinger);
+    await advanceClock(10_000, pinger);
+    expect(await seen()).toEqual(["+a", "+b"]);
+    // A restart drops them (code 1006), with no close for the room to hear; a comes back.
+    await evict(pinger);
+    await (await connect(`/parties/pinger/${name}?_pk=a`)).next();
+    await advanceClock(9_000, pinger);
+    expect(await seen()).toEqual(["+a", "+b", "+a"]);
+    await advanceClock(1_000, pinger);
+    expect(await seen()).toEqual(["+a", "+b", "+a", "-b"]);
+    // Told once: the next restart finds only a gone (the grace period counts from the start).
+    await evict(pinger);
+    expect(await seen()).toHaveLength(4);
+    await advanceClock(10_000, pinger);
+    expect(await seen()).toEqual(["+a", "+b", "+a", "-b", "-a"]);
+  });
+
   it("tell a reload apart from leaving: a socket replaced by one with its id sends no disconnect", async () => {
     const name = uniqueName("reload");
     const first = await connect(`/parties/pinger/${name}?_pk=p1`);

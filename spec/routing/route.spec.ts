@@ -25,6 +25,15 @@ describe("routePartykitRequest", () => {
     expect(await response?.text()).toBe("hello wörld/x");
   });
 
+  it("routes through a namespace that has only idFromName and get (a wrapper, a test double), as partyserver does", async () => {
+    const namespace = {
+      idFromName: (name: string) => `id:${name}`,
+      get: (id: string) => ({ fetch: async () => new Response(`reached ${id}`) }),
+    };
+    const response = await routePartykitRequest(request("/parties/fake-server/plain"), { FakeServer: namespace });
+    expect(await response?.text()).toBe("reached id:plain");
+  });
+
   it("returns null when nothing matches, so the worker decides", async () => {
     expect(await routePartykitRequest(request("/parties/nope/room"), env)).toBeNull();
     expect(await routePartykitRequest(request("/parties/chat-server"), env)).toBeNull();

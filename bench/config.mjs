@@ -83,7 +83,11 @@ const ALL_KINDS = [
   { key: "gp-server-mem", group: "memory", label: "genparty Server in-memory", path: (_, room) => `/gp/bench-gp-server-mem/${room}` },
   { key: "gp-machine", group: "memory", label: "genparty MachineServer", path: (_, room) => `/gp/bench-gp-machine/${room}`, ...machineProtocol },
 ];
-export const KINDS = ALL_KINDS.filter((kind) => !process.env.BENCH_KINDS || process.env.BENCH_KINDS.split(",").includes(kind.key));
+const chosenKinds = process.env.BENCH_KINDS?.split(",").filter(Boolean);
+// A misspelt name would silently leave its target out (and a smoke run would pass without it).
+const unknownKinds = chosenKinds?.filter((key) => !ALL_KINDS.some((kind) => kind.key === key)) ?? [];
+if (unknownKinds.length > 0) throw new Error(`BENCH_KINDS names no target ${unknownKinds.join(", ")}; the targets are ${ALL_KINDS.map((kind) => kind.key).join(", ")}.`);
+export const KINDS = ALL_KINDS.filter((kind) => !chosenKinds || chosenKinds.includes(kind.key));
 
 export const RPC_TARGETS = [
   { key: "raw", label: "raw DO RPC" },

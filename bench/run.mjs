@@ -14,7 +14,7 @@
 // BENCH_SCENARIO_TIMEOUT_S, BENCH_RUN_TIMEOUT_S, BENCH_WAKE_SOCKETS, BENCH_WAKE_IDLE_S, BENCH_MEMORY_SOCKETS,
 // BENCH_SHORT_PASSES (passes of echo, calls (each alone and under load), acks, connect and rpc per round).
 // Subsets: BENCH_KINDS=raw,gp-actor  BENCH_SCENARIOS=echo,parallel,calls,parallel-calls,broadcast,persisted,acks,connect,http,rpc,wake,memory
-import { rmSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import { groupCpuSeconds, machineBusySeconds, serverProcesses, sleep, startWrangler, terminateLiveSockets } from "./harness.mjs";
 import { measureMemory } from "./memory.mjs";
 import { CONFIG, KINDS, MODE, RPC_OPS, RPC_TARGETS, SCENARIOS, SETTLE_MS, SHORT_SCENARIOS, SMOKE, WAKE_KINDS, runId } from "./config.mjs";
@@ -105,13 +105,33 @@ async function runAll() {
       // Short single-client scenarios move ±20% between passes: several passes a round, each target in turn.
       const passes = SHORT_SCENARIOS.has(scenario) ? CONFIG.shortPasses : 1;
       for (let pass = 1; pass <= passes; pass++) {
-        // Rotate the order each pass so drift (warm-up, other load) doesn't always favour the same target.
+        // A new order each pass, so drift (warm-up, other load, a room evicted ~10 s after the one
+        // before it closed) doesn't always land on the same target, nor after the same neighbour.
         const turn = (round - 1) * passes + pass - 1;
-        const kinds = KINDS.map((_, i) => KINDS[(i + turn) % KINDS.length]);
-        await runScenario(scenario, kinds, round, passes > 1 ? `${round}-${pass}` : String(round), turn);
+        await runScenario(scenario, balancedOrder(targetsOf(scenario), turn), round, passes > 1 ? `${round}-${pass}` : String(round), turn);
       }
     }
   }
+}
+
+/** The targets a scenario runs on (all of them for rpc and memory, which pick their own). */
+function targetsOf(scenario) {
+  if (scenario === "persisted" || scenario === "acks") return KINDS.filter((kind) => kind.persisted);
+  if (scenario === "calls" || scenario === "parallel-calls" || scenario === "wake") return KINDS.filter((kind) => WAKE_KINDS.has(kind.key));
+  return KINDS;
+}
+
+/**
+ * Row `turn` of a balanced Latin square (Williams' design): over n passes (2n when n is odd) each
+ * target runs once in each position and right after each other target once. Targets are ordered
+ * after filtering, so a scenario on four targets is balanced among those four.
+ */
+export function balancedOrder(items, turn) {
+  const n = items.length;
+  if (n < 2) return items;
+  const first = Array.from({ length: n }, (_, j) => (j === 0 ? 0 : j % 2 === 1 ? (j + 1) / 2 : n - j / 2));
+  const row = first.map((index) => items[(index + turn) % n]);
+  return n % 2 === 1 && Math.floor(turn / n) % 2 === 1 ? row.reverse() : row;
 }
 
 /** One pass of one scenario over every target it applies to; `tag` keeps each pass's rooms apart. */
@@ -139,7 +159,7 @@ async function runScenario(scenario, kinds, round, tag, turn) {
   }
   if (scenario === "wake") {
     // One target at a time: a room of 1,000 sockets per target at once runs wrangler's proxy out of file descriptors.
-    for (const kind of kinds.filter((kind) => WAKE_KINDS.has(kind.key))) {
+    for (const kind of kinds) {
       const { wakes, otherLoad, ...failed } = await bounded(`wake ${kind.key}`, (deadline) => wakeRound(kind, tag, deadline));
       for (const metrics of wakes ?? [failed]) {
         record(scenario, kind.key, { ...metrics, otherLoad });
@@ -148,9 +168,7 @@ async function runScenario(scenario, kinds, round, tag, turn) {
     }
     return;
   }
-  for (const kind of kinds) {
-    if ((scenario === "persisted" || scenario === "acks") && !kind.persisted) continue;
-    if ((scenario === "calls" || scenario === "parallel-calls") && !WAKE_KINDS.has(kind.key)) continue;
+  for (const [position, kind] of kinds.entries()) {
     const runs = {
       echo: (deadline) => echo(kind, tag, deadline),
       parallel: (deadline) => parallelEcho(kind, tag, deadline),
@@ -163,7 +181,8 @@ async function runScenario(scenario, kinds, round, tag, turn) {
       persisted: (deadline) => fanOut(kind, true, tag, deadline),
     };
     const metrics = await bounded(`${scenario} ${kind.key}`, runs[scenario]);
-    record(scenario, kind.key, metrics);
+    // Where it ran in its pass, so order effects can be looked for in results.json.
+    record(scenario, kind.key, { ...metrics, position });
     console.log(`${where}  ${scenario.padEnd(14)} ${kind.label.padEnd(25)} ${describe(metrics)}`);
   }
 }
@@ -182,6 +201,18 @@ function failures() {
   }
   return failed;
 }
+/**
+ * Errors the rooms logged: genparty logs a handler's throw and goes on, and partyserver catches and
+ * logs too, so a broken room can still answer every check. None of the bench's rooms should throw.
+ */
+function loggedErrors() {
+  const lines = readFileSync(live.server.logFile, "utf8").split("\n");
+  // Not the rooms': a client's socket cut mid-connection (every target's, raw's too) and wrangler, offline, looking for updates.
+  const benign = /Network connection lost|getaddrinfo (ENOTFOUND|EAI_AGAIN)/;
+  const errors = lines.filter((line) => /\b(Uncaught|Error|threw|exception)\b/.test(line) && !benign.test(line));
+  return errors.length === 0 ? [] : [`wrangler's log has ${errors.length} error line(s), the first: ${errors[0].trim().slice(0, 300)}`];
+}
+
 const checkCount = () => Object.values(samples).reduce((sum, byKind) => sum + Object.values(byKind).flat().length, 0);
 const elapsed = () => `${((performance.now() - wallStart) / 1000).toFixed(1)} s`;
 const wallStart = performance.now();
@@ -220,7 +251,7 @@ try {
   if (!live.processes.some((p) => p.role === "user")) console.warn("Could not find the workerd running the objects: CPU figures will be 0.");
   await runAll();
   if (SMOKE) {
-    const failed = failures();
+    const failed = [...failures(), ...loggedErrors()];
     exitCode = failed.length > 0 ? 1 : 0;
     const what = `${SCENARIOS.filter((x) => x !== "rpc").join(", ")} on ${KINDS.length} targets${SCENARIOS.includes("rpc") ? `, ${RPC_OPS.length * RPC_TARGETS.length} RPC loops` : ""}`;
     console.log(

@@ -238,7 +238,8 @@ export async function fanOut(kind, persisted, tag, deadline) {
       lastDelivery = performance.now();
       // Its own message back: the sender's echo latency (under the full load of the room).
       if (data[0] === a && data[1] === b && data[2] === c) latencies.push(lastDelivery - mine[Number(data.toString("latin1", 3))]);
-      if (delivered >= expected) finish("done");
+      if (delivered === expected) finish("done");
+      else if (delivered > expected) finish("more deliveries than were sent");
     });
   });
   const watchdog = setInterval(() => {
@@ -500,6 +501,7 @@ export async function rpc(target, spec, tag, deadline) {
     n: String(CONFIG.rpcCalls),
     c: String(spec.concurrency),
     room: `rpc-${runId}-${tag}`,
+    ms: String(Math.max(1, deadline - Date.now() - 1_000)),
   });
   const cpu0 = preciseCpuSeconds(live.processes);
   const response = await fetch(`${live.server.base}/rpc?${params}`, { signal: AbortSignal.timeout(Math.max(1, deadline - Date.now())) });

@@ -303,7 +303,7 @@ export class GpMachineRoom extends MachineServer<Cloudflare.Env, typeof benchCha
 
 // ── the worker ──────────────────────────────────────────────────────────────────
 
-/** Stops an RPC loop that takes longer than this, so a hang can't hold the request (run.mjs has its own bound too). */
+/** Stops an RPC loop that takes longer than this unless the harness gives its own time left (`ms`), so a hang can't hold the request. */
 const RPC_LOOP_DEADLINE_MS = 50_000;
 
 type RpcTarget = "raw" | "gp";
@@ -320,6 +320,7 @@ async function rpcLoop(url: URL, env: Cloudflare.Env): Promise<Response> {
   const n = Number(url.searchParams.get("n") ?? 1000);
   const concurrency = Math.max(1, Math.min(n, Number(url.searchParams.get("c") ?? 1)));
   const room = url.searchParams.get("room") ?? "rpc";
+  const within = Math.min(RPC_LOOP_DEADLINE_MS, Number(url.searchParams.get("ms") ?? RPC_LOOP_DEADLINE_MS));
   if ((target !== "raw" && target !== "gp") || !["ping", "incr", "ping-fresh"].includes(op)) {
     return new Response("bad target or op", { status: 400 });
   }
@@ -340,14 +341,20 @@ async function rpcLoop(url: URL, env: Cloudflare.Env): Promise<Response> {
   let firstError: string | undefined;
   let issued = 0;
   const started = performance.now();
-  const deadline = Date.now() + RPC_LOOP_DEADLINE_MS;
+  const deadline = Date.now() + within;
+  // Every answer is checked: a ping answers 1, and each incr a count no other incr got.
+  const counts = new Set<number>();
   const lane = async () => {
     while (issued < n && Date.now() < deadline) {
       issued++;
       const t0 = performance.now();
       try {
-        await callOnce();
-        latencies.push(performance.now() - t0);
+        const value = await callOnce();
+        const elapsed = performance.now() - t0;
+        const right = op === "incr" ? Number.isInteger(value) && value > 0 && !counts.has(value) : value === 1;
+        if (!right) throw new Error(`${op} answered ${JSON.stringify(value)}`);
+        if (op === "incr") counts.add(value);
+        latencies.push(elapsed);
       } catch (error) {
         errors++;
         firstError ??= String(error);
@@ -371,8 +378,10 @@ export default {
     if (parts[0] === "raw" && parts.length === 3) {
       const room = decodeURIComponent(parts[2]!);
       if (parts[1] === "BENCH_RAW_MEM") return env.BENCH_RAW_MEM.getByName(room).fetch(request);
-      const namespace = parts[1] === "BENCH_RAW_PERSISTED" ? env.BENCH_RAW_PERSISTED : env.BENCH_RAW;
-      return namespace.getByName(room).fetch(request);
+      if (parts[1] === "BENCH_RAW_PERSISTED") return env.BENCH_RAW_PERSISTED.getByName(room).fetch(request);
+      if (parts[1] === "BENCH_RAW") return env.BENCH_RAW.getByName(room).fetch(request);
+      // Not the plain room: a misspelt path would measure another room than it says.
+      return new Response(`no raw binding ${parts[1]}`, { status: 404 });
     }
     // Each library's own router, as its users would call it: `/ps/bench-party/<room>`, `/gp/bench-gp-server/<room>`.
     if (parts[0] === "ps") return (await partyserverRoute(request, env, { prefix: "ps" })) ?? new Response("no such party", { status: 404 });

@@ -429,12 +429,23 @@ export class ActorRuntime {
   async #processTimeout(envelope: Envelope & { kind: "timeout" }): Promise<void> {
     // The actor failed to start in this alarm: the rest of its timers wait for the next one.
     if (this.#startFailedInAlarm) return;
+    // Started first: handleStart (and its continues) may cancel the timer or set its key again.
+    if (!this.#started && !(await this.#startFor(envelope))) return;
     // A timer read by the alarm may have been cancelled, re-armed or put off since.
     if (!(await this.#timers.isLive(envelope.row))) return;
-    await (this.#started ? this.#runTurn(envelope) : this.#startThenProcess(envelope));
+    await this.#runTurn(envelope);
   }
 
   async #startThenProcess(envelope: Envelope): Promise<void> {
+    if ((await this.#startFor(envelope)) && envelope.kind !== "start") await this.#runTurn(envelope);
+  }
+
+  /**
+   * Starts the actor for the message that woke it: init or the saved state, handleStart and its
+   * continues. False when that message is not to be handled (the start failed, or stopped the
+   * actor): it has been answered for already.
+   */
+  async #startFor(envelope: Envelope): Promise<boolean> {
     let next: unknown;
     try {
       next = await this.#start();
@@ -446,7 +457,7 @@ export class ActorRuntime {
       this.#turn = undefined;
       this.#rollback();
       this.#failedUnhandled(envelope, error);
-      return;
+      return false;
     }
     // handleStart's continue (`{:ok, s, {:continue, m}}`), and theirs, run before the message that woke the actor.
     while (next !== undefined && this.#started) {
@@ -455,8 +466,11 @@ export class ActorRuntime {
       next = then.next;
     }
     // A continue that stopped the actor: the message that woke it goes unhandled, as a call deferred at a stop does.
-    if (!this.#started) return this.#failedUnhandled(envelope, new ActorStoppedError(`${this.label} stopped in a continue of handleStart, before handling this ${envelope.kind}.`));
-    if (envelope.kind !== "start") await this.#runTurn(envelope);
+    if (!this.#started) {
+      this.#failedUnhandled(envelope, new ActorStoppedError(`${this.label} stopped in a continue of handleStart, before handling this ${envelope.kind}.`));
+      return false;
+    }
+    return true;
   }
 
   #runTurn(envelope: Envelope): Promise<void> | undefined {

@@ -244,6 +244,43 @@ describe.each(backends)("Durable timers on %s", (_backend, namespace) => {
 
 });
 
+describe.each(backends)("A timer handleStart changes on the wake its own alarm caused (%s)", (_backend, namespace) => {
+  /** handleStart runs on every wake (the guide's code_change): replaced here on the live instance, as a new deploy would. */
+  const onStart = (counter: ReturnType<typeof counterOn>, change: (actor: TimerApi) => void) =>
+    runInDurableObject(counter.stub, (instance) => {
+      const actor = instance as unknown as TimerApi & { handleStart: () => unknown };
+      actor.handleStart = () => {
+        change(actor);
+        return { kind: "noreply", state: undefined };
+      };
+    });
+
+  it("never delivers a timer that handleStart cancelled", async () => {
+    const counter = counterOn(namespace, "start-cancels");
+    await counter.call({ type: "timer", ms: 1_000, key: "t", label: "cancelled on wake" });
+    await hibernate(counter);
+    await onStart(counter, (actor) => void actor.cancelTimer("t"));
+    await advanceClock(2_000, counter);
+    expect(timeouts((await counter.call({ type: "state" })).log)).toEqual([]);
+  });
+
+  it("delivers only the timer handleStart set again under the key, at its own time", async () => {
+    const counter = counterOn(namespace, "start-rearms");
+    await counter.call({ type: "timer", ms: 1_000, key: "heartbeat", label: "old" });
+    await hibernate(counter);
+    await onStart(counter, (actor) => actor.sendAfter(10_000, { kind: "tick", label: "new" }, { key: "heartbeat" }));
+    await advanceClock(2_000, counter);
+    expect(timeouts((await counter.call({ type: "state" })).log)).toEqual([]);
+    await advanceClock(10_000, counter);
+    expect(timeouts((await counter.call({ type: "state" })).log)).toEqual(["timeout:heartbeat:new"]);
+  });
+});
+
+interface TimerApi {
+  cancelTimer(key: string): Promise<void>;
+  sendAfter(ms: number, msg: unknown, options?: { key?: string }): string;
+}
+
 describe("Timers of a KV-backed object", () => {
   it("arms a lost alarm again when the object starts, so its timers still fire", async () => {
     const counter = counterOn(() => env.KV_COUNTER, "lost-alarm");

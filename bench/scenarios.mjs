@@ -163,7 +163,8 @@ function roomsApart(scenario, kind, tag) {
  * the next N reuse the file for every room: the steady state of a room that lives.
  */
 export async function acks(kind, tag, deadline) {
-  const { socket } = await openSocket(live.server.wsBase + kind.path(true, `acks-${kind.key}-${runId}-${tag}`), deadline - Date.now());
+  const room = `acks-${kind.key}-${runId}-${tag}`;
+  const { socket } = await openSocket(live.server.wsBase + kind.path(true, room), deadline - Date.now());
   const count = CONFIG.acks;
   let received = 0;
   let outOfOrder = 0;
@@ -194,7 +195,12 @@ export async function acks(kind, tag, deadline) {
   try {
     const fresh = await phase(0);
     const after = fresh.outcome === "done" ? await phase(count) : fresh;
-    const outcome = after.outcome === "done" && outOfOrder > 0 ? `done, ${outOfOrder} acks out of order` : after.outcome;
+    let outcome = after.outcome === "done" && outOfOrder > 0 ? `done, ${outOfOrder} acks out of order` : after.outcome;
+    // An ack says the frame came back, not that it was written: the room counts its writes.
+    if (SMOKE && outcome === "done") {
+      const written = await (await fetch(live.server.base + kind.path(true, room), { signal: AbortSignal.timeout(Math.max(1, deadline - Date.now())) })).text();
+      if (written !== `ok ${2 * count}`) outcome = `acked all, but the room says "${written.slice(0, 80)}", not "ok ${2 * count}"`;
+    }
     return {
       complete: outcome === "done",
       outcome,

@@ -38,13 +38,14 @@ export interface PartyServerOptions {
 type Bindings = Map<string, string>;
 const bindingsByEnv = new WeakMap<object, Bindings>();
 
-/** `MyServer` → `my-server`, `MY_SERVER` → `my-server`. */
+/** `MyServer` → `my-server`, `MY_SERVER` → `my-server`, `Room_` → `room`: the party names partyserver gives. */
 export function toKebab(binding: string): string {
-  if (binding === binding.toUpperCase()) return binding.toLowerCase().replaceAll("_", "-");
+  if (binding === binding.toUpperCase() && binding !== binding.toLowerCase()) return binding.toLowerCase().replaceAll("_", "-");
   return binding
     .replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`)
     .replace(/^-/, "")
-    .replaceAll("_", "-");
+    .replaceAll("_", "-")
+    .replace(/-$/, "");
 }
 
 /** Durable Object bindings in `env`, found by kebab-case or binding name, case-insensitively. */

@@ -12,6 +12,10 @@ describe("routePartykitRequest", () => {
     expect(toKebab("ChatServer")).toBe("chat-server");
     expect(toKebab("MY_SERVER")).toBe("my-server");
     expect(toKebab("MyServer")).toBe("my-server");
+    // As partyserver names them: a trailing underscore dropped, except in an all-capitals name.
+    expect(toKebab("Room_")).toBe("room");
+    expect(toKebab("my_room")).toBe("my-room");
+    expect(toKebab("ROOM_")).toBe("room-");
   });
 
   it.each(["chat-server", "ChatServer", "CHAT-SERVER", "chatserver"])("finds the ChatServer binding from /parties/%s/…", async (party) => {

@@ -2,7 +2,7 @@ import { selfCall } from "./runtime-errors.js";
 import type { actorTypes } from "./actor.js";
 import { type CallAnswer, fromAnswer } from "./answer.js";
 import { type SendOrder, SendSequence } from "./sender-order.js";
-import type { CallOptions, ExactMsg, ReplyFor } from "./types.js";
+import type { CallOptions, ReplyFor } from "./types.js";
 
 /** Any genparty actor class instance, as far as references need to know. */
 export interface AnyActor extends Rpc.DurableObjectBranded {
@@ -71,7 +71,7 @@ export class ActorRef<A extends AnyActor> {
     return this.#stub;
   }
 
-  call<M extends CallMsgOf<A>>(msg: ExactMsg<M, CallMsgOf<A>>, options: CallOptions = {}): Promise<ReplyFor<CallMsgOf<A>, M>> {
+  call<M extends CallMsgOf<A>>(msg: M, options: CallOptions = {}): Promise<ReplyFor<CallMsgOf<A>, M>> {
     const { timeout } = options;
     if (timeout !== undefined && !(Number.isFinite(timeout) && timeout > 0)) {
       return Promise.reject(new RangeError(`A call timeout must be a positive number of ms, got ${timeout}`));

@@ -31,16 +31,7 @@ type Matching<M, U, Members = U extends unknown ? (M extends U ? U : never) : ne
     ? U
     : Cases
   : Members;
-type KeysOf<U> = U extends unknown ? keyof U : never;
 
-/**
- * A call message `M` with no field that the message type it matches lacks. A call's message is
- * inferred (for its reply type), and TypeScript checks no excess fields against an inferred type:
- * without this `{ type: "get", by: 5 }` or a misspelt optional field would pass unnoticed. (A
- * mapped type over `M` itself, which TypeScript infers `M` through; a `Record` of the extra keys
- * would make it fall back to the whole union, and every reply type with it.)
- */
-export type ExactMsg<M, U> = M & { [K in keyof M]: K extends KeysOf<Matching<M, U>> ? M[K] : never };
 
 /**
  * Who is waiting for a call's reply. Plain data: keep it in state and answer later with

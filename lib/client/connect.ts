@@ -1,7 +1,7 @@
 import { PartySocket, type PartySocketOptions } from "partysocket";
 import type { AnyActor, CallMsgOf, CastMsgOf } from "../actor/ref.js";
 import type { actorTypes } from "../actor/actor.js";
-import type { CallOptions, ExactMsg, Json, ReplyFor } from "../actor/types.js";
+import type { CallOptions, Json, ReplyFor } from "../actor/types.js";
 import { encodeFrame, isProtocolFrame, parseServerFrame, REPLACED_REASON } from "../protocol/frames.js";
 import { ClientCalls } from "./pending-calls.js";
 
@@ -54,7 +54,7 @@ export interface ActorClient<A extends AnyActor> {
   readonly id: string;
   /** The underlying partysocket (reconnects). Frames sent on it directly are its own: partysocket buffers them while offline. */
   readonly socket: PartySocket;
-  call<M extends CallMsgOf<A>>(msg: ExactMsg<M, CallMsgOf<A>>, options?: CallerOptions): Promise<ReplyFor<CallMsgOf<A>, M>>;
+  call<M extends CallMsgOf<A>>(msg: M, options?: CallerOptions): Promise<ReplyFor<CallMsgOf<A>, M>>;
   cast(msg: CastMsgOf<A>): void;
   on<E extends keyof ClientEvents>(event: E, listener: ClientEvents[E]): () => void;
   /** Closes for good; pending calls reject. */

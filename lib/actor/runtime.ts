@@ -429,10 +429,14 @@ export class ActorRuntime {
   async #processTimeout(envelope: Envelope & { kind: "timeout" }): Promise<void> {
     // The actor failed to start in this alarm: the rest of its timers wait for the next one.
     if (this.#startFailedInAlarm) return;
-    // Started first: handleStart (and its continues) may cancel the timer or set its key again.
-    if (!this.#started && !(await this.#startFor(envelope))) return;
-    // A timer read by the alarm may have been cancelled, re-armed or put off since.
+    // A timer read by the alarm may have been cancelled, re-armed or put off since (a stop earlier
+    // in this alarm clears them all): a dead one doesn't start the actor.
     if (!(await this.#timers.isLive(envelope.row))) return;
+    if (!this.#started) {
+      if (!(await this.#startFor(envelope))) return;
+      // handleStart (and its continues) may have cancelled the timer or set its key again.
+      if (!(await this.#timers.isLive(envelope.row))) return;
+    }
     await this.#runTurn(envelope);
   }
 

@@ -276,6 +276,30 @@ describe.each(backends)("A timer handleStart changes on the wake its own alarm c
   });
 });
 
+/** The state the actor saved, read from storage: a stopped actor answers no call without starting again. */
+const savedState = (stub: DurableObjectStub, backend: string) =>
+  runInDurableObject(stub, async (_instance, state) => {
+    const json =
+      backend === "SQLite storage"
+        ? state.storage.sql.exec<{ value: string }>("SELECT value FROM _genparty_meta WHERE key = 'state'").one().value
+        : await state.storage.get<string>("genparty:state");
+    return JSON.parse(json ?? "null") as { log: string[] };
+  });
+
+describe.each(backends)("Timers a stop cleared (%s)", (backend, namespace) => {
+  it("don't start the actor again when the stop came earlier in the same alarm", async () => {
+    const counter = counterOn(namespace, "stop-batch");
+    await counter.call({ type: "timer", ms: 1_000, key: "a", label: "a" });
+    await counter.call({ type: "timer", ms: 1_000, key: "b", label: "b" });
+    await counter.call({ type: "continueOnStart", steps: "stop" });
+    await hibernate(counter);
+    // The alarm finds a and b due: a's wake starts the actor, whose handleStart continue stops it, clearing its timers.
+    await advanceClock(1_000, counter);
+    const { log } = await savedState(counter.stub, backend);
+    expect(log.filter((entry) => entry === "start")).toHaveLength(1);
+  });
+});
+
 interface TimerApi {
   cancelTimer(key: string): Promise<void>;
   sendAfter(ms: number, msg: unknown, options?: { key?: string }): string;

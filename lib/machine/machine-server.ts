@@ -79,6 +79,8 @@ export abstract class MachineServer<Env = Cloudflare.Env, M extends AnyStateMach
   #clock: DurableClock | undefined;
   /** Connections the machine was told of and not told left (`MachineState.present`), when it names `disconnect`. */
   #present = new Set<string>();
+  /** `MachineState.disconnectAt`: the end of the grace period under way, if one is. */
+  #disconnectAt: number | undefined;
   /** The state this instance returned last: anything else means a turn rolled back and the actor must be rebuilt. */
   #current: MachineState | undefined;
   /** `#current` as JSON, the text handed to the commit. */
@@ -139,8 +141,13 @@ export abstract class MachineServer<Env = Cloudflare.Env, M extends AnyStateMach
   override handleStart(state: MachineState, props: unknown): NoReply<MachineState> {
     return this.#turn(() => {
       this.#boot(state, props);
-      // Sockets a restart dropped closed unseen: give them the grace period to come back.
-      if (this.#lost().length > 0) this.sendAfter((this.constructor as typeof MachineServer).disconnectGraceMs, null, { key: LOST_KEY });
+      // Sockets a restart dropped closed unseen: give them the grace period to come back. Once: a
+      // wake during it (an idle room hibernates) leaves the deadline where it is.
+      if (this.#disconnectAt === undefined && this.#lost().length > 0) {
+        const grace = (this.constructor as typeof MachineServer).disconnectGraceMs;
+        this.#disconnectAt = this.now() + grace;
+        this.sendAfter(grace, null, { key: LOST_KEY });
+      }
       return noreply(this.#changed());
     });
   }
@@ -186,6 +193,7 @@ export abstract class MachineServer<Env = Cloudflare.Env, M extends AnyStateMach
         return noreply(this.#changed());
       case "timeout":
         if (info.key === LOST_KEY) {
+          this.#disconnectAt = undefined;
           for (const id of this.#lost()) this.#disconnected(id);
         } else if (info.key.startsWith(DELAY_KEY_PREFIX)) {
           this.#moved = true;
@@ -293,6 +301,7 @@ export abstract class MachineServer<Env = Cloudflare.Env, M extends AnyStateMach
     this.#xstate = actor;
     this.#clock = clock;
     this.#present = new Set(state.present);
+    this.#disconnectAt = state.disconnectAt;
     // Connections saw this state before the restart: only a change from here on is news to them.
     // Remembering the snapshot (not every connection's view) keeps a wake O(1) in the number of sockets.
     this.#viewsOf = JSON.stringify(actor.getPersistedSnapshot());
@@ -406,12 +415,14 @@ export abstract class MachineServer<Env = Cloudflare.Env, M extends AnyStateMach
       delays: this.#clock!.toJSON() as MachineState["delays"],
     };
     if (this.#present.size > 0) next.present = [...this.#present];
+    if (this.#disconnectAt !== undefined) next.disconnectAt = this.#disconnectAt;
     this.#current = next;
     // Checked as the commit would check it, then handed to the commit: the snapshot is serialized once per turn.
     const runtime = runtimeOf(this);
     const snapshotJson = serializeState(next.snapshot, runtime);
     const present = next.present ? `,"present":${JSON.stringify(next.present)}` : "";
-    this.#currentJson = `{"version":${next.version},"snapshot":${snapshotJson},"delays":${JSON.stringify(next.delays)}${present}}`;
+    const disconnectAt = next.disconnectAt === undefined ? "" : `,"disconnectAt":${next.disconnectAt}`;
+    this.#currentJson = `{"version":${next.version},"snapshot":${snapshotJson},"delays":${JSON.stringify(next.delays)}${present}${disconnectAt}}`;
     this.#moved = false;
     runtime.knownJson(next, this.#currentJson);
     // Views are a function of the snapshot and the connection: no snapshot change, no view to send.

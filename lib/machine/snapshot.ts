@@ -14,6 +14,8 @@ export interface MachineState {
    * how the room still tells the machine they left.
    */
   present?: string[];
+  /** When the grace period a restart started ends (its timer is set): a wake meanwhile doesn't start another. */
+  disconnectAt?: number;
 }
 
 interface StateNodeLike {

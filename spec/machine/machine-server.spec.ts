@@ -281,6 +281,22 @@ describe("Connection events", () => {
     expect(await seen()).toEqual(["+a", "+b", "+a", "-b", "-a"]);
   });
 
+  it("tell the machine of a dropped socket at the grace period's end even when the room hibernates during it", async () => {
+    const name = uniqueName("dropped-asleep");
+    const pinger = getActor(env.PINGER, name);
+    const seen = async () => ((await pinger.call({ type: "pong" })) as { context: { seen: string[] } }).context.seen;
+    await (await connect(`/parties/pinger/${name}?_pk=b`)).next();
+    await evict(pinger);
+    expect(await seen()).toEqual(["+b"]);
+    // Idle rooms hibernate; each wake runs handleStart, which must leave the deadline where it is.
+    await hibernate(pinger);
+    await advanceClock(6_000, pinger);
+    await hibernate(pinger);
+    expect(await seen()).toEqual(["+b"]);
+    await advanceClock(4_000, pinger);
+    expect(await seen()).toEqual(["+b", "-b"]);
+  });
+
   it("tell a reload apart from leaving: a socket replaced by one with its id sends no disconnect", async () => {
     const name = uniqueName("reload");
     const first = await connect(`/parties/pinger/${name}?_pk=p1`);

@@ -462,8 +462,10 @@ export abstract class MachineServer<Env = Cloudflare.Env, M extends AnyStateMach
     }
     if (!connection) return;
     const view = this.#view(connection);
-    if (!force && this.#lastSent(connection) === view) return;
+    const last = this.#lastSent(connection);
+    // Kept unchanged too: after a wake this is the entry that replaces the boot snapshot's view.
     this.#sent.set(connection.id, view);
+    if (!force && last === view) return;
     connection.send(stateFrame(view));
   }
 }

@@ -3,11 +3,20 @@ import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { runtimeOf } from "../../lib/actor/actor.js";
 import { clock } from "../../lib/actor/clock.js";
-import { getActor, RemoteError } from "../../lib/index.js";
+import type { SnapshotFrom } from "xstate";
+import { type Connection, getActor, RemoteError } from "../../lib/index.js";
 import { advanceClock, evict, hibernate, resetClock, runAlarm } from "../../lib/testing/index.js";
-import { type GatedMachine, gates, TicTacToe } from "../fixtures/machines.js";
+import { type GatedMachine, gates, TicTacToe, type ticTacToe } from "../fixtures/machines.js";
 import { uniqueName } from "../helpers.js";
 import { connect, type TestSocket } from "../sockets.js";
+
+/** The tic-tac-toe room projecting only the connection's own mark: a view most changes leave alone. */
+class MarkOnly extends TicTacToe {
+  override project(snapshot: SnapshotFrom<typeof ticTacToe>, connection?: Connection) {
+    const { players } = snapshot.context;
+    return { you: connection === undefined ? null : players.x === connection.id ? "x" : players.o === connection.id ? "o" : null };
+  }
+}
 
 afterEach(() => {
   resetClock();
@@ -123,6 +132,21 @@ describe("MachineServer", () => {
     // The first join changes only a's view (`you`): b is sent nothing for it, so its next push is the game starting.
     expect(await nextState(a)).toMatchObject({ value: "waiting", you: "x" });
     expect(await nextState(b)).toMatchObject({ value: "playing", you: "o" });
+  });
+
+  it("after a wake, pushes nothing to a connection whose view the next changes all leave alone", async () => {
+    const room = uniqueName("ttt-unchanged");
+    const a = await connect(`/parties/tic-tac-toe/${room}?_pk=a`);
+    const b = await connect(`/parties/tic-tac-toe/${room}?_pk=b`);
+    await Promise.all([a.next(), b.next()]);
+    await runInDurableObject(env.TicTacToe.getByName(room), async (_asleep, state) => {
+      const woken = new MarkOnly(state, env);
+      await woken.call({ type: "join", player: "a" });
+      await woken.call({ type: "join", player: "someone" });
+    });
+    expect(JSON.parse(await a.next())).toMatchObject({ t: "push", msg: { state: { you: "x" } } });
+    // b's view ({ you: null }) changed with neither join.
+    expect(await b.next(300).catch(() => "nothing")).toBe("nothing");
   });
 
   it("accepts events a partial wildcard names, as xstate matches them", async () => {

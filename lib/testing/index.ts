@@ -43,7 +43,26 @@ export async function hibernate(target: Target): Promise<void> {
  * constructs a new instance. An `ActorRef` gets a new stub; a raw stub is dead afterwards, so get a new one.
  */
 export async function evict(target: Target): Promise<void> {
-  // Only the abort this call made counts as done: a raw stub evicted before fails with that old abort, reaching nothing.
+  const ref = refOf(target);
+  // A ref whose stub an eviction made elsewhere broke gets a new one and tries once more.
+  if (!(await abortInside(target, ref !== undefined)) && ref) {
+    ref.reconnect();
+    await abortInside(target, true);
+  }
+  // The aborted stub is broken for good.
+  ref?.reconnect();
+}
+
+function refOf(target: Target): { reconnect(): void } | undefined {
+  const isRef: boolean = target instanceof ActorRef;
+  return isRef ? (target as unknown as { reconnect(): void }) : undefined;
+}
+
+/**
+ * Aborts the instance `target` reaches; false when it reached none: a stub evicted before fails
+ * with that old abort, and only an abort this call made counts as done.
+ */
+async function abortInside(target: Target, isRef: boolean): Promise<boolean> {
   let reached = false;
   try {
     await inside(target, async (_instance, state) => {
@@ -53,16 +72,14 @@ export async function evict(target: Target): Promise<void> {
       state.abort("evicted by genparty/testing");
     });
   } catch (error) {
-    if (!reached && isReset(error)) {
+    if (!isReset(error)) throw error;
+    if (!reached && !isRef) {
       throw new Error("evict: this stub is dead, evicted earlier, so it reaches no instance. Get a new one (namespace.getByName(name)), or pass the ActorRef, which gets one itself.", {
         cause: error,
       });
     }
-    if (!isReset(error)) throw error;
-  } finally {
-    const isRef: boolean = target instanceof ActorRef;
-    if (isRef) (target as unknown as { reconnect(): void }).reconnect();
   }
+  return reached;
 }
 
 function isReset(error: unknown): boolean {

@@ -51,6 +51,18 @@ describe("genparty/testing", () => {
     await evict(env.COUNTER.getByName(name));
   });
 
+  it("evict goes through an ActorRef whose stub an eviction made elsewhere broke", async () => {
+    const name = uniqueName("evict-ref");
+    const ref = getActor(env.COUNTER, name);
+    await ref.call({ type: "add", by: 1 });
+    await evict(env.COUNTER.getByName(name));
+    // The instance built since, marked; the ref's own stub is still the broken one.
+    await runInDurableObject(env.COUNTER.getByName(name), (instance) => void ((instance as unknown as { marker?: string }).marker = "before"));
+    await evict(ref);
+    expect(await runInDurableObject(env.COUNTER.getByName(name), (instance) => (instance as unknown as { marker?: string }).marker)).toBeUndefined();
+    expect(await ref.call({ type: "get" })).toBe(1);
+  });
+
   it("evict makes the next message construct a new instance and keeps storage", async () => {
     const counter = getActor(env.COUNTER, uniqueName("evict"));
     await counter.call({ type: "add", by: 3 });

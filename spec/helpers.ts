@@ -1,3 +1,4 @@
+import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { getActor } from "../lib/index.js";
 
@@ -12,3 +13,13 @@ export const backends = [
 
 export const counterOn = (namespace: () => DurableObjectNamespace<import("./fixtures/counter.js").Counter>, prefix: string) =>
   getActor(namespace(), uniqueName(prefix));
+
+/** The state an actor saved, read from storage without starting it (on either backend). */
+export const savedState = (stub: DurableObjectStub, backend: string) =>
+  runInDurableObject(stub, async (_instance, state) => {
+    const json =
+      backend === "SQLite storage"
+        ? state.storage.sql.exec<{ value: string }>("SELECT value FROM _genparty_meta WHERE key = 'state'").one().value
+        : await state.storage.get<string>("genparty:state");
+    return JSON.parse(json ?? "null") as unknown;
+  });

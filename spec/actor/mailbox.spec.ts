@@ -3,17 +3,7 @@ import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it, vi } from "vitest";
 import { ActorStoppedError, getActor, MailboxFullError, RemoteError, SelfCallError } from "../../lib/index.js";
 import { evict, hibernate } from "../../lib/testing/index.js";
-import { backends, counterOn, uniqueName } from "../helpers.js";
-
-/** The state an actor saved, read from storage without starting it (on either backend). */
-const savedState = (stub: DurableObjectStub, backend: string) =>
-  runInDurableObject(stub, async (_instance, state) => {
-    const json =
-      backend === "SQLite storage"
-        ? state.storage.sql.exec<{ value: string }>("SELECT value FROM _genparty_meta WHERE key = 'state'").one().value
-        : await state.storage.get<string>("genparty:state");
-    return JSON.parse(json ?? "null") as unknown;
-  });
+import { backends, counterOn, savedState, uniqueName } from "../helpers.js";
 
 describe.each(backends)("Mailbox on %s", (backend, namespace) => {
   it("runs one turn at a time even when a handler awaits a timer", async () => {

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { runtimeOf } from "../../lib/actor/actor.js";
 import { MAX_TIMER_ATTEMPTS, PLATFORM_ALARM_TIMER, TIMER_RETRY_BASE_MS } from "../../lib/index.js";
 import { advanceClock, evict, hibernate, resetClock, runAlarm } from "../../lib/testing/index.js";
-import { backends, counterOn } from "../helpers.js";
+import { backends, counterOn, savedState } from "../helpers.js";
 
 afterEach(() => resetClock());
 
@@ -276,16 +276,6 @@ describe.each(backends)("A timer handleStart changes on the wake its own alarm c
   });
 });
 
-/** The state the actor saved, read from storage: a stopped actor answers no call without starting again. */
-const savedState = (stub: DurableObjectStub, backend: string) =>
-  runInDurableObject(stub, async (_instance, state) => {
-    const json =
-      backend === "SQLite storage"
-        ? state.storage.sql.exec<{ value: string }>("SELECT value FROM _genparty_meta WHERE key = 'state'").one().value
-        : await state.storage.get<string>("genparty:state");
-    return JSON.parse(json ?? "null") as { log: string[] };
-  });
-
 describe.each(backends)("Timers a stop cleared (%s)", (backend, namespace) => {
   it("don't start the actor again when the stop came earlier in the same alarm", async () => {
     const counter = counterOn(namespace, "stop-batch");
@@ -295,7 +285,8 @@ describe.each(backends)("Timers a stop cleared (%s)", (backend, namespace) => {
     await hibernate(counter);
     // The alarm finds a and b due: a's wake starts the actor, whose handleStart continue stops it, clearing its timers.
     await advanceClock(1_000, counter);
-    const { log } = await savedState(counter.stub, backend);
+    // Read from storage: a stopped actor answers no call without starting again.
+    const { log } = (await savedState(counter.stub, backend)) as { log: string[] };
     expect(log.filter((entry) => entry === "start")).toHaveLength(1);
   });
 });

@@ -93,6 +93,23 @@ describe.each(backends)("Turns on %s", (backend, namespace) => {
     expect(await counter.call({ type: "add", by: 1 })).toBe(2);
   });
 
+  it("keeps what a throwing handler wrote to storage itself: only the state is rolled back", async () => {
+    const counter = counterOn(namespace, "own-write");
+    await expect(counter.call({ type: "writeThenThrow", key: "k", atomic: false })).rejects.toMatchObject({ remoteName: "ValidationError" });
+    expect(await counter.call({ type: "get" })).toBe(0);
+    await evict(counter);
+    expect(await counter.call({ type: "written", key: "k" })).toBe("written");
+  });
+
+  it.runIf(backend === "SQLite storage")("rolls back a throwing handler's own writes with its state when it wraps them in transactionSync", async () => {
+    const counter = counterOn(namespace, "own-write-atomic");
+    await expect(counter.call({ type: "writeThenThrow", key: "k", atomic: true })).rejects.toMatchObject({ remoteName: "ValidationError" });
+    expect(await counter.call({ type: "get" })).toBe(0);
+    await evict(counter);
+    expect(await counter.call({ type: "written", key: "k" })).toBeNull();
+    expect(await counter.call({ type: "add", by: 1 })).toBe(1);
+  });
+
   it("rolls back a throwing cast and logs it", async () => {
     const counter = counterOn(namespace, "cast-throw");
     await counter.cast({ type: "add", by: 4 });

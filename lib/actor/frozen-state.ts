@@ -1,3 +1,4 @@
+import { describeThrown } from "../protocol/errors.js";
 import { StateFrozenError } from "./errors.js";
 
 /**
@@ -39,8 +40,10 @@ const FROZEN_WRITE = /Cannot assign to read only property|object is not extensib
 
 /** What a handler threw, with the reason spelled out when it wrote to the frozen state. */
 export function explainFrozenWrite(error: unknown, label: string, handler: string): unknown {
-  if (!(error instanceof TypeError) || !FROZEN_WRITE.test(error.message)) return error;
+  if (!(error instanceof TypeError)) return error;
+  const { message } = describeThrown(error);
+  if (!FROZEN_WRITE.test(message)) return error;
   return new StateFrozenError(
-    `${label}: ${handler} wrote to a frozen object (${error.message}). This actor has options.immutableState, so the state handlers get is frozen: return a new state instead of changing it in place, e.g. noreply({ ...state, n: state.n + 1 }) or reply(value, { ...state, list: [...state.list, item] }).`,
+    `${label}: ${handler} wrote to a frozen object (${message}). This actor has options.immutableState, so the state handlers get is frozen: return a new state instead of changing it in place, e.g. noreply({ ...state, n: state.n + 1 }) or reply(value, { ...state, list: [...state.list, item] }).`,
   );
 }

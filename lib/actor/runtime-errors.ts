@@ -1,4 +1,17 @@
-import { CallTimeoutError, MailboxFullError, SelfCallError } from "../protocol/errors.js";
+import { CallTimeoutError, describeThrown, MailboxFullError, SelfCallError } from "../protocol/errors.js";
+
+/**
+ * Logs what a handler threw. Formatting it can throw (a `message` getter that throws), and a log
+ * line must never keep a failed turn from being answered: then it is logged as name and message.
+ */
+export function logError(text: string, error: unknown): void {
+  try {
+    console.error(text, error);
+  } catch {
+    const { name, message } = describeThrown(error);
+    console.error(text, `${name}: ${message}`);
+  }
+}
 
 /** The runtime's own errors, worded once: what happened to `label` and what to do about it. */
 export function mailboxFull(label: string, limit: number, what: string): MailboxFullError {

@@ -5,7 +5,7 @@ import type { ConnectionManager } from "../connections/manager.js";
 import { ActorStoppedError, type GenpartyError, toRemoteError } from "../protocol/errors.js";
 import type { Behaviour, RuntimeOptions } from "./behaviour.js";
 import { afterBody, responseFor } from "./http-response.js";
-import { mailboxFull, selfCall, timedOut } from "./runtime-errors.js";
+import { logError, mailboxFull, selfCall, timedOut } from "./runtime-errors.js";
 import { clock } from "./clock.js";
 import { type AnyResult, checkResult, type Envelope, HANDLER } from "./envelope.js";
 import { InvalidResultError, NameUnknownError } from "./errors.js";
@@ -409,10 +409,11 @@ export class ActorRuntime {
 
   /** #process handles handler errors itself; this is the runtime failing (e.g. storage). */
   #processFailed(envelope: Envelope, error: unknown): void {
-    console.error(`${this.label}: a ${envelope.kind} message could not be processed`, error);
+    logError(`${this.label}: a ${envelope.kind} message could not be processed`, error);
     this.#turn = undefined;
     this.#rollback();
-    this.#settleFailed(envelope, toRemoteError(error));
+    // A timeout stays due, and its alarm delivers it again; every other sender is answered.
+    if (envelope.kind !== "timeout") this.#failedUnhandled(envelope, error);
   }
 
   /** Handles one message; returns a promise only when something in it has to wait. */
@@ -455,7 +456,7 @@ export class ActorRuntime {
       next = await this.#start();
     } catch (thrown) {
       const error = this.#explain(thrown, "handleStart");
-      console.error(`${this.label}: starting (init / handleStart) threw; the actor stays unstarted and the next message tries again`, error);
+      logError(`${this.label}: starting (init / handleStart) threw; the actor stays unstarted and the next message tries again`, error);
       this.#failedStarts++;
       if (this.#inAlarm) this.#startFailedInAlarm = true;
       this.#turn = undefined;
@@ -681,7 +682,7 @@ export class ActorRuntime {
 
   async #failed(envelope: Envelope, error: unknown): Promise<void> {
     const what = envelope.kind === "timeout" ? `timeout "${envelope.row.key}"` : envelope.kind;
-    console.error(`${this.label}: ${HANDLER[envelope.kind]} threw on a ${what}; the turn was rolled back and the actor keeps serving.`, error);
+    logError(`${this.label}: ${HANDLER[envelope.kind]} threw on a ${what}; the turn was rolled back and the actor keeps serving.`, error);
     if (envelope.kind !== "timeout") return this.#failedUnhandled(envelope, error);
     await this.#store.commit({ timers: [this.#timers.afterFailure(envelope.row)], arm: !this.#inAlarm });
   }

@@ -1,3 +1,5 @@
+import { describeThrown } from "../protocol/errors.js";
+
 /** A lifecycle hook threw; `cause` is what it threw. Logged with the hook's name, never sent to a client. */
 export class HookError extends Error {
   override readonly name = "HookError";
@@ -6,6 +8,7 @@ export class HookError extends Error {
     readonly hook: string,
     cause: unknown,
   ) {
-    super(`${hook} threw: ${cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause)}`, { cause });
+    const { name, message, isError } = describeThrown(cause);
+    super(`${hook} threw: ${isError ? `${name}: ${message}` : message}`, { cause });
   }
 }

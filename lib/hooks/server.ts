@@ -1,4 +1,5 @@
 import { Actor } from "../actor/actor.js";
+import { logError } from "../actor/runtime-errors.js";
 import { type CallResult, type CastResult, type NoReply, noreply, reply } from "../actor/results.js";
 import type { From, Info } from "../actor/types.js";
 import type { Connection, WSMessage } from "../connections/connection.js";
@@ -97,7 +98,7 @@ export class Server<Env = Cloudflare.Env, Props = Record<string, unknown>> exten
   }
 
   onError(connection: Connection, error: unknown): void | Promise<void> {
-    console.error(`${this.name}: error on connection ${connection.id}:`, error);
+    logError(`${this.name}: error on connection ${connection.id}:`, error);
     console.info("Implement onError on your server to handle connection errors.");
   }
 

@@ -1,5 +1,6 @@
 import { type Actor as XStateActor, type AnyStateMachine, createActor, type EventFromLogic, type SnapshotFrom } from "xstate";
 import { Actor, runtimeOf } from "../actor/actor.js";
+import { logError } from "../actor/runtime-errors.js";
 import { type CallResult, type CastResult, type NoReply, noreply, reply } from "../actor/results.js";
 import { serializeState } from "../actor/state-json.js";
 import type { CastOrigin, From, Info, Json } from "../actor/types.js";
@@ -324,7 +325,7 @@ export abstract class MachineServer<Env = Cloudflare.Env, M extends AnyStateMach
     }
     if (interrupted.length > 0 && (actor.getSnapshot() as { status?: string }).status === "error") {
       // An onError that threw: keep the room alive in its saved state, without the children.
-      console.error(`${statics.name}:${this.name}: the machine failed while hearing that invoked ${interrupted.join(", ")} stopped; it stays in its saved state without them.`, (actor.getSnapshot() as { error?: unknown }).error);
+      logError(`${statics.name}:${this.name}: the machine failed while hearing that invoked ${interrupted.join(", ")} stopped; it stays in its saved state without them.`, (actor.getSnapshot() as { error?: unknown }).error);
       return this.#boot({ ...state, snapshot: withoutChildren(snapshot, interrupted), version: statics.version, delays: state.delays }, props, false);
     }
     this.#checkHealthy();

@@ -79,9 +79,38 @@ export function toWire(error: unknown): WireError {
 
 /** Wraps whatever a handler threw (an Error or not) as a {@link RemoteError}, keeping its name and message. */
 export function toRemoteError(error: unknown): RemoteError {
-  if (error instanceof RemoteError) return error;
-  if (error instanceof Error) return new RemoteError(error.message, error.name);
-  return new RemoteError(String(error), typeof error);
+  if (isInstance(error, RemoteError)) return error;
+  const { name, message } = describeThrown(error);
+  return new RemoteError(message, name);
+}
+
+/**
+ * The name and message of anything thrown, without throwing again: a `message` may be a getter
+ * that throws, an object's `toString` may throw, a proxy's traps may. For what isn't an Error the
+ * name is its type ("string", "object").
+ */
+export function describeThrown(thrown: unknown): { name: string; message: string; isError: boolean } {
+  if (isInstance(thrown, Error)) {
+    return { name: readText(() => thrown.name, "Error"), message: readText(() => thrown.message, "(its message could not be read)"), isError: true };
+  }
+  return { name: typeof thrown, message: readText(() => String(thrown), `(a ${typeof thrown} with no readable text)`), isError: false };
+}
+
+/** `instanceof`, false for a proxy whose prototype can't be read. */
+function isInstance<T>(value: unknown, of: abstract new (...args: never[]) => T): value is T {
+  try {
+    return value instanceof of;
+  } catch {
+    return false;
+  }
+}
+
+function readText(read: () => unknown, fallback: string): string {
+  try {
+    return String(read());
+  } catch {
+    return fallback;
+  }
 }
 
 const wireClasses: Record<string, new (message: string) => GenpartyError> = {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ActorStoppedError, CallTimeoutError, fromWire, RemoteError, toWire } from "../../lib/protocol/errors.js";
+import { ActorStoppedError, CallTimeoutError, fromWire, RemoteError, toRemoteError, toWire } from "../../lib/protocol/errors.js";
 
 describe("Wire errors", () => {
   it("come back as their own class, and any other name as a RemoteError carrying it", () => {
@@ -18,5 +18,20 @@ describe("Wire errors", () => {
       expect(error).toBeInstanceOf(RemoteError);
       expect(error).toMatchObject({ remoteName: name, message: `a ${name}` });
     }
+  });
+
+  it("are made of anything thrown, even what can't be read: a throwing getter, toString or proxy, a symbol", () => {
+    class LazyError extends Error {
+      override get message(): string {
+        throw new TypeError("never loaded");
+      }
+    }
+    const sealed = new Proxy({}, { getPrototypeOf: () => { throw new Error("no prototype"); } });
+    const noText = { toString: () => { throw new Error("no text"); } };
+    expect(toRemoteError(new LazyError())).toMatchObject({ remoteName: "Error", message: "(its message could not be read)" });
+    expect(toRemoteError(sealed)).toMatchObject({ remoteName: "object", message: "[object Object]" });
+    expect(toRemoteError(noText)).toMatchObject({ remoteName: "object", message: "(a object with no readable text)" });
+    expect(toRemoteError(Symbol("s"))).toMatchObject({ remoteName: "symbol", message: "Symbol(s)" });
+    expect(toRemoteError("plain")).toMatchObject({ remoteName: "string", message: "plain" });
   });
 });

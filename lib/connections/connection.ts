@@ -177,7 +177,16 @@ export function toConnection<TState>(socket: WebSocket, slot: StateSlot, host: C
  */
 export function ownCopy(data: WSMessage): WSMessage {
   if (typeof data === "string") return data;
-  return data instanceof ArrayBuffer ? data.slice(0) : new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice();
+  if (data instanceof ArrayBuffer) return data.slice(0);
+  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice();
+  // The platform would send "[object Object]"; most likely a JSON.stringify was forgotten.
+  throw new TypeError(`A WebSocket message is a string, an ArrayBuffer or a typed array; got ${describeValue(data)}. Send JSON.stringify(value) for an object.`);
+}
+
+function describeValue(value: unknown): string {
+  if (value === null || value === undefined) return String(value);
+  if (typeof value !== "object") return `a ${typeof value}`;
+  return `an object (${Object.getPrototypeOf(value)?.constructor?.name ?? "no prototype"})`;
 }
 
 /** A connection's send of data it owns (see {@link ownCopy}): held until the turn commits, or sent now outside a turn. */

@@ -26,6 +26,17 @@ describe.each(modes)("Connections (%s)", (mode, route, namespace) => {
     expect(await roomJson(`${path}/events`)).toEqual(["connect:alice"]);
   });
 
+  it("refuses to send an object or number, naming the types it takes, instead of an empty binary frame", async () => {
+    const alice = await connect(`${room()}?_pk=alice`);
+    await alice.next();
+    for (const [value, got] of [['{"type":"hello"}', "an object (Object)"], ["42", "a number"], ['all {"type":"hello"}', "an object (Object)"]]) {
+      expect(await alice.ask(`sendValue:${value}`)).toBe(
+        `TypeError: A WebSocket message is a string, an ArrayBuffer or a typed array; got ${got}. Send JSON.stringify(value) for an object.`,
+      );
+    }
+    expect(await alice.ask("echo:still here")).toBe("still here");
+  });
+
   it("generates an id when the client sends no _pk", async () => {
     const socket = await connect(room());
     expect(await socket.next()).toMatch(/^welcome [0-9a-f-]{36} to/);

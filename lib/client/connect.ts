@@ -103,14 +103,12 @@ export function connect<T>(options: ConnectOptions): ActorClient<ActorOf<T>> {
   });
   socket.addEventListener("message", (event) => {
     const data = event.data as string | ArrayBuffer | Blob;
-    if (isProtocolFrame(data)) {
-      const frame = parseServerFrame(data);
-      if (frame?.t === "push") emit(listeners.push, frame.msg);
-      else if (frame?.t === "stopped") calls.stopped(String(frame.reason), Array.isArray(frame.keep) ? frame.keep : []);
-      else if (frame && !calls.receive(frame) && frame.t === "error") emit(listeners.error, new Error(frame.err.message));
-      return;
-    }
-    emit(listeners.message, data);
+    // Text that only starts like a protocol frame (the app's own `{"gp": …}`) is the app's message.
+    const frame = isProtocolFrame(data) ? parseServerFrame(data) : undefined;
+    if (!frame) return emit(listeners.message, data);
+    if (frame.t === "push") emit(listeners.push, frame.msg);
+    else if (frame.t === "stopped") calls.stopped(String(frame.reason), Array.isArray(frame.keep) ? frame.keep : []);
+    else if (!calls.receive(frame) && frame.t === "error") emit(listeners.error, new Error(frame.err.message));
   });
   return {
     get id() {

@@ -150,6 +150,20 @@ describe("genparty/client", () => {
     client.close();
   });
 
+  it("hands the app's own text that only starts like a protocol frame to on('message')", async () => {
+    const client = open<typeof Room>("room");
+    const messages: unknown[] = [];
+    client.on("message", (data) => messages.push(data));
+    await vi.waitFor(() => expect(messages[0]).toMatch(/^welcome /));
+    // A game's own JSON whose first key is "gp", and a frame of a protocol version this client doesn't speak.
+    client.socket.send('echo:{"gp":7,"score":1}');
+    client.socket.send('echo:{"gp":2,"t":"reply","id":"1","ok":true,"value":1}');
+    client.socket.send("echo:after");
+    await vi.waitFor(() => expect(messages).toContain("after"));
+    expect(messages.slice(1)).toEqual(['{"gp":7,"score":1}', '{"gp":2,"t":"reply","id":"1","ok":true,"value":1}', "after"]);
+    client.close();
+  });
+
   describe("before the socket opens", () => {
     it("never sends a call aborted before the socket opened", async () => {
       const client = open<typeof Counter>("counter");

@@ -152,10 +152,19 @@ export function nameLength(name: string): number {
   return name.length <= MAX_NAME_LENGTH ? name.length : [...name].length;
 }
 
+/**
+ * A name with a lone surrogate (half of an emoji, say, cut by `slice`): the platform keys the object
+ * by it but tells the object a name with U+FFFD in its place, so that name would reach another object.
+ */
+export function isWellFormedName(name: string): boolean {
+  return (name as string & { isWellFormed(): boolean }).isWellFormed();
+}
+
 function checkName(name: string): void {
   if (typeof name !== "string" || name.length === 0) throw new TypeError("An actor name must be a non-empty string.");
   const length = nameLength(name);
   if (length > MAX_NAME_LENGTH) {
     throw new TypeError(`An actor name is at most ${MAX_NAME_LENGTH} characters; got ${length} ("${name.slice(0, 24)}…").`);
   }
+  if (!isWellFormedName(name)) throw new TypeError(`An actor name must be well-formed Unicode; "${name.slice(0, 24)}" has half of a surrogate pair (cut from an emoji?).`);
 }

@@ -51,6 +51,12 @@ describe("getActor", () => {
     expect(() => getActor(env.COUNTER, "😀".repeat(257))).toThrow(/at most 256 characters; got 257/);
   });
 
+  it("refuses a name with half of a surrogate pair, which the object would be told as another name", () => {
+    // "😀".slice(0, 1): the platform keys the object by it but names it with U+FFFD.
+    expect(() => getActor(env.COUNTER, `room-${"😀".slice(0, 1)}`)).toThrow(/well-formed Unicode; "room-.*" has half of a surrogate pair/);
+    expect(getActor(env.COUNTER, "room-😀").name).toBe("room-😀");
+  });
+
   it("gets a new stub after an eviction broke the old one", async () => {
     const counter = getActor(env.COUNTER, uniqueName("restub"));
     await counter.call({ type: "add", by: 1 });

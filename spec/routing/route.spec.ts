@@ -131,9 +131,10 @@ describe("routePartykitRequest", () => {
 });
 
 describe("getServerByName", () => {
-  it("refuses an empty or over-long name", async () => {
+  it("refuses an empty, over-long or ill-formed name", async () => {
     await expect(getServerByName(env.ChatServer, "")).rejects.toThrow(/must not be empty/);
     await expect(getServerByName(env.ChatServer, "n".repeat(257))).rejects.toThrow(/at most 256 characters/);
+    await expect(getServerByName(env.ChatServer, `n${"😀".slice(0, 1)}`)).rejects.toThrow(/well-formed Unicode/);
   });
 
   it("starts an Actor too (its handleStart runs)", async () => {

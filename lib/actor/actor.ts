@@ -205,16 +205,7 @@ export abstract class Actor<Env = Cloudflare.Env, State = unknown, CallMsg = nev
   /** Sends to every open connection except the ids in `exclude`. A peer that just left is skipped, never an error. */
   broadcast(message: WSMessage, exclude: readonly string[] | null = NO_IDS): void {
     // One copy of binary data for every socket, not one each.
-    const data = ownCopy(message);
-    for (const connection of this.#runtime.connections.all()) {
-      // `null` too, as partyserver takes it: nobody left out.
-      if (exclude && exclude.length > 0 && exclude.includes(connection.id)) continue;
-      try {
-        sendOwned(connection, data);
-      } catch {
-        // Closed between listing and sending; its close event is on its way.
-      }
-    }
+    sendToAll(this.#runtime.connections.all(), ownCopy(message), exclude);
   }
 
   /**
@@ -223,13 +214,9 @@ export abstract class Actor<Env = Cloudflare.Env, State = unknown, CallMsg = nev
    */
   push(msg: Json, options: { to?: Connection | string; exclude?: readonly string[] } = {}): void {
     const frame = encodeFrame({ gp: 1, t: "push", msg });
-    if (options.to === undefined) return this.broadcast(frame, options.exclude);
+    if (options.to === undefined) return broadcastFrame(this, frame, options.exclude);
     const connection = typeof options.to === "string" ? this.getConnection(options.to) : options.to;
-    try {
-      connection?.send(frame);
-    } catch {
-      // Left meanwhile.
-    }
+    if (connection) sendFrame(connection, frame);
   }
 
   /** Open connections, optionally only those with `tag`. Closing and closed sockets are never listed. */
@@ -317,6 +304,33 @@ export abstract class Actor<Env = Cloudflare.Env, State = unknown, CallMsg = nev
       return this.#runtime.call(msg, timeout, chain, order).then(toAnswer, failedAnswer);
     } catch (error) {
       return Promise.resolve(failedAnswer(error));
+    }
+  }
+}
+
+
+/** A protocol frame the runtime built (a push, a machine room's state) to every open connection but `exclude`. */
+export function broadcastFrame(actor: { getConnections(): Connection[] }, frame: string, exclude?: readonly string[] | null): void {
+  sendToAll(actor.getConnections(), frame, exclude ?? NO_IDS);
+}
+
+/** A protocol frame the runtime built, to one connection; one that just left is skipped. */
+export function sendFrame(connection: Connection, frame: string): void {
+  try {
+    sendOwned(connection, frame);
+  } catch {
+    // Left meanwhile.
+  }
+}
+
+function sendToAll(connections: readonly Connection[], data: WSMessage, exclude: readonly string[] | null): void {
+  for (const connection of connections) {
+    // `null` too, as partyserver takes it: nobody left out.
+    if (exclude && exclude.length > 0 && exclude.includes(connection.id)) continue;
+    try {
+      sendOwned(connection, data);
+    } catch {
+      // Closed between listing and sending; its close event is on its way.
     }
   }
 }

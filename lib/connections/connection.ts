@@ -1,3 +1,4 @@
+import { isProtocolFrame } from "../protocol/frames.js";
 import { serializedSize, Unmeasurable } from "./attachment-size.js";
 import { ConnectionStateTooLargeError } from "./errors.js";
 
@@ -173,10 +174,17 @@ export function toConnection<TState>(socket: WebSocket, slot: StateSlot, host: C
 
 /**
  * A message the caller can't change any more: binary data is copied, since a send held until the
- * turn commits would otherwise carry whatever the caller's buffer holds by then.
+ * turn commits would otherwise carry whatever the caller's buffer holds by then. Text that starts
+ * like a protocol frame is refused: a room that parses a client's JSON and sends it on would let
+ * that client forge replies, pushes or a stop to every genparty client in the room.
  */
 export function ownCopy(data: WSMessage): WSMessage {
-  if (typeof data === "string") return data;
+  if (typeof data === "string") {
+    if (isProtocolFrame(data)) {
+      throw new TypeError(`A message starting with {"gp": would reach genparty clients as a protocol frame (a reply, a push, a stop), so it is not sent: ${data.slice(0, 40)}…. Wrap what you relay ({"data": …}) or put another key first; use this.push(msg) for a push.`);
+    }
+    return data;
+  }
   if (data instanceof ArrayBuffer) return data.slice(0);
   if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice();
   // The platform would send "[object Object]"; most likely a JSON.stringify was forgotten.

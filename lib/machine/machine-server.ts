@@ -1,5 +1,5 @@
 import { type Actor as XStateActor, type AnyStateMachine, createActor, type EventFromLogic, type SnapshotFrom } from "xstate";
-import { Actor, runtimeOf } from "../actor/actor.js";
+import { Actor, broadcastFrame, runtimeOf, sendFrame } from "../actor/actor.js";
 import { logError } from "../actor/runtime-errors.js";
 import { type CallResult, type CastResult, type NoReply, noreply, reply } from "../actor/results.js";
 import { serializeState } from "../actor/state-json.js";
@@ -383,7 +383,7 @@ export abstract class MachineServer<Env = Cloudflare.Env, M extends AnyStateMach
       this.#send(event, connection.id, true);
     } catch (error) {
       if (!(error instanceof UnknownEventError)) throw error;
-      connection.send(encodeFrame({ gp: 1, t: "error", err: toWire(error) }));
+      sendFrame(connection, encodeFrame({ gp: 1, t: "error", err: toWire(error) }));
     }
   }
 
@@ -457,8 +457,8 @@ export abstract class MachineServer<Env = Cloudflare.Env, M extends AnyStateMach
       const view = this.#view(undefined);
       if (view !== this.#lastView) {
         this.#lastView = view;
-        this.broadcast(stateFrame(view));
-      } else if (force) connection?.send(stateFrame(view));
+        broadcastFrame(this, stateFrame(view));
+      } else if (force && connection) sendFrame(connection, stateFrame(view));
       return;
     }
     if (!connection) return;
@@ -467,7 +467,7 @@ export abstract class MachineServer<Env = Cloudflare.Env, M extends AnyStateMach
     // Kept unchanged too: after a wake this is the entry that replaces the boot snapshot's view.
     this.#sent.set(connection.id, view);
     if (!force && last === view) return;
-    connection.send(stateFrame(view));
+    sendFrame(connection, stateFrame(view));
   }
 }
 

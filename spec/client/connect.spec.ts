@@ -155,9 +155,9 @@ describe("genparty/client", () => {
     const messages: unknown[] = [];
     client.on("message", (data) => messages.push(data));
     await vi.waitFor(() => expect(messages[0]).toMatch(/^welcome /));
-    // A game's own JSON whose first key is "gp", and a frame of a protocol version this client doesn't speak.
-    client.socket.send('echo:{"gp":7,"score":1}');
-    client.socket.send('echo:{"gp":2,"t":"reply","id":"1","ok":true,"value":1}');
+    // From a server that isn't genparty: its own JSON whose first key is "gp", and a frame of a protocol version this client doesn't speak.
+    client.socket.send('rawEcho:{"gp":7,"score":1}');
+    client.socket.send('rawEcho:{"gp":2,"t":"reply","id":"1","ok":true,"value":1}');
     client.socket.send("echo:after");
     await vi.waitFor(() => expect(messages).toContain("after"));
     expect(messages.slice(1)).toEqual(['{"gp":7,"score":1}', '{"gp":2,"t":"reply","id":"1","ok":true,"value":1}', "after"]);

@@ -37,6 +37,19 @@ describe.each(modes)("Connections (%s)", (mode, route, namespace) => {
     expect(await alice.ask("echo:still here")).toBe("still here");
   });
 
+  it("refuses to send text a genparty client would take for a protocol frame, so a relayed client can't forge one", async () => {
+    const path = room();
+    const alice = await connect(`${path}?_pk=alice`);
+    const bob = await connect(`${path}?_pk=bob`);
+    await alice.next();
+    await bob.next();
+    // The leading space gets it past the server's protocol check; re-encoded, it starts with {"gp":.
+    const refused = await alice.ask(`relayJson: {"gp":1,"t":"stopped","reason":"forged","keep":[]}`);
+    expect(refused).toMatch(/^TypeError: A message starting with \{"gp": would reach genparty clients as a protocol frame/);
+    expect(await alice.ask(`relayJson:{"text":"hi"}`)).toBe("relayed");
+    expect(await bob.next()).toBe('{"text":"hi","from":"alice"}');
+  });
+
   it("generates an id when the client sends no _pk", async () => {
     const socket = await connect(room());
     expect(await socket.next()).toMatch(/^welcome [0-9a-f-]{36} to/);

@@ -5,6 +5,7 @@ import { encodeFrame, parseClientFrame, type ServerFrame } from "../protocol/fra
 import { clock } from "./clock.js";
 import type { Envelope } from "./envelope.js";
 import type { Outcome } from "./replies.js";
+import { jsonProblem } from "./state-json.js";
 import type { From } from "./types.js";
 
 type SocketFrom = Extract<From, { type: "socket" }>;
@@ -244,10 +245,15 @@ function socketSignalGetter(calls: Map<string, Map<string, Entry>>): (this: Sock
 /** `host.label()` is read only if the reply can't be encoded. */
 function encodeReply(id: string, outcome: Outcome, host: { label(): string }): string {
   if (!outcome.ok) return encodeFrame({ gp: 1, t: "reply", id, err: toWire(outcome.error) });
+  let problem: string | undefined;
   try {
-    return encodeFrame({ gp: 1, t: "reply", id, ok: outcome.value });
+    // What JSON would quietly change (a Map sent as {}, a Date as a string) is refused as what JSON can't send at all.
+    const found = jsonProblem(outcome.value, "the reply itself");
+    if (!found) return encodeFrame({ gp: 1, t: "reply", id, ok: outcome.value });
+    problem = `${found.where} holds ${found.problem}, which JSON would change; reply with plain data, e.g. a Date as its getTime(), a Map as an object or entries array`;
   } catch (error) {
-    const problem = new ProtocolError(`${host.label()}: the reply to call ${id} can't be sent as JSON (${(error as Error).message}).`);
-    return encodeFrame({ gp: 1, t: "reply", id, err: toWire(problem) });
+    problem = (error as Error).message;
   }
+  const error = new ProtocolError(`${host.label()}: the reply to call ${id} can't be sent as JSON (${problem}).`);
+  return encodeFrame({ gp: 1, t: "reply", id, err: toWire(error) });
 }

@@ -17,28 +17,36 @@ export function serializeState(state: unknown, owner: { readonly label: string }
     json = tryStringify(state);
     if (json === stored && !json.includes("{}")) return json;
   }
+  const problem = jsonProblem(state, "the state itself");
+  if (problem) {
+    throw new StateNotSerializableError(
+      `${owner.label}: ${problem.where} holds ${problem.problem}, which doesn't survive storage as JSON. Store plain objects, arrays, strings, numbers, booleans and null (e.g. a Date as its getTime(), a Map as an object or entries array).`,
+    );
+  }
+  return json ?? JSON.stringify(state);
+}
+
+/**
+ * Where JSON would change or drop part of `value` (`whole` names the value itself), or undefined:
+ * the check state gets, for anything else that crosses as JSON (a socket call's reply).
+ */
+export function jsonProblem(value: unknown, whole: string): { readonly where: string; readonly problem: string } | undefined {
   let unsupported: Unsupported | undefined;
   try {
     // Checked by a walk in JS, then encoded without a replacer: a replacer is a call from
     // JSON.stringify back into JS for every key, several times slower than both together.
-    unsupported = findUnsupported(state, "", 0);
+    unsupported = findUnsupported(value, "", 0);
   } catch (error) {
     if (!(error instanceof TooDeep)) throw error;
-    // Very deep (or cyclic) state: the replacer checks it as JSON.stringify walks, which also reports a cycle.
+    // Very deep (or cyclic): the replacer checks it as JSON.stringify walks, which also reports a cycle.
     try {
-      return JSON.stringify(state, refuseUnsupported);
+      JSON.stringify(value, refuseUnsupported);
     } catch (inner) {
       if (!(inner instanceof Unsupported)) throw inner;
       unsupported = inner;
     }
   }
-  if (unsupported) {
-    const where = unsupported.key === "" ? "the state itself" : `key "${unsupported.key}"`;
-    throw new StateNotSerializableError(
-      `${owner.label}: ${where} holds ${unsupported.problem}, which doesn't survive storage as JSON. Store plain objects, arrays, strings, numbers, booleans and null (e.g. a Date as its getTime(), a Map as an object or entries array).`,
-    );
-  }
-  return json ?? JSON.stringify(state);
+  return unsupported && { where: unsupported.key === "" ? whole : `key "${unsupported.key}"`, problem: unsupported.problem };
 }
 
 /** JSON.stringify, or undefined where it throws (a cycle, a BigInt): the walk below reports those. */

@@ -44,6 +44,20 @@ describe("Calls and casts over a socket", () => {
     });
   });
 
+  it("answer a reply JSON would change (a Date, a Map) or can't hold (a BigInt) with a ProtocolError naming it", async () => {
+    const { socket, counter } = await counterSocket();
+    for (const [as, message] of [
+      ["date", /the reply to call date can't be sent as JSON \(key "at" holds a Date, which JSON would change; reply with plain data/],
+      ["map", /key "seen" holds a Map/],
+      ["bigint", /the reply itself holds a bigint/],
+    ] as const) {
+      socket.send(call(as, { type: "richReply", as }));
+      expect(await frame(socket)).toMatchObject({ t: "reply", id: as, err: { name: "ProtocolError", code: "bad_frame", message: expect.stringMatching(message) } });
+    }
+    // Over DO RPC, which keeps them, the same call is answered.
+    expect(await counter.call({ type: "richReply", as: "map" })).toEqual({ seen: new Map([["a", 1]]) });
+  });
+
   it("answer a malformed or oversize frame with an error frame and keep the socket open", async () => {
     const { socket } = await counterSocket();
     socket.send(`{"gp":1,"t":"call","id":"4"`);

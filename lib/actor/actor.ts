@@ -136,10 +136,10 @@ export abstract class Actor<Env = Cloudflare.Env, State = unknown, CallMsg = nev
     throw new NotImplementedError(`${this.#label} received a cast but defines no handleCast(msg, state, origin).`);
   }
 
-  /** Handles what the platform or runtime sends: timeouts of `sendAfter`, and connection events and frames. */
+  /** Handles what the platform or runtime sends: timeouts of `sendAfter`, connection events and frames, and `sendSelf` messages. */
   handleInfo(info: Info, state: State): MaybePromise<CastResult<State>> {
     void state;
-    if (info.type === "timeout" || info.type === "message") {
+    if (info.type === "timeout" || info.type === "message" || info.type === "self") {
       console.warn(`${this.#label} received a ${info.type} but defines no handleInfo(info, state); it was ignored.`);
     }
     return noreply();
@@ -195,6 +195,17 @@ export abstract class Actor<Env = Cloudflare.Env, State = unknown, CallMsg = nev
   /** When the timer with this key is due (epoch ms on `this.now()`'s clock), or null. */
   timerDeadline(key: string): Promise<number | null> {
     return this.#runtime.timerDeadline(key);
+  }
+
+  /**
+   * GenServer's `send(self(), msg)`: `msg` arrives at `handleInfo({ type: "self", msg })` after the
+   * messages queued now. Only the actor can send one, so unlike a cast to itself no client can
+   * forge it; use it from callbacks outside a turn (a `from.signal` listener, a `fetch` that
+   * finished) to bring their work back into the mailbox. It waits in memory, as every queued
+   * message does: an object reset before it runs loses it (`sendAfter` is durable).
+   */
+  sendSelf(msg: Json): void {
+    this.#runtime.sendSelf(msg);
   }
 
   /** Milliseconds since the epoch on the clock timers use (moved by `advanceClock` in tests): compute deadlines with it. */

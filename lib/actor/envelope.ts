@@ -2,7 +2,7 @@ import type { Connection } from "../connections/connection.js";
 import { InvalidResultError } from "./errors.js";
 import type { CallResult, CastResult } from "./results.js";
 import type { TimerOp, TimerRow } from "./storage.js";
-import type { CastOrigin, From } from "./types.js";
+import type { CastOrigin, From, Json } from "./types.js";
 
 /** A message waiting in the mailbox, tagged by where it came from. */
 export type Envelope =
@@ -12,6 +12,7 @@ export type Envelope =
   | { readonly kind: "timeout"; readonly row: TimerRow }
   /** `then`, for the continues of a start: where the turn leaves its own continue, to run before the message that woke the actor. */
   | { readonly kind: "continue"; readonly msg: unknown; readonly then?: { next?: unknown } }
+  | { readonly kind: "self"; readonly msg: Json }
   | { readonly kind: "connect"; readonly upgrade: Upgrade }
   | { readonly kind: "replaced"; readonly id: string }
   | { readonly kind: "frame"; readonly connection: Connection; readonly data: string | ArrayBuffer }
@@ -49,6 +50,7 @@ const LEGAL: Record<Envelope["kind"], readonly string[]> = {
   cast: ["noreply", "stop"],
   timeout: ["noreply", "stop"],
   continue: ["noreply", "stop"],
+  self: ["noreply", "stop"],
   connect: ["noreply", "stop"],
   replaced: ["noreply", "stop"],
   frame: ["noreply", "stop"],
@@ -65,6 +67,7 @@ export const HANDLER: Record<Envelope["kind"], string> = {
   cast: "handleCast",
   timeout: "handleInfo",
   continue: "handleContinue",
+  self: "handleInfo",
   connect: "handleInfo",
   replaced: "handleInfo",
   frame: "handleInfo",

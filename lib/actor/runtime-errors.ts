@@ -34,6 +34,6 @@ export function selfCall(label: string, id: string, chain: readonly string[], ca
   const last = chain.length - 1;
   const path = [...chain, id].map((link, i) => (link === id ? label : i === last && caller !== undefined ? caller : link.slice(0, 12))).join(" → ");
   return new SelfCallError(
-    `${label} was called from inside its own turn (${path}); the call would wait for the turn that is waiting for it. Use a cast, noreply(state, { continue }) or sendAfter(0, …) instead.`,
+    `${label} was called from inside its own turn (${path}); the call would wait for the turn that is waiting for it. Use a cast (this.sendSelf(msg) to itself), noreply(state, { continue }) or sendAfter(0, …) instead.`,
   );
 }

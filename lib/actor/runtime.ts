@@ -200,6 +200,11 @@ export class ActorRuntime {
     this.#post({ kind: "cast", msg, origin: SELF_ORIGIN });
   }
 
+  /** `this.sendSelf`: to handleInfo at the mailbox's tail, never dropped by a full mailbox, for the reason castSelf isn't. */
+  sendSelf(msg: Json): void {
+    this.#post({ kind: "self", msg });
+  }
+
   async request(request: Request, timeoutMs = DEFAULT_CALL_TIMEOUT_MS): Promise<Response> {
     if (isUpgrade(request)) return this.#sockets.upgrade(request);
     if (this.#isFull()) {
@@ -556,6 +561,8 @@ export class ActorRuntime {
       }
       case "continue":
         return b.handleContinue(envelope.msg, state);
+      case "self":
+        return b.handleInfo({ type: "self", msg: envelope.msg }, state);
       case "connect":
         return this.#sockets.connect(envelope.upgrade);
       case "replaced":

@@ -72,7 +72,9 @@ export type Info =
    * was closed (`reason` "replaced"); the client is still there, and its `connect` comes next.
    */
   | { readonly type: "close"; readonly connection: Connection; readonly code: number; readonly reason: string; readonly wasClean: boolean; readonly replaced?: true }
-  | { readonly type: "error"; readonly connection: Connection; readonly error: unknown };
+  | { readonly type: "error"; readonly connection: Connection; readonly error: unknown }
+  /** What the actor sent itself with `this.sendSelf(msg)`: only it can send one. */
+  | { readonly type: "self"; readonly msg: Json };
 
 export interface CallOptions {
   /** Milliseconds before the caller gets `CallTimeoutError`. @default 5000 */

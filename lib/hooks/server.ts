@@ -150,6 +150,9 @@ export class Server<Env = Cloudflare.Env, Props = Record<string, unknown>> exten
         if (info.key === ALARM_TIMER_KEY) return runHook("onAlarm", () => this.#alarmHook(info.attempt, info.due));
         console.warn(`${this.name}: timer "${info.key}" fired, but a Server handles timers only through onAlarm.`);
         return undefined;
+      case "self":
+        console.warn(`${this.name}: sendSelf delivered a message, but a Server has no hook for it; call your own method instead.`);
+        return undefined;
       default:
         return info satisfies never;
     }

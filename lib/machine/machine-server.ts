@@ -208,6 +208,7 @@ export abstract class MachineServer<Env = Cloudflare.Env, M extends AnyStateMach
         if (!info.replaced && this.#accepts("disconnect", false)) this.#disconnected(info.connection.id);
         return noreply(this.#changed());
       case "error":
+      case "self":
         return noreply();
     }
   }

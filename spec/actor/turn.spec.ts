@@ -1,6 +1,6 @@
 import { runInDurableObject, SELF } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { ActorStoppedError, getActor, RemoteError } from "../../lib/index.js";
 import { advanceClock, evict, hibernate, resetClock } from "../../lib/testing/index.js";
 import { backends, counterOn, uniqueName } from "../helpers.js";
@@ -108,6 +108,17 @@ describe.each(backends)("Turns on %s", (backend, namespace) => {
     await evict(counter);
     expect(await counter.call({ type: "written", key: "k" })).toBeNull();
     expect(await counter.call({ type: "add", by: 1 })).toBe(1);
+  });
+
+  it("delivers what the actor sends itself to handleInfo, behind what was queued, from a turn or a callback", async () => {
+    const counter = counterOn(namespace, "send-self");
+    // Queued by the first turn, before the next call arrives: it runs first.
+    await counter.call({ type: "selfNote", note: "in a turn" });
+    expect((await counter.call({ type: "state" })).log).toEqual(["init", "self:in a turn"]);
+    await counter.call({ type: "selfNote", note: "from a callback", later: true });
+    await vi.waitFor(async () => expect((await counter.call({ type: "state" })).log).toEqual(["init", "self:in a turn", "self:from a callback"]));
+    await evict(counter);
+    expect((await counter.call({ type: "state" })).log).toEqual(["init", "self:in a turn", "self:from a callback"]);
   });
 
   it("rolls back a throwing cast and logs it", async () => {

@@ -287,7 +287,14 @@ export class ActorRuntime {
 
   /** Delivers a call's outcome to its caller, wherever it waits. False if it was answered already or gave up. */
   #settle(from: From, outcome: Outcome): boolean {
-    return from.type === "socket" ? this.#socketCalls.answer(from, outcome) : this.#pending.settle(from, outcome);
+    if (from.type === "socket") return this.#socketCalls.answer(from, outcome);
+    // DO RPC copies a reply only as it sends it, after the turns already queued have run: a reply
+    // sharing objects with the state would show what they change, or a rollback undoes. Copied
+    // here while one waits (a frozen state can't change; a socket reply is encoded at once).
+    if (from.type === "rpc" && outcome.ok && this.#mailbox.size > 0 && !this.#options.immutableState) {
+      return this.#pending.settle(from, { ok: true, value: copyOfReply(outcome.value) });
+    }
+    return this.#pending.settle(from, outcome);
   }
 
   /**
@@ -729,6 +736,16 @@ export class ActorRuntime {
 }
 
 const noop = () => undefined;
+
+/** A reply's own copy; what structured clone can't copy (a function, an RpcTarget) goes by reference, as DO RPC sends it. */
+function copyOfReply(value: unknown): unknown {
+  if (typeof value !== "object" || value === null) return value;
+  try {
+    return structuredClone(value);
+  } catch {
+    return value;
+  }
+}
 
 function checkTimeout(ms: number): number {
   if (!Number.isFinite(ms) || ms <= 0) throw new RangeError(`A call timeout must be a positive number of ms, got ${ms}`);

@@ -7,6 +7,19 @@ import { resetClock } from "../../lib/testing/index.js";
 afterEach(() => resetClock());
 
 describe.each(backends)("Replies on %s", (_backend, namespace) => {
+  it("answers a call with the state its own turn saw, not what the turns queued behind it changed or rolled back", async () => {
+    const counter = counterOn(namespace, "reply-copy");
+    // The slow turn holds the mailbox, so `state` and `throw` queue behind it and run back to back.
+    const slow = counter.call({ type: "slowAdd", by: 1, ms: 100, tag: "s" });
+    const state = counter.call({ type: "state" });
+    const thrown = counter.call({ type: "throw" }).catch((e: unknown) => e);
+    const later = counter.call({ type: "slowAdd", by: 5, ms: 10, tag: "t" });
+    expect(await slow).toBe(1);
+    expect(await thrown).toMatchObject({ name: "RemoteError", remoteName: "ValidationError" });
+    expect(await later).toBe(6);
+    expect(await state).toEqual({ n: 1, log: ["init", "start:s", "end:s"], waiting: [] });
+  });
+
   it("answers several deferred calls later, from another turn", async () => {
     const counter = counterOn(namespace, "deferred");
     const waiting = [counter.call({ type: "wait" }), counter.call({ type: "wait" }), counter.call({ type: "wait" })];

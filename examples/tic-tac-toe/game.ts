@@ -291,7 +291,7 @@ export type TicTacToeView = Pick<TicTacToeContext, "board" | "deadline" | "moveM
  * error frame `{"gp":1,"t":"error","err":{"name":"UnknownEventError",…}}`; a known event that
  * breaks a rule is ignored.
  */
-export class TicTacToeRoom extends MachineServer<Cloudflare.Env, typeof ticTacToeMachine> {
+export class TicTacToeRoom extends MachineServer<Cloudflare.Env, typeof ticTacToeMachine, TicTacToeView> {
   static override machine = ticTacToeMachine;
 
   override project(snapshot: SnapshotFrom<typeof ticTacToeMachine>, connection?: Connection): TicTacToeView {

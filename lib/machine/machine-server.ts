@@ -3,7 +3,7 @@ import { Actor, broadcastFrame, runtimeOf, sendFrame } from "../actor/actor.js";
 import { logError } from "../actor/runtime-errors.js";
 import { type CallResult, type CastResult, type NoReply, noreply, reply } from "../actor/results.js";
 import { serializeState } from "../actor/state-json.js";
-import type { CastOrigin, From, Info, Json } from "../actor/types.js";
+import type { Call, CastOrigin, From, Info, Json } from "../actor/types.js";
 import type { Connection } from "../connections/connection.js";
 import { encodeFrame } from "../protocol/frames.js";
 import { toWire } from "../protocol/errors.js";
@@ -45,12 +45,14 @@ const SYNC = { type: "genparty.sync" } as const;
  * state, with the same context and the same deadlines, after hibernation and eviction.
  *
  * @example
- * export class Game extends MachineServer<Env, typeof gameMachine> {
+ * type GameView = { value: string; board: string[] };
+ * export class Game extends MachineServer<Env, typeof gameMachine, GameView> {
  *   static override machine = gameMachine;
- *   override project(snapshot: SnapshotFrom<typeof gameMachine>, connection?: Connection) {
- *     return { value: snapshot.value, board: snapshot.context.board };
+ *   override project(snapshot: SnapshotFrom<typeof gameMachine>, connection?: Connection): GameView {
+ *     return { value: snapshot.value as string, board: snapshot.context.board };
  *   }
  * }
+ * // a typed client's or ref's call answers with a GameView
  *
  * Events come from clients (`cast`, `call`, or a JSON text frame with a string `type`) and RPC; an
  * event from a socket carries `connection` (the sender's connection id) for guards and actions,
@@ -59,10 +61,11 @@ const SYNC = { type: "genparty.sync" } as const;
  * on connect and whenever it changes. A machine that names `connect` / `disconnect` events gets
  * them when a socket connects or closes (with `connection` set), e.g. to free a player's seat.
  */
-export abstract class MachineServer<Env = Cloudflare.Env, M extends AnyStateMachine = AnyStateMachine> extends Actor<
+export abstract class MachineServer<Env = Cloudflare.Env, M extends AnyStateMachine = AnyStateMachine, View extends Json = Json> extends Actor<
   Env,
   MachineState,
-  EventFromLogic<M>,
+  // A call answers with the caller's view: `View`, what `project` returns.
+  Call<EventFromLogic<M>, View>,
   EventFromLogic<M>
 > {
   /** The machine, made with `setup({ actors, … }).createMachine(…)`. */
@@ -122,10 +125,11 @@ export abstract class MachineServer<Env = Cloudflare.Env, M extends AnyStateMach
    * returned by calls. Override it to hide what a player must not see. It must depend only on the
    * snapshot and the connection: views are recomputed when the snapshot changes. @default value, context, status
    */
-  project(snapshot: SnapshotFrom<M>, connection?: Connection): Json {
+  project(snapshot: SnapshotFrom<M>, connection?: Connection): View {
     void connection;
     const { value, context, status } = snapshot as { value: Json; context: Json; status: string };
-    return { value, context, status };
+    // The default view; a class that names its own `View` returns it from its own `project`.
+    return { value, context, status } as Json as View;
   }
 
   /** The running xstate actor, e.g. to read `getSnapshot()` outside a turn. */
@@ -172,6 +176,7 @@ export abstract class MachineServer<Env = Cloudflare.Env, M extends AnyStateMach
       const connection = from.type === "socket" ? this.getConnection(from.connection) : undefined;
       this.#send(event, from.type === "socket" ? from.connection : undefined, from.type === "socket");
       const next = this.#changed();
+      // A View (the reply type of every call) that TypeScript can't see through the generic machine type.
       return reply(this.project(this.#snapshot(), connection) as never, next);
     });
   }

@@ -1,6 +1,6 @@
 import { SELF } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, expectTypeOf, it } from "vitest";
 import type { TicTacToeView } from "../../examples/tic-tac-toe/game.js";
 import { getActor } from "../../lib/index.js";
 import { advanceClock, evict, hibernate, resetClock } from "../../lib/testing/index.js";
@@ -273,6 +273,18 @@ describe("A tic-tac-toe room", () => {
     await view(carol);
     send(carol, { type: "join" });
     expect(await viewWhere(carol, (v) => v.status === "playing")).toMatchObject({ you: "o", turn: "x" });
+  });
+
+  it("answers a call with the caller's view, typed as the room's TicTacToeView", async () => {
+    const room = uniqueName("typed");
+    const x = await open(room, "x-tab");
+    await view(x);
+    send(x, { type: "join" });
+    await viewWhere(x, (v) => v.you === "x");
+    // An RPC caller is a spectator: a leave from it changes nothing, and it sees no mark of its own.
+    const seen = await getActor(env.TIC_TAC_TOE, room).call({ type: "leave" });
+    expectTypeOf(seen).toEqualTypeOf<TicTacToeView>();
+    expect(seen).toMatchObject({ status: "waiting", you: "spectator", seats: { x: true, o: false } });
   });
 
   it("seats a newcomer at a finished game whose players both went away", async () => {

@@ -288,10 +288,11 @@ export class ActorRuntime {
   /** Delivers a call's outcome to its caller, wherever it waits. False if it was answered already or gave up. */
   #settle(from: From, outcome: Outcome): boolean {
     if (from.type === "socket") return this.#socketCalls.answer(from, outcome);
-    // DO RPC copies a reply only as it sends it, after the turns already queued have run: a reply
-    // sharing objects with the state would show what they change, or a rollback undoes. Copied
-    // here while one waits (a frozen state can't change; a socket reply is encoded at once).
-    if (from.type === "rpc" && outcome.ok && this.#mailbox.size > 0 && !this.#options.immutableState) {
+    // DO RPC copies a reply only as it sends it, after the turns that run in this task (those
+    // queued, those the sender order releases together): a reply sharing objects with the state
+    // would show what they change, or a rollback undoes. So an object is copied here (a frozen
+    // state can't change; a socket reply is encoded at once).
+    if (from.type === "rpc" && outcome.ok && !this.#options.immutableState) {
       return this.#pending.settle(from, { ok: true, value: copyOfReply(outcome.value) });
     }
     return this.#pending.settle(from, outcome);

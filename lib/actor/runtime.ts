@@ -323,9 +323,10 @@ export class ActorRuntime {
 
   /** Drops everything held in memory and reloads it from storage, as a wake from hibernation does. */
   async hibernate(): Promise<void> {
-    if (this.#draining || this.#mailbox.size > 0 || this.#pending.size > 0) {
+    const held = this.#order.held;
+    if (this.#draining || this.#mailbox.size > 0 || this.#pending.size > 0 || held > 0) {
       throw new Error(
-        `${this.label} can't hibernate now: ${this.#mailbox.size} queued, ${this.#pending.size} calls awaiting replies${this.#draining ? ", a turn running" : ""}. The platform only hibernates idle objects.`,
+        `${this.label} can't hibernate now: ${this.#mailbox.size} queued, ${this.#pending.size} calls awaiting replies${held > 0 ? `, ${held} waiting for an earlier message of their sender` : ""}${this.#draining ? ", a turn running" : ""}. The platform only hibernates idle objects.`,
       );
     }
     if (!this.connections.hibernate && this.connections.all().length > 0) {

@@ -33,6 +33,13 @@ interface Sender {
 export class SenderOrder {
   readonly #senders = new Map<string, Sender>();
 
+  /** Messages waiting for an earlier one of their sender: each keeps a timer, so the object is busy. */
+  get held(): number {
+    let count = 0;
+    for (const sender of this.#senders.values()) count += sender.held?.size ?? 0;
+    return count;
+  }
+
   /** Forgets every sender, as a new instance starts without them (for `genparty/testing`). */
   forget(): void {
     for (const sender of this.#senders.values()) if (sender.timer) clearTimeout(sender.timer);

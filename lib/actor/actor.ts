@@ -319,7 +319,6 @@ export abstract class Actor<Env = Cloudflare.Env, State = unknown, CallMsg = nev
   }
 }
 
-
 /** A protocol frame the runtime built (a push, a machine room's state) to every open connection but `exclude`. */
 export function broadcastFrame(actor: { getConnections(): Connection[] }, frame: string, exclude?: readonly string[] | null): void {
   sendToAll(actor.getConnections(), frame, exclude ?? NO_IDS);

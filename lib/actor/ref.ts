@@ -147,24 +147,24 @@ export function getActor<A extends AnyActor>(namespace: DurableObjectNamespace<A
  */
 export const MAX_NAME_LENGTH = 256;
 
-/** A name's length in characters as MAX_NAME_LENGTH counts them; counted one by one only when it could matter. */
-export function nameLength(name: string): number {
-  return name.length <= MAX_NAME_LENGTH ? name.length : [...name].length;
-}
-
 /**
- * A name with a lone surrogate (half of an emoji, say, cut by `slice`): the platform keys the object
- * by it but tells the object a name with U+FFFD in its place, so that name would reach another object.
+ * What is wrong with a non-empty name, to follow "An actor name" or "A room name", or undefined.
+ * `counted` says how its length was taken ("after URL decoding"). Characters are counted one by
+ * one only when it could matter. A lone surrogate (half of an emoji, cut by `slice`) is refused:
+ * the platform keys the object by it but tells the object a name with U+FFFD in its place, so
+ * that name would reach another object.
  */
-export function isWellFormedName(name: string): boolean {
-  return (name as string & { isWellFormed(): boolean }).isWellFormed();
+export function nameProblem(name: string, counted = ""): string | undefined {
+  const length = name.length <= MAX_NAME_LENGTH ? name.length : [...name].length;
+  if (length > MAX_NAME_LENGTH) return `is at most ${MAX_NAME_LENGTH} characters${counted}; got ${length} ("${name.slice(0, 24)}…")`;
+  if (!(name as string & { isWellFormed(): boolean }).isWellFormed()) {
+    return `must be well-formed Unicode; "${name.slice(0, 24)}" has half of a surrogate pair (cut from an emoji?)`;
+  }
+  return undefined;
 }
 
 function checkName(name: string): void {
   if (typeof name !== "string" || name.length === 0) throw new TypeError("An actor name must be a non-empty string.");
-  const length = nameLength(name);
-  if (length > MAX_NAME_LENGTH) {
-    throw new TypeError(`An actor name is at most ${MAX_NAME_LENGTH} characters; got ${length} ("${name.slice(0, 24)}…").`);
-  }
-  if (!isWellFormedName(name)) throw new TypeError(`An actor name must be well-formed Unicode; "${name.slice(0, 24)}" has half of a surrogate pair (cut from an emoji?).`);
+  const problem = nameProblem(name);
+  if (problem) throw new TypeError(`An actor name ${problem}.`);
 }

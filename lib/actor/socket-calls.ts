@@ -245,7 +245,7 @@ function socketSignalGetter(calls: Map<string, Map<string, Entry>>): (this: Sock
 /** `host.label()` is read only if the reply can't be encoded. */
 function encodeReply(id: string, outcome: Outcome, host: { label(): string }): string {
   if (!outcome.ok) return encodeFrame({ gp: 1, t: "reply", id, err: toWire(outcome.error) });
-  let problem: string | undefined;
+  let problem: string;
   try {
     // What JSON would quietly change (a Map sent as {}, a Date as a string) is refused as what JSON can't send at all.
     const found = jsonProblem(outcome.value, "the reply itself");

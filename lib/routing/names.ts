@@ -1,6 +1,6 @@
 import type { AnyActor } from "../actor/ref.js";
 import type { CallEnvelope } from "../actor/actor.js";
-import { isWellFormedName, MAX_NAME_LENGTH, nameLength } from "../actor/ref.js";
+import { nameProblem } from "../actor/ref.js";
 import { fromWire } from "../protocol/errors.js";
 import { type RoutingRetryOptions, withRetry } from "./retry.js";
 
@@ -20,11 +20,8 @@ export class InvalidNameError extends Error {
 
 export function checkRoomName(name: string): string {
   if (name.length === 0) throw new InvalidNameError("A room name must not be empty.");
-  const length = nameLength(name);
-  if (length > MAX_NAME_LENGTH) {
-    throw new InvalidNameError(`A room name is at most ${MAX_NAME_LENGTH} characters after URL decoding; got ${length} ("${name.slice(0, 24)}…").`);
-  }
-  if (!isWellFormedName(name)) throw new InvalidNameError(`A room name must be well-formed Unicode; "${name.slice(0, 24)}" has half of a surrogate pair (cut from an emoji?).`);
+  const problem = nameProblem(name, " after URL decoding");
+  if (problem) throw new InvalidNameError(`A room name ${problem}.`);
   return name;
 }
 

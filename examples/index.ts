@@ -1,4 +1,4 @@
-import { MAX_NAME_LENGTH, routePartykitRequest } from "../lib/index.js";
+import { checkRoomName, routePartykitRequest } from "../lib/index.js";
 import { chatPage } from "./chat/page.js";
 import { serveCounter } from "./counter/serve.js";
 import { escapeHtml, htmlResponse } from "./html.js";
@@ -104,8 +104,11 @@ function decodeName(segment: string): string | { problem: string } {
     return { problem: "it is not valid URL encoding" };
   }
   if (name.length === 0) return { problem: "it is empty" };
-  if (name.length > MAX_NAME_LENGTH) return { problem: `it is ${name.length} characters long after decoding; the limit is ${MAX_NAME_LENGTH}` };
-  return name;
+  try {
+    return checkRoomName(name);
+  } catch (error) {
+    return { problem: (error as Error).message.replace(/^A room name /, "it ").replace(/\.$/, "") };
+  }
 }
 
 function landingPage(): Response {

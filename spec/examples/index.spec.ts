@@ -43,15 +43,16 @@ describe("Routing", () => {
     ["an empty one", "/chat/", /Bad room name: it is empty\. Use \/chat\/<name>, e\.g\. \/chat\/demo\./],
     ["a missing one", "/counter", /Bad room name: it is empty/],
     ["bad URL encoding", "/tic-tac-toe/%E0%A4%A", /Bad room name: it is not valid URL encoding/],
-    ["one over the length limit", `/chat/${"n".repeat(MAX_NAME_LENGTH + 1)}`, new RegExp(`it is ${MAX_NAME_LENGTH + 1} characters long after decoding; the limit is ${MAX_NAME_LENGTH}`)],
+    ["one over the length limit", `/chat/${"n".repeat(MAX_NAME_LENGTH + 1)}`, new RegExp(`Bad room name: it is at most ${MAX_NAME_LENGTH} characters after URL decoding; got ${MAX_NAME_LENGTH + 1} \\("n{24}…"\\)\\. Use /chat/<name>`)],
   ])("answers a bad room name (%s) with 400 saying why", async (_case, path, message) => {
     const response = await get(path);
     expect(response.status).toBe(400);
     expect(await response.text()).toMatch(message);
   });
 
-  it("takes a room name of exactly the length limit", async () => {
+  it("takes a room name of exactly the length limit, in characters as getActor counts them", async () => {
     expect((await get(`/chat/${"n".repeat(MAX_NAME_LENGTH)}`)).status).toBe(200);
+    expect((await get(`/chat/${encodeURIComponent("😀".repeat(MAX_NAME_LENGTH))}`)).status).toBe(200);
   });
 
   it("answers an unknown party with 404 listing the parties", async () => {

@@ -2,7 +2,7 @@ import type { AnyActor } from "../actor/ref.js";
 import type { CallEnvelope } from "../actor/actor.js";
 import { nameProblem } from "../actor/ref.js";
 import { fromWire } from "../protocol/errors.js";
-import { type RoutingRetryOptions, withRetry } from "./retry.js";
+import { checkRetryOptions, type RoutingRetryOptions, withRetry } from "./retry.js";
 
 export interface ServerByNameOptions<Props = unknown> {
   locationHint?: DurableObjectLocationHint;
@@ -61,7 +61,7 @@ export async function getServerByName<T extends AnyActor>(
       await startObject(stub, options.props);
       return stub;
     },
-    options.routingRetry,
+    checkRetryOptions(options.routingRetry),
     { name },
   );
 }

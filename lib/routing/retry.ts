@@ -30,9 +30,16 @@ export interface RoutingRetryOptions {
 
 export const DEFAULT_ROUTING_RETRY = { maxAttempts: 3, baseDelayMs: 100, maxDelayMs: 800, methods: ["GET", "HEAD", "OPTIONS", "PUT", "DELETE"] } as const;
 
+/** Options `checkRetryOptions` passed, defaults filled in. */
+export type CheckedRetryOptions = Required<Omit<RoutingRetryOptions, "onRetry">> & Pick<RoutingRetryOptions, "onRetry">;
+
+const NO_RETRY: CheckedRetryOptions = { ...DEFAULT_ROUTING_RETRY, maxAttempts: 1 };
+
 /** Checks options where they are given, naming the path, rather than failing on first use. */
-export function checkRetryOptions(retry: RoutingRetryOptions | false | undefined): Required<Omit<RoutingRetryOptions, "onRetry">> & Pick<RoutingRetryOptions, "onRetry"> {
-  if (retry === false) return { ...DEFAULT_ROUTING_RETRY, maxAttempts: 1 };
+export function checkRetryOptions(retry: RoutingRetryOptions | false | undefined): CheckedRetryOptions {
+  // Most callers give none: every routed request asks, so the defaults are not copied each time.
+  if (retry === undefined) return DEFAULT_ROUTING_RETRY;
+  if (retry === false) return NO_RETRY;
   const options = { ...DEFAULT_ROUTING_RETRY, ...retry };
   if (!Array.isArray(options.methods) || !options.methods.every((method) => typeof method === "string")) {
     throw new TypeError(`routingRetry.methods must be an array of HTTP method names like ["GET", "POST"], got ${JSON.stringify(options.methods)}.`);
@@ -63,12 +70,7 @@ export function retriesMethod(methods: readonly string[], method: string): boole
 }
 
 /** Runs `attempt` until it succeeds, a non-retryable error comes, or attempts run out (then the last error is thrown). */
-export async function withRetry<T>(
-  attempt: (n: number) => Promise<T>,
-  retry: RoutingRetryOptions | false | undefined,
-  about: { name: string; className?: string },
-): Promise<T> {
-  const options = checkRetryOptions(retry);
+export async function withRetry<T>(attempt: (n: number) => Promise<T>, options: CheckedRetryOptions, about: { name: string; className?: string }): Promise<T> {
   for (let n = 1; ; n++) {
     try {
       return await attempt(n);

@@ -73,6 +73,16 @@ describe("routePartykitRequest", () => {
     expect(await response.json()).toMatchObject({ "x-user": "alice", "x-partykit-namespace": "chat-server" });
   });
 
+  it("forwards the request itself when no hook runs, cf and all", async () => {
+    const name = uniqueName("as-sent");
+    const headers = await (await SELF.fetch(`http://spec/parties/chat-server/${name}/headers`, { headers: { "x-client": "yes" } })).json();
+    expect(headers).toMatchObject({ "x-client": "yes" });
+    expect(headers).not.toHaveProperty("x-partykit-namespace");
+    const cf = { country: "NZ", city: "Wellington" };
+    expect(await (await SELF.fetch(`http://spec/parties/chat-server/${name}/cf`, { cf })).json()).toMatchObject(cf);
+    expect(await (await SELF.fetch(`http://spec/hooked/chat-server/${name}/cf`, { cf })).json()).toMatchObject(cf);
+  });
+
   it("lets onBeforeRequest answer, or replace the request", async () => {
     const name = uniqueName("before");
     const denied = await routePartykitRequest(request(`/parties/chat-server/${name}`), env, {

@@ -28,7 +28,8 @@ export interface RoutingRetryOptions {
   methods?: readonly string[];
 }
 
-export const DEFAULT_ROUTING_RETRY = { maxAttempts: 3, baseDelayMs: 100, maxDelayMs: 800, methods: ["GET", "HEAD", "OPTIONS", "PUT", "DELETE"] } as const;
+// Frozen: checkRetryOptions hands this very object to every request routed without options.
+export const DEFAULT_ROUTING_RETRY = Object.freeze({ maxAttempts: 3, baseDelayMs: 100, maxDelayMs: 800, methods: Object.freeze(["GET", "HEAD", "OPTIONS", "PUT", "DELETE"] as const) });
 
 /** Options `checkRetryOptions` passed, defaults filled in. */
 export type CheckedRetryOptions = Required<Omit<RoutingRetryOptions, "onRetry">> & Pick<RoutingRetryOptions, "onRetry">;

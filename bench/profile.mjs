@@ -9,6 +9,7 @@
 //   node bench/profile.mjs echo gp-server            # 1 client, 5,000 sequential round trips
 //   node bench/profile.mjs echo gp-machine           # the same as `say` events (transition, commit, push)
 //   node bench/profile.mjs http gp-server            # 3,000 GETs, 20 in flight
+//   node bench/profile.mjs http gp-actor-direct      # the same to the Actor room past the router (what routing costs)
 //   node bench/profile.mjs connect gp-server         # 1,000 sockets opened (20 at a time) and closed, 200 per batch
 //   node bench/profile.mjs calls gp-actor            # 5,000 sequential calls over the socket
 //   node bench/profile.mjs acks gp-actor             # 5,000 pipelined frames to the persisted room
@@ -31,6 +32,8 @@ const PATHS = {
   "gp-server": (p) => `/gp/bench-gp-server${p ? "-persisted" : ""}`,
   "gp-actor": (p) => `/gp/bench-gp-actor${p ? "-persisted" : ""}`,
   "gp-machine": () => "/gp/bench-gp-machine",
+  // Reached as the raw room is (`getByName(room).fetch(request)`), past routePartykitRequest.
+  "gp-actor-direct": () => "/raw/BENCH_GP_ACTOR",
 };
 
 async function runWorkload(server) {

@@ -387,6 +387,8 @@ export default {
       if (parts[1] === "BENCH_RAW_MEM") return env.BENCH_RAW_MEM.getByName(room).fetch(request);
       if (parts[1] === "BENCH_RAW_PERSISTED") return env.BENCH_RAW_PERSISTED.getByName(room).fetch(request);
       if (parts[1] === "BENCH_RAW") return env.BENCH_RAW.getByName(room).fetch(request);
+      // The Actor room without genparty's router (`node bench/profile.mjs http gp-actor-direct`): what routing adds.
+      if (parts[1] === "BENCH_GP_ACTOR") return env.BENCH_GP_ACTOR.getByName(room).fetch(request);
       // Not the plain room: a misspelt path would measure another room than it says.
       return new Response(`no raw binding ${parts[1]}`, { status: 404 });
     }

@@ -28,13 +28,13 @@ export interface RoutingRetryOptions {
   methods?: readonly string[];
 }
 
-// Frozen: checkRetryOptions hands this very object to every request routed without options.
+// Frozen, as NO_RETRY: checkRetryOptions hands these very objects to every request it is asked about.
 export const DEFAULT_ROUTING_RETRY = Object.freeze({ maxAttempts: 3, baseDelayMs: 100, maxDelayMs: 800, methods: Object.freeze(["GET", "HEAD", "OPTIONS", "PUT", "DELETE"] as const) });
 
 /** Options `checkRetryOptions` passed, defaults filled in. */
 export type CheckedRetryOptions = Required<Omit<RoutingRetryOptions, "onRetry">> & Pick<RoutingRetryOptions, "onRetry">;
 
-const NO_RETRY: CheckedRetryOptions = { ...DEFAULT_ROUTING_RETRY, maxAttempts: 1 };
+const NO_RETRY: CheckedRetryOptions = Object.freeze({ ...DEFAULT_ROUTING_RETRY, maxAttempts: 1 });
 
 /** Checks options where they are given, naming the path, rather than failing on first use. */
 export function checkRetryOptions(retry: RoutingRetryOptions | false | undefined): CheckedRetryOptions {

@@ -17,6 +17,36 @@ CREATE INDEX IF NOT EXISTS _genparty_timers_due ON _genparty_timers (due, seq);
 
 type Row = Record<string, SqlStorageValue>;
 
+/** genparty's rows of the meta table: `name` and `state`, as stored. */
+export type SqliteMeta = ReadonlyMap<string, string>;
+
+function readMeta(sql: SqlStorage): SqliteMeta {
+  const rows = sql.exec<{ key: string; value: string }>("SELECT key, value FROM _genparty_meta WHERE key IN ('name', 'state')").toArray();
+  return new Map(rows.map((row) => [row.key, row.value]));
+}
+
+/**
+ * The name and state an object saved, read by the first statement a start runs; undefined when
+ * the object has no SQL (a KV-backed class, whose `exec` throws "SQL is not enabled"). The tables
+ * are made when that read fails, not by every start: a new instance compiles each statement it
+ * runs afresh, and a probe plus the schema's `CREATE … IF NOT EXISTS` were four statements more
+ * on every wake (bench/README.md, "More samples"). A later change to the schema must therefore be
+ * made by a migration that a start runs when it finds the old one.
+ */
+export function readSqliteMeta(storage: DurableObjectStorage): SqliteMeta | undefined {
+  try {
+    return readMeta(storage.sql);
+  } catch {
+    // A new object (no tables yet), or no SQL at all.
+  }
+  try {
+    storage.sql.exec(SCHEMA);
+  } catch {
+    return undefined;
+  }
+  return readMeta(storage.sql);
+}
+
 export class SqliteStore implements Store {
   readonly backend = "sqlite";
   readonly maxStateBytes = MAX_SQLITE_STATE_BYTES;
@@ -28,21 +58,19 @@ export class SqliteStore implements Store {
   #timedBefore: boolean | undefined;
 
   readonly #alarm: AlarmApi;
+  /** What `readSqliteMeta` found when the store was made, for `open` (which drops it: the state may be large). */
+  #saved: SqliteMeta | undefined;
 
-  constructor(storage: DurableObjectStorage, alarm: AlarmApi) {
+  constructor(storage: DurableObjectStorage, alarm: AlarmApi, saved: SqliteMeta) {
     this.#storage = storage;
     this.#alarm = alarm;
     this.#sql = storage.sql;
-    this.#sql.exec(SCHEMA);
+    this.#saved = saved;
   }
 
   async open(name: string | undefined): Promise<Stored> {
-    const meta = new Map(
-      this.#sql
-        .exec<{ key: string; value: string }>("SELECT key, value FROM _genparty_meta WHERE key IN ('name', 'state')")
-        .toArray()
-        .map((row) => [row.key, row.value]),
-    );
+    const meta = this.#saved ?? readMeta(this.#sql);
+    this.#saved = undefined;
     if (name !== undefined && meta.get("name") !== name) {
       this.#sql.exec("INSERT OR REPLACE INTO _genparty_meta (key, value) VALUES ('name', ?)", name);
     }

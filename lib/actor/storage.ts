@@ -1,5 +1,5 @@
 import { KvStore } from "./kv-store.js";
-import { SqliteStore } from "./sqlite-store.js";
+import { readSqliteMeta, SqliteStore } from "./sqlite-store.js";
 
 /**
  * The timer that stands for a platform alarm genparty's timers didn't set. In an object that
@@ -117,15 +117,6 @@ export function watchDeleteAll(storage: DurableObjectStorage, wiped: () => Promi
 }
 
 export function openStore(storage: DurableObjectStorage, alarm: AlarmApi): Store {
-  return hasSql(storage) ? new SqliteStore(storage, alarm) : new KvStore(storage, alarm);
-}
-
-function hasSql(storage: DurableObjectStorage): boolean {
-  try {
-    // Throws on KV-backed objects: "SQL is not enabled for this Durable Object class".
-    storage.sql.exec("SELECT 1");
-    return true;
-  } catch {
-    return false;
-  }
+  const saved = readSqliteMeta(storage);
+  return saved ? new SqliteStore(storage, alarm, saved) : new KvStore(storage, alarm);
 }

@@ -345,13 +345,20 @@ function sendToAll(connections: readonly Connection[], data: WSMessage, exclude:
   }
 }
 
+/** Each class's merged options, read at its first construction: a class's statics are its configuration. */
+const optionsOf = new WeakMap<Function, ActorOptions>();
+
 /** `static options` from the base class down to `target`, later ones winning: a subclass adds to its parent's. */
 function mergedOptions(target: Function): ActorOptions {
+  const known = optionsOf.get(target);
+  if (known) return known;
   const chain: ActorOptions[] = [];
   for (let current: unknown = target; typeof current === "function" && current !== Function.prototype; current = Object.getPrototypeOf(current)) {
     if (Object.hasOwn(current, "options")) chain.unshift((current as unknown as { options: ActorOptions }).options);
   }
-  return Object.assign({}, ...chain);
+  const options: ActorOptions = Object.freeze(Object.assign({}, ...chain));
+  optionsOf.set(target, options);
+  return options;
 }
 
 function checkLimit(limit: number, className: string): number {

@@ -21,9 +21,10 @@ export class PendingCalls {
   readonly #pending = new Map<string, Pending>();
   /**
    * Ids are a random prefix per instance plus a counter: unique across instances (a `from` kept in
-   * state never matches a later instance's call) without a UUID per call.
+   * state never matches a later instance's call) without a UUID per call. Made at the first call:
+   * a wake for a socket frame or a timer waits on no reply, and needn't pay for one.
    */
-  readonly #prefix = crypto.randomUUID();
+  #prefix: string | undefined;
   #next = 0;
 
   get size(): number {
@@ -38,7 +39,7 @@ export class PendingCalls {
 
   /** Registers a caller; once armed, after `timeoutMs` it gets `onTimeout()`'s error. */
   open(type: "rpc" | "http", timeoutMs: number, onTimeout: () => GenpartyError): { from: From; outcome: Promise<Outcome> } {
-    const id = `${this.#prefix}.${++this.#next}`;
+    const id = `${(this.#prefix ??= crypto.randomUUID())}.${++this.#next}`;
     const from = Object.defineProperty({ type, id }, "signal", this.#signal) as From;
     const outcome = new Promise<Outcome>((resolve) => this.#pending.set(id, { resolve, timeoutMs, onTimeout }));
     return { from, outcome };

@@ -28,10 +28,9 @@ function readMeta(sql: SqlStorage): SqliteMeta {
 /**
  * The name and state an object saved, read by the first statement a start runs; undefined when
  * the object has no SQL (a KV-backed class, whose `exec` throws "SQL is not enabled"). The tables
- * are made when that read fails, not by every start: a new instance compiles each statement it
- * runs afresh, and a probe plus the schema's `CREATE … IF NOT EXISTS` were four statements more
- * on every wake (bench/README.md, "More samples"). A later change to the schema must therefore be
- * made by a migration that a start runs when it finds the old one.
+ * are made when that read fails, not by every start: a probe plus the schema's `CREATE … IF NOT
+ * EXISTS` were four statements more on every wake (bench/README.md, "More samples"). A later change
+ * to the schema must therefore be made by a migration that a start runs when it finds the old one.
  */
 export function readSqliteMeta(storage: DurableObjectStorage): SqliteMeta | undefined {
   try {

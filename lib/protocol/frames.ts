@@ -61,16 +61,18 @@ export function parseClientFrame(data: string): Parsed<ClientFrame> {
         return bad(data, `A call needs an "id": a string of 1 to ${MAX_CALL_ID_LENGTH} characters.`);
       }
       if (!("msg" in frame)) return bad(data, `A call needs a "msg".`);
-      return { ok: true, frame: { gp: 1, t: "call", id: frame.id, msg: frame.msg } };
+      break;
     case "cast":
       if (!("msg" in frame)) return bad(data, `A cast needs a "msg".`);
-      return { ok: true, frame: { gp: 1, t: "cast", msg: frame.msg } };
+      break;
     case "cancel":
       if (typeof frame.id !== "string") return bad(data, `A cancel needs the "id" of the call.`);
-      return { ok: true, frame: { gp: 1, t: "cancel", id: frame.id } };
+      break;
     default:
       return bad(data, `Unknown frame type ${JSON.stringify(frame.t)}; expected "call", "cast" or "cancel".`);
   }
+  // The parsed object itself, checked: a copy per frame was garbage on every socket call.
+  return { ok: true, frame: frame as unknown as ClientFrame };
 }
 
 /**

@@ -1,0 +1,192 @@
+#!/usr/bin/env node
+// The bench worker under `workerd serve` started directly: no wrangler, no proxy, no inspector.
+// For the figures `wrangler dev` blurs: a lone client's CPU per message, and a wake. One process
+// runs every object, so its CPU (schedstat, every thread) is each target's whole cost.
+//
+//   node bench/lab.mjs echo     # one socket per target held open; interleaved rounds of sequential round trips
+//   node bench/lab.mjs calls    # the same with calls: genparty's protocol on the Actor, written by hand on the others
+//   node bench/lab.mjs wake     # rounds of a room per target left silent until evicted, then one frame wakes each
+//
+// BENCH_KINDS (raw,partyserver,gp-server,gp-actor), BENCH_ROUNDS (12), BENCH_ECHO (2000 round trips a
+// sample), BENCH_WAKES (5 rounds), BENCH_WAKE_SOCKETS (1000). `--v8-flag=--perf-basic-prof`
+// (repeatable) passes flags to V8: with that one, `perf record -g -p <pid>` names the JIT frames.
+import { spawn } from "node:child_process";
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join, relative } from "node:path";
+import workerd from "workerd";
+import { buildWorker, freePort, openSockets, preciseCpuSeconds, ROOT, sleep, terminateLiveSockets } from "./harness.mjs";
+
+const [workload = "echo"] = process.argv.slice(2).filter((arg) => !arg.startsWith("--"));
+const v8Flags = process.argv.filter((arg) => arg.startsWith("--v8-flag=")).map((arg) => arg.slice("--v8-flag=".length));
+const int = (name, fallback) => {
+  const value = Number(process.env[`BENCH_${name}`] ?? fallback);
+  if (!Number.isInteger(value) || value < 1) throw new RangeError(`BENCH_${name} must be a positive integer.`);
+  return value;
+};
+const PATHS = {
+  raw: (room) => `/raw/BENCH_RAW/${room}`,
+  partyserver: (room) => `/ps/bench-party/${room}`,
+  "gp-server": (room) => `/gp/bench-gp-server/${room}`,
+  "gp-actor": (room) => `/gp/bench-gp-actor/${room}`,
+};
+const kinds = (process.env.BENCH_KINDS ?? "raw,partyserver,gp-server,gp-actor").split(",");
+for (const kind of kinds) if (!PATHS[kind]) throw new Error(`unknown target ${kind}; one of ${Object.keys(PATHS).join(", ")}`);
+if (!["echo", "calls", "wake"].includes(workload)) throw new Error(`unknown workload ${workload}: echo, calls or wake`);
+const DIR = join(ROOT, ".wrangler", "bench-lab");
+/** The binary wrangler runs (the package is CommonJS: its path is the default export's `default`). */
+const WORKERD_BIN = workerd.default ?? workerd;
+const IDLE_MS = 13_000;
+const TIMEOUT_MS = 20 * 60_000;
+
+/** A workerd config for the bundle (embedded by a path relative to the config: a leading "/" means capnp's import root): every binding of bench/wrangler.toml, each class SQLite-backed, storage on disk. */
+function config(bundle, port) {
+  const toml = readFileSync(join(ROOT, "bench", "wrangler.toml"), "utf8");
+  const date = /compatibility_date = "([^"]+)"/.exec(toml)?.[1];
+  const bindings = [...toml.matchAll(/name = "(\w+)"\s*\nclass_name = "(\w+)"/g)].map(([, name, cls]) => ({ name, cls }));
+  if (!date || bindings.length === 0) throw new Error("bench/wrangler.toml: no compatibility_date or Durable Object bindings found");
+  const quote = JSON.stringify;
+  return `using Workerd = import "/workerd/workerd.capnp";
+const config :Workerd.Config = (
+  services = [ (name = "main", worker = .bench), (name = "disk", disk = (path = ${quote(join(DIR, "state"))}, writable = true)) ],
+  sockets = [ (name = "http", address = "127.0.0.1:${port}", http = (), service = "main") ],
+  v8Flags = [ ${v8Flags.map(quote).join(", ")} ],
+);
+const bench :Workerd.Worker = (
+  modules = [ (name = "worker.js", esModule = embed ${quote(relative(DIR, bundle))}) ],
+  compatibilityDate = ${quote(date)},
+  bindings = [ ${bindings.map(({ name, cls }) => `(name = ${quote(name)}, durableObjectNamespace = ${quote(cls)})`).join(", ")} ],
+  durableObjectNamespaces = [ ${bindings.map(({ cls }) => `(className = ${quote(cls)}, uniqueKey = ${quote(`${cls}-lab`)}, enableSql = true)`).join(", ")} ],
+  durableObjectStorage = (localDisk = "disk"),
+);
+`;
+}
+
+/** Starts workerd in a session of its own (so it is stopped by its process group) and waits for it to answer. */
+async function startWorkerd() {
+  const { bundle, sha } = buildWorker("bench-lab");
+  rmSync(join(DIR, "state"), { recursive: true, force: true });
+  mkdirSync(join(DIR, "state"), { recursive: true });
+  const port = await freePort();
+  const configPath = join(DIR, "config.capnp");
+  writeFileSync(configPath, config(bundle, port));
+  const out = openSync(join(DIR, "workerd.out"), "w");
+  const child = spawn(WORKERD_BIN, ["serve", configPath, "--experimental"], { cwd: ROOT, detached: true, stdio: ["ignore", out, out] });
+  closeSync(out);
+  const stop = () => {
+    try {
+      process.kill(-child.pid, "SIGTERM");
+    } catch {
+      // Gone already.
+    }
+  };
+  process.once("exit", stop);
+  for (const signal of ["SIGINT", "SIGTERM"]) process.once(signal, () => process.exit(130));
+  const until = Date.now() + 30_000;
+  for (;;) {
+    try {
+      if ((await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(1_000) })).ok) break;
+    } catch {
+      if (Date.now() > until) throw new Error(`workerd did not answer within 30 s; see ${join(DIR, "workerd.out")}`);
+      await sleep(200);
+    }
+  }
+  return { pid: child.pid, port, sha, stop };
+}
+
+const median = (values) => [...values].sort((a, b) => a - b)[values.length >> 1];
+const cpuMs = (pid) => preciseCpuSeconds([{ pid, role: "user" }]).user * 1000;
+
+/** One socket per target, held open; each sample is `count` sequential round trips, the targets in a new order every round. */
+async function roundTrips(server, deadline) {
+  const count = int("ECHO", 2000);
+  const rounds = int("ROUNDS", 12);
+  let seq = 0;
+  const frame = (kind) => {
+    const id = seq++;
+    if (workload === "echo") return `e${id}`;
+    return kind === "gp-actor" ? `{"gp":1,"t":"call","id":"${id}","msg":{"type":"ping"}}` : `{"t":"call","id":"${id}","msg":{"type":"ping"}}`;
+  };
+  const sockets = {};
+  for (const kind of kinds) sockets[kind] = (await openSockets(`ws://127.0.0.1:${server.port}${PATHS[kind](`lab-${workload}`)}`, 1, 1, deadline)).sockets[0];
+  const run = async (kind, n) => {
+    const socket = sockets[kind];
+    for (let i = 0; i < n && Date.now() < deadline; i++) await new Promise((reply) => (socket.once("message", reply), socket.send(frame(kind))));
+  };
+  // Every target's code optimized before the first sample.
+  for (const kind of kinds) await run(kind, 3000);
+  const samples = Object.fromEntries(kinds.map((kind) => [kind, []]));
+  for (let round = 0; round < rounds; round++) {
+    const order = kinds.map((_, i) => kinds[(i + round) % kinds.length]);
+    for (const kind of round % 2 ? order.reverse() : order) {
+      const before = cpuMs(server.pid);
+      await run(kind, count);
+      samples[kind].push(((cpuMs(server.pid) - before) * 1000) / count);
+    }
+  }
+  return { samples, unit: `µs of CPU per ${workload === "echo" ? "round trip" : "call"}`, note: `${rounds} rounds of ${count}` };
+}
+
+/**
+ * Rounds of one room per target, silent until workerd evicts them, then one frame wakes each (the
+ * targets in a new order every round); CPU from the send to 250 ms after the reply. A first round,
+ * not counted, wakes a small room of each target: the first object of a class to wake compiles
+ * its start path.
+ */
+async function wakes(server, deadline) {
+  const rounds = int("WAKES", 5);
+  const perRoom = int("WAKE_SOCKETS", 1000);
+  const samples = Object.fromEntries(kinds.map((kind) => [kind, []]));
+  const ask = (socket, text) => new Promise((reply) => (socket.once("message", (data) => reply(data.toString())), socket.send(text)));
+  for (let round = -1; round < rounds; round++) {
+    const rooms = {};
+    for (const kind of kinds) {
+      const url = `ws://127.0.0.1:${server.port}${PATHS[kind](`lab-wake-${Date.now()}`)}`;
+      rooms[kind] = (await openSockets(url, round < 0 ? 20 : perRoom, 20, deadline)).sockets;
+    }
+    await sleep(IDLE_MS);
+    const order = kinds.map((_, i) => kinds[(i + Math.max(round, 0)) % kinds.length]);
+    for (const kind of round % 2 ? order : order.reverse()) {
+      const sockets = rooms[kind];
+      const before = cpuMs(server.pid);
+      const reply = await ask(sockets[sockets.length >> 1], "!wake");
+      await sleep(250);
+      const cpu = cpuMs(server.pid) - before;
+      // The reply carries the instance's age: younger than the silence means it was evicted and woke for the frame.
+      const age = Number(reply.split("@")[1]);
+      if (!(age < IDLE_MS)) throw new Error(`${kind}: the room did not hibernate (its instance is ${age} ms old)`);
+      if (round >= 0) samples[kind].push(cpu);
+    }
+    terminateLiveSockets();
+    await sleep(1_000);
+  }
+  return { samples, unit: "ms of CPU per wake", note: `${rounds} rounds of a room of ${perRoom} sockets a target` };
+}
+
+function table({ samples, unit, note }, server) {
+  const base = samples.raw ? median(samples.raw) : undefined;
+  const ps = samples.partyserver ? median(samples.partyserver) : undefined;
+  const fmt = (x) => (x >= 10 ? x.toFixed(1) : x.toFixed(2));
+  const lines = [
+    `${workload} on workerd run by hand, bundle ${server.sha} (${note}); ${unit}, median <sub>min–max</sub>`,
+    "",
+    "| target | CPU | ÷ raw | ÷ partyserver |",
+    "|---|---:|---:|---:|",
+  ];
+  for (const kind of kinds) {
+    const values = samples[kind];
+    const m = median(values);
+    lines.push(`| ${kind} | ${fmt(m)} <sub>${fmt(Math.min(...values))}–${fmt(Math.max(...values))}</sub> | ${base ? `${(m / base).toFixed(2)}×` : "–"} | ${ps ? `${(m / ps).toFixed(2)}×` : "–"} |`);
+  }
+  return lines.join("\n");
+}
+
+const server = await startWorkerd();
+try {
+  const deadline = Date.now() + TIMEOUT_MS;
+  const result = workload === "wake" ? await wakes(server, deadline) : await roundTrips(server, deadline);
+  if (Date.now() > deadline) throw new Error("the lab run timed out");
+  console.log(table(result, { sha: server.sha }));
+} finally {
+  terminateLiveSockets();
+  server.stop();
+}

@@ -324,6 +324,24 @@ export async function closeSockets(sockets, timeoutMs = 10_000) {
   if ((await Promise.race([closed, timer])) === "timeout") for (const socket of open) socket.terminate();
 }
 
+/** The median of the finite values (the mean of the middle two for an even count); NaN for none. */
+export function median(values) {
+  const sorted = values.filter(Number.isFinite).sort((a, b) => a - b);
+  if (sorted.length === 0) return NaN;
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/** A figure with as many digits as it needs: 1,234 · 123 · 12.3 · 1.23. */
+export function fmt(value) {
+  if (value === undefined || value === null || !Number.isFinite(value)) return "–";
+  const abs = Math.abs(value);
+  if (abs >= 1000) return Math.round(value).toLocaleString("en-US");
+  if (abs >= 100) return value.toFixed(0);
+  if (abs >= 10) return value.toFixed(1);
+  return value.toFixed(2);
+}
+
 export function percentile(sorted, p) {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];

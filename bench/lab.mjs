@@ -14,7 +14,7 @@ import { spawn } from "node:child_process";
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import workerd from "workerd";
-import { buildWorker, freePort, openSockets, preciseCpuSeconds, ROOT, sleep, terminateLiveSockets } from "./harness.mjs";
+import { buildWorker, fmt, freePort, median, openSockets, preciseCpuSeconds, ROOT, sleep, terminateLiveSockets } from "./harness.mjs";
 
 const [workload = "echo"] = process.argv.slice(2).filter((arg) => !arg.startsWith("--"));
 const v8Flags = process.argv.filter((arg) => arg.startsWith("--v8-flag=")).map((arg) => arg.slice("--v8-flag=".length));
@@ -93,7 +93,6 @@ async function startWorkerd() {
   return { pid: child.pid, port, sha, stop };
 }
 
-const median = (values) => [...values].sort((a, b) => a - b)[values.length >> 1];
 const cpuMs = (pid) => preciseCpuSeconds([{ pid, role: "user" }]).user * 1000;
 
 /** One socket per target, held open; each sample is `count` sequential round trips, the targets in a new order every round. */
@@ -165,7 +164,6 @@ async function wakes(server, deadline) {
 function table({ samples, unit, note }, server) {
   const base = samples.raw ? median(samples.raw) : undefined;
   const ps = samples.partyserver ? median(samples.partyserver) : undefined;
-  const fmt = (x) => (x >= 10 ? x.toFixed(1) : x.toFixed(2));
   const lines = [
     `${workload} on workerd run by hand, bundle ${server.sha} (${note}); ${unit}, median <sub>min–max</sub>`,
     "",

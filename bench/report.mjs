@@ -3,7 +3,7 @@ import { execFileSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
-import { ROOT, versionOf } from "./harness.mjs";
+import { fmt, median, ROOT, versionOf } from "./harness.mjs";
 import { chosenScenarios, CONFIG, KINDS, QUICK, RPC_OPS, SCENARIOS, SMOKE, WAKE_KINDS } from "./config.mjs";
 import { live } from "./scenarios.mjs";
 
@@ -12,22 +12,6 @@ export const samples = {};
 export const record = (scenario, kind, metrics) => ((samples[scenario] ??= {})[kind] ??= []).push(metrics);
 const startedAt = new Date();
 const loadAtStart = os.loadavg();
-
-export function fmt(value) {
-  if (value === undefined || value === null || !Number.isFinite(value)) return "–";
-  const abs = Math.abs(value);
-  if (abs >= 1000) return Math.round(value).toLocaleString("en-US");
-  if (abs >= 100) return value.toFixed(0);
-  if (abs >= 10) return value.toFixed(1);
-  return value.toFixed(2);
-}
-
-function median(values) {
-  const sorted = values.filter(Number.isFinite).sort((a, b) => a - b);
-  if (sorted.length === 0) return NaN;
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
 
 const footnotes = [];
 

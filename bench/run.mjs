@@ -15,11 +15,11 @@
 // BENCH_SHORT_PASSES (passes of echo, calls (each alone and under load), acks, connect and rpc per round).
 // Subsets: BENCH_KINDS=raw,gp-actor  BENCH_SCENARIOS=echo,parallel,calls,parallel-calls,broadcast,persisted,acks,connect,http,rpc,wake,memory
 import { readFileSync, rmSync } from "node:fs";
-import { groupCpuSeconds, machineBusySeconds, serverProcesses, sleep, startWrangler, terminateLiveSockets } from "./harness.mjs";
+import { fmt, groupCpuSeconds, machineBusySeconds, serverProcesses, sleep, startWrangler, terminateLiveSockets } from "./harness.mjs";
 import { measureMemory } from "./memory.mjs";
 import { CONFIG, KINDS, MODE, RPC_OPS, RPC_TARGETS, SCENARIOS, SETTLE_MS, SHORT_SCENARIOS, SMOKE, WAKE_KINDS, runId } from "./config.mjs";
 import { acks, calls, connect, echo, fanOut, http, live, parallelCalls, parallelEcho, rpc, wakeRound, wakeWarmUp } from "./scenarios.mjs";
-import { base, fmt, record, report, samples } from "./report.mjs";
+import { base, record, report, samples } from "./report.mjs";
 
 let initialPids = "";
 const pidsOf = (list) => list.map((p) => `${p.role}:${p.pid}`).sort().join(",");

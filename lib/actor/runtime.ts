@@ -16,7 +16,7 @@ import { type SendOrder, SenderOrder } from "./sender-order.js";
 import { closeReason, isBenignTeardown, isUpgrade } from "./sockets.js";
 import { checkStateSize, serializeState } from "./state-json.js";
 import { explainFrozenWrite, freezeState } from "./frozen-state.js";
-import { type AlarmApi, alarmApi, openStore, type Store, watchDeleteAll } from "./storage.js";
+import { type AlarmApi, alarmApi, openStore, type Store, type Stored, watchDeleteAll } from "./storage.js";
 import { SocketTurns } from "./socket-turns.js";
 import { Timers } from "./timers.js";
 import { Turn } from "./turn.js";
@@ -138,9 +138,18 @@ export class ActorRuntime {
     });
   }
 
-  /** Loads name and state from storage. Runs under blockConcurrencyWhile, before any message. */
-  async open(): Promise<void> {
-    const stored = await this.#store.open(this.#ctx.id.name);
+  /**
+   * Loads name and state from storage, before any message: synchronously on SQLite; on KV it returns
+   * the promise to run under blockConcurrencyWhile.
+   */
+  open(): Promise<void> | undefined {
+    const stored = this.#store.open(this.#ctx.id.name);
+    if (stored instanceof Promise) return stored.then((loaded) => this.#opened(loaded));
+    this.#opened(stored);
+    return undefined;
+  }
+
+  #opened(stored: Stored): void {
     this.#name = stored.name;
     this.#storedAtOpen = stored.state;
   }

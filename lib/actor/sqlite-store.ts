@@ -55,6 +55,13 @@ export class SqliteStore implements Store {
   #armed: number | null | undefined;
   /** Whether a genparty timer was ever stored here; read when first needed (a start with no alarm set never needs it). */
   #timedBefore: boolean | undefined;
+  /**
+   * Whether a platform alarm other code set could still be here, not adopted yet. Checked before
+   * the first timer change or read, not at start: a start that reads the alarm (and so has to wait
+   * under blockConcurrencyWhile) costs every wake ~0.1 ms (bench/README.md, "Wake").
+   */
+  #alarmUnchecked = true;
+  #checking: Promise<void> | undefined;
 
   readonly #alarm: AlarmApi;
   /** What `readSqliteMeta` found when the store was made, for `open` (which drops it: the state may be large). */
@@ -67,26 +74,55 @@ export class SqliteStore implements Store {
     this.#saved = saved;
   }
 
-  async open(name: string | undefined): Promise<Stored> {
+  /** Synchronous: the object starts without blockConcurrencyWhile. */
+  open(name: string | undefined): Stored {
     const meta = this.#saved ?? readMeta(this.#sql);
     this.#saved = undefined;
     if (name !== undefined && meta.get("name") !== name) {
       this.#sql.exec("INSERT OR REPLACE INTO _genparty_meta (key, value) VALUES ('name', ?)", name);
     }
-    this.#armed = await this.#alarm.get();
-    if (this.#armed !== null) await this.adoptAlarm(this.#armed);
     return { name: name ?? meta.get("name"), state: meta.get("state") };
   }
 
-  commit(commit: Commit): undefined {
+  commit(commit: Commit): Promise<void> | undefined {
     // The state alone is one statement, atomic by itself: no transaction to open (the common turn).
     if (commit.timers.length === 0) return this.#writeState(commit.state);
+    // Even a cancel: with the armed alarm unknown, re-arming would delete another's alarm.
+    const checking = this.#checkAlarm();
+    if (checking) return checking.then(() => this.#commitTimers(commit));
+    this.#commitTimers(commit);
+    return undefined;
+  }
+
+  /**
+   * Adopts an alarm other code left here (see `adoptAlarm`) before genparty's timers first touch
+   * the alarm. An object that ever had a timer of its own skips the read: adoption can't happen.
+   */
+  #checkAlarm(): Promise<void> | undefined {
+    if (!this.#alarmUnchecked) return undefined;
+    if (this.#hasTimedBefore()) {
+      this.#alarmUnchecked = false;
+      return undefined;
+    }
+    return (this.#checking ??= this.#alarm.get().then(async (armed) => {
+      if (this.#alarmUnchecked && armed !== null) await this.adoptAlarm(armed);
+      this.#armed ??= armed;
+      this.#alarmUnchecked = false;
+      this.#checking = undefined;
+    }));
+  }
+
+  #hasTimedBefore(): boolean {
+    // AUTOINCREMENT's counter row exists from the first timer on, and stays when every timer is gone.
+    return (this.#timedBefore ??= this.#sql.exec("SELECT 1 FROM sqlite_sequence WHERE name = '_genparty_timers'").toArray().length > 0);
+  }
+
+  #commitTimers(commit: Commit): void {
     this.#storage.transactionSync(() => {
       this.#writeState(commit.state);
       for (const op of commit.timers) this.#apply(op);
       if (commit.arm) this.#armSync();
     });
-    return undefined;
   }
 
   #writeState(state: string | null | undefined): undefined {
@@ -129,6 +165,8 @@ export class SqliteStore implements Store {
   }
 
   async timer(key: string): Promise<TimerRow | undefined> {
+    // An alarm left by other code reads as the timer it will be adopted as.
+    await this.#checkAlarm();
     const rows = this.#sql.exec<Row>("SELECT key, seq, due, msg, attempts FROM _genparty_timers WHERE key = ?", key).toArray();
     return rows[0] && toTimerRow(rows[0]);
   }
@@ -139,12 +177,12 @@ export class SqliteStore implements Store {
 
   alarmFired(): void {
     this.#armed = undefined;
+    // The alarm that fired was the only one; an alarm that finds nothing due adopts it (see ActorRuntime.alarm).
+    this.#alarmUnchecked = false;
   }
 
   async adoptAlarm(time: number): Promise<boolean> {
-    // AUTOINCREMENT's counter row exists from the first timer on, and stays when every timer is gone.
-    this.#timedBefore ??= this.#sql.exec("SELECT 1 FROM sqlite_sequence WHERE name = '_genparty_timers'").toArray().length > 0;
-    if (this.#timedBefore) return false;
+    if (this.#hasTimedBefore()) return false;
     // The platform alarm stays as it is: it already rings at this timer's deadline.
     this.#apply({ op: "set", key: PLATFORM_ALARM_TIMER, due: time, msg: "null" });
     return true;
@@ -155,6 +193,7 @@ export class SqliteStore implements Store {
     if (name !== undefined) this.#sql.exec("INSERT OR REPLACE INTO _genparty_meta (key, value) VALUES ('name', ?)", name);
     this.#timedBefore = undefined;
     this.#armed = undefined;
+    this.#alarmUnchecked = false;
     this.#armSync();
   }
 

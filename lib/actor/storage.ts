@@ -5,7 +5,7 @@ import { readSqliteMeta, SqliteStore } from "./sqlite-store.js";
  * The timer that stands for a platform alarm genparty's timers didn't set. In an object that
  * never had a genparty timer, an alarm can only come from the code that ran there before (a
  * partyserver class moved to genparty, a raw Durable Object): it is kept as this timer, found at
- * start or when it fires, and arrives as `handleInfo({ type: "timeout", key, msg: null })`
+ * start (or before the first timer change) or when it fires, and arrives as `handleInfo({ type: "timeout", key, msg: null })`
  * instead of being dropped. The hooks layer maps `ctx.storage.setAlarm` onto the same key.
  */
 export const PLATFORM_ALARM_TIMER = "genparty:alarm";
@@ -53,8 +53,8 @@ export interface Store {
   readonly backend: "sqlite" | "kv";
   /** Largest state, in bytes of JSON, that one value may hold on this backend. */
   readonly maxStateBytes: number;
-  /** Loads the name and state; stores `name` when it is known and not stored yet. */
-  open(name: string | undefined): Promise<Stored>;
+  /** Loads the name and state; stores `name` when it is known and not stored yet. SQLite does it synchronously. */
+  open(name: string | undefined): Stored | Promise<Stored>;
   /** Writes a turn's changes atomically; SQLite does it synchronously (no promise), so the turn can stay synchronous. */
   commit(commit: Commit): Promise<void> | undefined;
   /** Timers due at `now`, in deadline order (ties in creation order). */
@@ -66,8 +66,9 @@ export interface Store {
   alarmFired(): void;
   /**
    * Keeps a platform alarm due at `time` as the timer {@link PLATFORM_ALARM_TIMER}, if this object
-   * never had a genparty timer (so the alarm isn't genparty's). True if it did. `open` calls it for
-   * an alarm it finds set; the alarm handler, for one that fires with no timer due.
+   * never had a genparty timer (so the alarm isn't genparty's). True if it did. The store calls it
+   * for an alarm it finds set (KV at open, SQLite before its first timer change or read); the alarm
+   * handler, for one that fires with no timer due.
    */
   adoptAlarm(time: number): Promise<boolean>;
   /**

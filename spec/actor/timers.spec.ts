@@ -83,7 +83,7 @@ describe.each(backends)("Durable timers on %s", (_backend, namespace) => {
   const setPlatformAlarm = (counter: ReturnType<typeof counterOn>, at: number) =>
     runInDurableObject(counter.stub, (instance) => runtimeOf(instance).platformAlarm.set(at));
 
-  it("keeps an alarm set before genparty ran as the timer genparty:alarm, found at start", async () => {
+  it("keeps an alarm set before genparty ran as the timer genparty:alarm, read after a wake", async () => {
     const counter = counterOn(namespace, "adopt-start");
     await counter.call({ type: "get" });
     const at = Date.now() + 60_000;
@@ -92,6 +92,37 @@ describe.each(backends)("Durable timers on %s", (_backend, namespace) => {
     expect(await counter.call({ type: "deadline", key: PLATFORM_ALARM_TIMER })).toBe(at);
     // Setting a timer of its own meanwhile must not move the adopted alarm out of the way.
     await counter.call({ type: "timer", ms: 120_000, key: "later", label: "later" });
+    await advanceClock(60_000, counter);
+    expect(timeouts((await counter.call({ type: "state" })).log)).toEqual([`timeout:${PLATFORM_ALARM_TIMER}:platform alarm`]);
+  });
+
+  it.each([
+    ["an eviction", evict],
+    ["hibernation", hibernate],
+  ])("keeps an alarm set before genparty ran when the first turn after %s sets a timer", async (_wake, wake) => {
+    const counter = counterOn(namespace, `adopt-first-set-${wake.name}`);
+    await counter.call({ type: "get" });
+    const at = Date.now() + 60_000;
+    await setPlatformAlarm(counter, at);
+    await wake(counter);
+    // No read of the alarm first: the timer's own commit must find and keep the other alarm.
+    await counter.call({ type: "timer", ms: 120_000, key: "later", label: "later" });
+    expect(await runInDurableObject(counter.stub, (_i, state) => state.storage.getAlarm())).toBe(at);
+    expect(await counter.call({ type: "deadline", key: PLATFORM_ALARM_TIMER })).toBe(at);
+    await advanceClock(60_000, counter);
+    expect(timeouts((await counter.call({ type: "state" })).log)).toEqual([`timeout:${PLATFORM_ALARM_TIMER}:platform alarm`]);
+    await advanceClock(60_000, counter);
+    expect(timeouts((await counter.call({ type: "state" })).log)).toEqual([`timeout:${PLATFORM_ALARM_TIMER}:platform alarm`, "timeout:later:later"]);
+  });
+
+  it("keeps an alarm set before genparty ran when the first timer change is a cancel", async () => {
+    const counter = counterOn(namespace, "adopt-first-cancel");
+    await counter.call({ type: "get" });
+    const at = Date.now() + 60_000;
+    await setPlatformAlarm(counter, at);
+    await evict(counter);
+    await counter.call({ type: "cancel", key: "never-set" });
+    expect(await runInDurableObject(counter.stub, (_i, state) => state.storage.getAlarm())).toBe(at);
     await advanceClock(60_000, counter);
     expect(timeouts((await counter.call({ type: "state" })).log)).toEqual([`timeout:${PLATFORM_ALARM_TIMER}:platform alarm`]);
   });

@@ -6,9 +6,10 @@
 //   node bench/lab.mjs echo     # one socket per target held open; interleaved rounds of sequential round trips
 //   node bench/lab.mjs calls    # the same with calls: genparty's protocol on the Actor, written by hand on the others
 //   node bench/lab.mjs wake     # rounds of a room per target left silent until evicted, then one frame wakes each
+//   node bench/lab.mjs rpc      # calls from the worker into the object: raw's RPC method against getActor(...).call
 //
-// BENCH_KINDS (raw,partyserver,gp-server,gp-actor), BENCH_ROUNDS (12), BENCH_ECHO (2000 round trips a
-// sample), BENCH_WAKES (5 rounds), BENCH_WAKE_SOCKETS (1000). `--v8-flag=--perf-basic-prof`
+// BENCH_KINDS (raw,partyserver,gp-server,gp-actor; rpc: raw,gp-actor), BENCH_ROUNDS (12), BENCH_ECHO
+// (2000 round trips or calls a sample), BENCH_RPC_OP (ping; or incr, ping-fresh), BENCH_WAKES (5 rounds), BENCH_WAKE_SOCKETS (1000). `--v8-flag=--perf-basic-prof`
 // (repeatable) passes flags to V8: with that one, `perf record -g -p <pid>` names the JIT frames.
 import { spawn } from "node:child_process";
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -29,9 +30,12 @@ const PATHS = {
   "gp-server": (room) => `/gp/bench-gp-server/${room}`,
   "gp-actor": (room) => `/gp/bench-gp-actor/${room}`,
 };
-const kinds = (process.env.BENCH_KINDS ?? "raw,partyserver,gp-server,gp-actor").split(",");
+/** The `/rpc` loop's target for each kind that has an RPC baseline. */
+const RPC_TARGETS = { raw: "raw", "gp-actor": "gp" };
+const kinds = (process.env.BENCH_KINDS ?? (workload === "rpc" ? "raw,gp-actor" : "raw,partyserver,gp-server,gp-actor")).split(",");
 for (const kind of kinds) if (!PATHS[kind]) throw new Error(`unknown target ${kind}; one of ${Object.keys(PATHS).join(", ")}`);
-if (!["echo", "calls", "wake"].includes(workload)) throw new Error(`unknown workload ${workload}: echo, calls or wake`);
+if (!["echo", "calls", "wake", "rpc"].includes(workload)) throw new Error(`unknown workload ${workload}: echo, calls, wake or rpc`);
+if (workload === "rpc") for (const kind of kinds) if (!RPC_TARGETS[kind]) throw new Error(`rpc runs on ${Object.keys(RPC_TARGETS).join(" and ")}, not ${kind}`);
 const DIR = join(ROOT, ".wrangler", "bench-lab");
 /** The binary wrangler runs (the package is CommonJS: its path is the default export's `default`). */
 const WORKERD_BIN = workerd.default ?? workerd;
@@ -125,6 +129,29 @@ async function roundTrips(server, deadline) {
   return { samples, unit: `µs of CPU per ${workload === "echo" ? "round trip" : "call"}`, note: `${rounds} rounds of ${count}` };
 }
 
+/** Each sample is one `/rpc` request of the bench worker: `count` sequential calls from the worker into one object per target. */
+async function rpcCalls(server, deadline) {
+  const count = int("ECHO", 2000);
+  const rounds = int("ROUNDS", 12);
+  const op = process.env.BENCH_RPC_OP ?? "ping";
+  const loop = async (kind, n) => {
+    const url = `http://127.0.0.1:${server.port}/rpc?target=${RPC_TARGETS[kind]}&op=${op}&n=${n}&room=lab-rpc&ms=${Math.max(1, deadline - Date.now())}`;
+    const result = await (await fetch(url)).json();
+    if (result.errors > 0 || result.done !== n) throw new Error(`${kind}: ${result.done} of ${n} calls answered; first error: ${result.firstError}`);
+  };
+  for (const kind of kinds) await loop(kind, 3000);
+  const samples = Object.fromEntries(kinds.map((kind) => [kind, []]));
+  for (let round = 0; round < rounds && Date.now() < deadline; round++) {
+    const order = kinds.map((_, i) => kinds[(i + round) % kinds.length]);
+    for (const kind of round % 2 ? order.reverse() : order) {
+      const before = cpuMs(server.pid);
+      await loop(kind, count);
+      samples[kind].push(((cpuMs(server.pid) - before) * 1000) / count);
+    }
+  }
+  return { samples, unit: `µs of CPU per ${op} call (worker and object together)`, note: `${rounds} rounds of ${count}` };
+}
+
 /**
  * Rounds of one room per target, silent until workerd evicts them, then one frame wakes each (the
  * targets in a new order every round); CPU from the send to 250 ms after the reply. A first round,
@@ -181,7 +208,7 @@ function table({ samples, unit, note }, server) {
 const server = await startWorkerd();
 try {
   const deadline = Date.now() + TIMEOUT_MS;
-  const result = workload === "wake" ? await wakes(server, deadline) : await roundTrips(server, deadline);
+  const result = workload === "wake" ? await wakes(server, deadline) : workload === "rpc" ? await rpcCalls(server, deadline) : await roundTrips(server, deadline);
   if (Date.now() > deadline) throw new Error("the lab run timed out");
   console.log(table(result, { sha: server.sha }));
 } finally {

@@ -311,12 +311,14 @@ export abstract class Actor<Env = Cloudflare.Env, State = unknown, CallMsg = nev
    * RPC used by `ActorRef`: like `call`, with errors as data so their class survives the trip (see answer.ts).
    * Positional primitives, not an options object: they cross the RPC boundary with less to copy.
    */
-  __genpartyCall(msg: unknown, timeout?: number, chain?: readonly string[], sender?: string, seq?: number, base?: number): Promise<CallAnswer> {
+  __genpartyCall(msg: unknown, timeout?: number, chain?: readonly string[], sender?: string, seq?: number, base?: number): CallAnswer | Promise<CallAnswer> {
     try {
       const order = sender === undefined || seq === undefined ? undefined : { sender, seq, base };
-      return this.#runtime.call(msg, timeout, chain, order).then(toAnswer, failedAnswer);
+      const outcome = this.#runtime.call(msg, timeout, chain, order);
+      // Answered at once: returned as a value, which DO RPC sends without waiting on a promise.
+      return outcome instanceof Promise ? outcome.then(toAnswer, failedAnswer) : toAnswer(outcome);
     } catch (error) {
-      return Promise.resolve(failedAnswer(error));
+      return failedAnswer(error);
     }
   }
 }

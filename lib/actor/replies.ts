@@ -4,13 +4,22 @@ import type { From } from "./types.js";
 export type Outcome = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: GenpartyError };
 
 interface Pending {
-  readonly resolve: (outcome: Outcome) => void;
+  readonly from: From;
+  /** Set by `wait` when the call wasn't answered by then; until it is, an outcome is kept in `early`. */
+  resolve?: (outcome: Outcome) => void;
+  /** The outcome of a call answered before anyone waited (its turn ran and replied synchronously). */
+  early?: Outcome;
   readonly timeoutMs: number;
   readonly onTimeout: () => GenpartyError;
-  /** Set by `arm`, once the call's turn did not answer it at once. */
+  /** Set by `wait`, once the call's turn did not answer it at once. */
   timer?: ReturnType<typeof setTimeout>;
   /** Made only if the handler reads `from.signal`: most calls never do. */
   controller?: AbortController;
+}
+
+/** A registered call, for `PendingCalls.wait`. */
+export interface PendingCall {
+  readonly from: From;
 }
 
 /**
@@ -37,27 +46,33 @@ export class PendingCalls {
    */
   readonly #signal: PropertyDescriptor = { enumerable: false, get: signalGetter(this.#pending) };
 
-  /** Registers a caller; once armed, after `timeoutMs` it gets `onTimeout()`'s error. */
-  open(type: "rpc" | "http", timeoutMs: number, onTimeout: () => GenpartyError): { from: From; outcome: Promise<Outcome> } {
+  /** Registers a caller: post its message with `call.from`, then `wait(call)`. */
+  open(type: "rpc" | "http", timeoutMs: number, onTimeout: () => GenpartyError): PendingCall {
     const id = `${(this.#prefix ??= crypto.randomUUID())}.${++this.#next}`;
     const from = Object.defineProperty({ type, id }, "signal", this.#signal) as From;
-    const outcome = new Promise<Outcome>((resolve) => this.#pending.set(id, { resolve, timeoutMs, onTimeout }));
-    return { from, outcome };
+    const pending: Pending = { from, timeoutMs, onTimeout };
+    this.#pending.set(id, pending);
+    return pending;
   }
 
   /**
-   * Starts `from`'s timeout if it is still waiting. Called after the call is posted: a call whose
-   * turn ran and answered synchronously (an idle actor, a synchronous handler) never needs a timer.
+   * The call's outcome: itself when its turn already answered it (an idle actor, a synchronous
+   * handler), so no promise, timer or extra microtask is spent on it; else a promise, and after
+   * `timeoutMs` the caller gets `onTimeout()`'s error.
    */
-  arm(from: From): void {
-    const pending = this.#pending.get(from.id);
-    if (!pending || pending.timer !== undefined) return;
-    pending.timer = setTimeout(() => {
-      const error = pending.onTimeout();
-      const controller = pending.controller;
-      this.settle(from, { ok: false, error });
-      controller?.abort(error);
-    }, pending.timeoutMs);
+  wait(call: PendingCall): Outcome | Promise<Outcome> {
+    const pending = call as Pending;
+    if (pending.early !== undefined) return pending.early;
+    return new Promise<Outcome>((resolve) => {
+      pending.resolve = resolve;
+      // Settled meanwhile can't be: the promise's executor runs right here.
+      pending.timer = setTimeout(() => {
+        const error = pending.onTimeout();
+        const controller = pending.controller;
+        this.settle(pending.from, { ok: false, error });
+        controller?.abort(error);
+      }, pending.timeoutMs);
+    });
   }
 
   has(from: From): boolean {
@@ -70,7 +85,8 @@ export class PendingCalls {
     if (!pending) return false;
     this.#pending.delete(from.id);
     if (pending.timer !== undefined) clearTimeout(pending.timer);
-    pending.resolve(outcome);
+    if (pending.resolve) pending.resolve(outcome);
+    else pending.early = outcome;
     return true;
   }
 

@@ -190,7 +190,8 @@ export class ActorRuntime {
 
   // ── entry points ────────────────────────────────────────────────────────────
 
-  call(msg: unknown, timeoutMs = DEFAULT_CALL_TIMEOUT_MS, chain: readonly string[] = [], order?: SendOrder): Promise<Outcome> {
+  /** The outcome itself when the call was answered at once (an idle actor, a synchronous handler), else a promise of it. */
+  call(msg: unknown, timeoutMs = DEFAULT_CALL_TIMEOUT_MS, chain: readonly string[] = [], order?: SendOrder): Outcome | Promise<Outcome> {
     checkTimeout(timeoutMs);
     // In order (the usual case) the call is accepted right here; only a held one needs a callback.
     if (this.#order.passes(order)) return this.#acceptCall(msg, timeoutMs, chain);
@@ -220,10 +221,9 @@ export class ActorRuntime {
       const error = mailboxFull(this.label, this.#options.mailboxLimit, "request");
       return afterBody(request, new Response(error.message, { status: 503, headers: { "retry-after": "1" } }));
     }
-    const { from, outcome } = this.#pending.open("http", timeoutMs, () => timedOut(this.label, timeoutMs));
-    this.#post({ kind: "request", request, from });
-    this.#pending.arm(from);
-    return afterBody(request, responseFor(await outcome, this.label, timeoutMs));
+    const call = this.#pending.open("http", timeoutMs, () => timedOut(this.label, timeoutMs));
+    this.#post({ kind: "request", request, from: call.from });
+    return afterBody(request, responseFor(await this.#pending.wait(call), this.label, timeoutMs));
   }
 
   async alarm(): Promise<void> {
@@ -368,13 +368,12 @@ export class ActorRuntime {
     this.#post(envelope);
   }
 
-  #acceptCall(msg: unknown, timeoutMs: number, chain: readonly string[]): Promise<Outcome> {
-    if (chain.includes(this.id)) return Promise.resolve({ ok: false, error: selfCall(this.label, this.id, chain) });
-    if (this.#isFull()) return Promise.resolve({ ok: false, error: mailboxFull(this.label, this.#options.mailboxLimit, "call") });
-    const { from, outcome } = this.#pending.open("rpc", timeoutMs, () => timedOut(this.label, timeoutMs));
-    this.#post({ kind: "call", msg, from, chain });
-    this.#pending.arm(from);
-    return outcome;
+  #acceptCall(msg: unknown, timeoutMs: number, chain: readonly string[]): Outcome | Promise<Outcome> {
+    if (chain.includes(this.id)) return { ok: false, error: selfCall(this.label, this.id, chain) };
+    if (this.#isFull()) return { ok: false, error: mailboxFull(this.label, this.#options.mailboxLimit, "call") };
+    const call = this.#pending.open("rpc", timeoutMs, () => timedOut(this.label, timeoutMs));
+    this.#post({ kind: "call", msg, from: call.from, chain });
+    return this.#pending.wait(call);
   }
 
   /** Queues a message and resolves once it was processed. */

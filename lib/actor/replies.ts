@@ -27,7 +27,11 @@ export interface PendingCall {
  * the actor stopping; anything after that is dropped, as GenServer drops late replies.
  */
 export class PendingCalls {
-  readonly #pending = new Map<string, Pending>();
+  /**
+   * By the id's counter, not the id: a Map keyed by a string made per call internalizes it, ~1 µs a
+   * call (`perf` of `node bench/lab.mjs rpc`).
+   */
+  readonly #pending = new Map<number, Pending>();
   /**
    * Ids are a random prefix per instance plus a counter: unique across instances (a `from` kept in
    * state never matches a later instance's call) without a UUID per call. Made at the first call:
@@ -44,14 +48,14 @@ export class PendingCalls {
    * `from.signal`: a getter, not data, so JSON (and so saved state) leaves it out, and the
    * controller is made on first read. One descriptor for every call of this instance.
    */
-  readonly #signal: PropertyDescriptor = { enumerable: false, get: signalGetter(this.#pending) };
+  readonly #signal: PropertyDescriptor = { enumerable: false, get: signalGetter(this) };
 
   /** Registers a caller: post its message with `call.from`, then `wait(call)`. */
   open(type: "rpc" | "http", timeoutMs: number, onTimeout: () => GenpartyError): PendingCall {
-    const id = `${(this.#prefix ??= crypto.randomUUID())}.${++this.#next}`;
-    const from = Object.defineProperty({ type, id }, "signal", this.#signal) as From;
+    const n = ++this.#next;
+    const from = Object.defineProperty({ type, id: `${(this.#prefix ??= crypto.randomUUID())}.${n}` }, "signal", this.#signal) as From;
     const pending: Pending = { from, timeoutMs, onTimeout };
-    this.#pending.set(id, pending);
+    this.#pending.set(n, pending);
     return pending;
   }
 
@@ -76,14 +80,22 @@ export class PendingCalls {
   }
 
   has(from: From): boolean {
-    return this.#pending.has(from.id);
+    return this.get(from) !== undefined;
+  }
+
+  /** The waiting call `from` stands for: only this instance's ids (`<prefix>.<n>`) can be. */
+  get(from: { readonly id: string }): Pending | undefined {
+    const { id } = from;
+    const prefix = this.#prefix;
+    if (prefix === undefined || !id.startsWith(prefix) || id.charCodeAt(prefix.length) !== DOT) return undefined;
+    return this.#pending.get(Number(id.slice(prefix.length + 1)));
   }
 
   /** Answers `from`. Returns false when it was answered, timed out or unknown already. */
   settle(from: From, outcome: Outcome): boolean {
-    const pending = this.#pending.get(from.id);
+    const pending = this.get(from);
     if (!pending) return false;
-    this.#pending.delete(from.id);
+    this.#pending.delete(Number(from.id.slice(this.#prefix!.length + 1)));
     if (pending.timer !== undefined) clearTimeout(pending.timer);
     if (pending.resolve) pending.resolve(outcome);
     else pending.early = outcome;
@@ -92,15 +104,17 @@ export class PendingCalls {
 
   /** Rejects every waiting caller but those in `except` (keys as `rpc:<id>` / `http:<id>`). */
   rejectAll(error: GenpartyError, except: ReadonlySet<string> = new Set()): void {
-    for (const id of [...this.#pending.keys()]) {
-      if (!except.has(`rpc:${id}`) && !except.has(`http:${id}`)) this.settle({ type: "rpc", id }, { ok: false, error });
+    for (const { from } of [...this.#pending.values()]) {
+      if (!except.has(`rpc:${from.id}`) && !except.has(`http:${from.id}`)) this.settle(from, { ok: false, error });
     }
   }
 }
 
-function signalGetter(pending: Map<string, Pending>): (this: { readonly id: string }) => AbortSignal {
+const DOT = ".".charCodeAt(0);
+
+function signalGetter(calls: PendingCalls): (this: { readonly id: string }) => AbortSignal {
   return function () {
-    const entry = pending.get(this.id);
+    const entry = calls.get(this);
     if (!entry) return AbortSignal.abort();
     entry.controller ??= new AbortController();
     return entry.controller.signal;

@@ -37,20 +37,27 @@ export class Turn {
     return this.#outbox ?? NONE;
   }
 
+  // Each list starts as a literal of its first entry: a push onto `[]` grows it through V8's slow path (`perf`).
   addTimer(op: TimerOp): void {
-    (this.#timers ??= []).push(op);
+    if (this.#timers) this.#timers.push(op);
+    else this.#timers = [op];
   }
 
   /** Queues `from`'s answer; false if this turn already answers it (a caller is answered once). */
   addReply(from: From, outcome: Outcome): boolean {
-    const replies = (this.#replies ??= []);
+    const replies = this.#replies;
+    if (!replies) {
+      this.#replies = [[from, outcome]];
+      return true;
+    }
     for (const [queued] of replies) if (sameCaller(queued, from)) return false;
     replies.push([from, outcome]);
     return true;
   }
 
   addOutgoing(operation: DeferredOp): void {
-    (this.#outbox ??= []).push(operation);
+    if (this.#outbox) this.#outbox.push(operation);
+    else this.#outbox = [operation];
   }
 }
 

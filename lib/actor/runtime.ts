@@ -674,7 +674,8 @@ export class ActorRuntime {
         // The socket closed meanwhile.
       }
     }
-    for (const [from, outcome] of turn.replies) this.#settle(from, outcome);
+    const replies = turn.replies;
+    for (let i = 0; i < replies.length; i++) this.#settle(replies[i]![0], replies[i]![1]);
   }
 
   async #stop(result: Stop<unknown, unknown>, envelope: Envelope, turn: Turn): Promise<void> {

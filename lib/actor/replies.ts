@@ -83,23 +83,29 @@ export class PendingCalls {
     return this.get(from) !== undefined;
   }
 
-  /** The waiting call `from` stands for: only this instance's ids (`<prefix>.<n>`) can be. */
+  /** The waiting call `from` stands for. */
   get(from: { readonly id: string }): Pending | undefined {
-    const { id } = from;
-    const prefix = this.#prefix;
-    if (prefix === undefined || !id.startsWith(prefix) || id.charCodeAt(prefix.length) !== DOT) return undefined;
-    return this.#pending.get(Number(id.slice(prefix.length + 1)));
+    const key = this.#keyOf(from.id);
+    return key === undefined ? undefined : this.#pending.get(key);
   }
 
   /** Answers `from`. Returns false when it was answered, timed out or unknown already. */
   settle(from: From, outcome: Outcome): boolean {
-    const pending = this.get(from);
+    const key = this.#keyOf(from.id);
+    const pending = key === undefined ? undefined : this.#pending.get(key);
     if (!pending) return false;
-    this.#pending.delete(Number(from.id.slice(this.#prefix!.length + 1)));
+    this.#pending.delete(key!);
     if (pending.timer !== undefined) clearTimeout(pending.timer);
     if (pending.resolve) pending.resolve(outcome);
     else pending.early = outcome;
     return true;
+  }
+
+  /** The counter of an id this instance made (`<prefix>.<n>`); undefined for any other id. */
+  #keyOf(id: string): number | undefined {
+    const prefix = this.#prefix;
+    if (prefix === undefined || !id.startsWith(prefix) || id.charCodeAt(prefix.length) !== DOT) return undefined;
+    return Number(id.slice(prefix.length + 1));
   }
 
   /** Rejects every waiting caller but those in `except` (keys as `rpc:<id>` / `http:<id>`). */

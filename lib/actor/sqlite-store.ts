@@ -104,12 +104,17 @@ export class SqliteStore implements Store {
       this.#alarmUnchecked = false;
       return undefined;
     }
-    return (this.#checking ??= this.#alarm.get().then(async (armed) => {
-      if (this.#alarmUnchecked && armed !== null) await this.adoptAlarm(armed);
-      this.#armed ??= armed;
-      this.#alarmUnchecked = false;
-      this.#checking = undefined;
-    }));
+    // Cleared either way: a read that failed fails its turn, and the next timer change reads again.
+    return (this.#checking ??= this.#alarm
+      .get()
+      .then(async (armed) => {
+        if (this.#alarmUnchecked && armed !== null) await this.adoptAlarm(armed);
+        this.#armed ??= armed;
+        this.#alarmUnchecked = false;
+      })
+      .finally(() => {
+        this.#checking = undefined;
+      }));
   }
 
   #hasTimedBefore(): boolean {

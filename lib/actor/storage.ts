@@ -4,9 +4,9 @@ import { readSqliteMeta, SqliteStore } from "./sqlite-store.js";
 /**
  * The timer that stands for a platform alarm genparty's timers didn't set. In an object that
  * never had a genparty timer, an alarm can only come from the code that ran there before (a
- * partyserver class moved to genparty, a raw Durable Object): it is kept as this timer, found at
- * start (or before the first timer change) or when it fires, and arrives as `handleInfo({ type: "timeout", key, msg: null })`
- * instead of being dropped. The hooks layer maps `ctx.storage.setAlarm` onto the same key.
+ * partyserver class moved to genparty, a raw Durable Object): it is kept as this timer, found when
+ * the store first needs the alarm (KV at start, SQLite before its first timer change or read) or
+ * when it fires, and arrives as `handleInfo({ type: "timeout", key, msg: null })` instead of being dropped. The hooks layer maps `ctx.storage.setAlarm` onto the same key.
  */
 export const PLATFORM_ALARM_TIMER = "genparty:alarm";
 

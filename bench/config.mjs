@@ -39,6 +39,8 @@ export const CONFIG = {
   rounds: setting("ROUNDS", 3, 1, 1),
   shortPasses: setting("SHORT_PASSES", 3, 1, 1),
   wakeSockets: setting("WAKE_SOCKETS", 1000, 100, 5),
+  // Silences and wakes per room and round: each wake is a sample for the price of 13 s, not of a new room.
+  wakesPerRound: setting("WAKES_PER_ROUND", 3, 2, 1),
   memorySockets: setting("MEMORY_SOCKETS", 1000, 100, 5),
   // Seconds of silence before the wake message: workerd evicts an idle object after ~10 s. A smoke
   // run (which leaves wake out unless asked for) doesn't wait, so it only checks the echo to sender.

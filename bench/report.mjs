@@ -226,14 +226,14 @@ export function report(status) {
     `- Machine: ${env.cores} cores (${env.cpuModel}), ${env.platform}; load average ${env.loadAtStart} at start, ${env.loadAtEnd} at end`,
     `- Other processes on the machine during the scenarios: median ${fmt(env.otherLoad.median)} cores, max ${fmt(env.otherLoad.max)} (${env.otherLoad.busy} of ${env.otherLoad.count} scenarios above 0.15 cores)`,
     `- genparty at ${env.commit}; bundle sha256 ${env.bundleSha ?? "?"}… (built once per run, so edits during a run don't reload it)`,
-    `- Sizes: echo ${CONFIG.echo} sequential · echo under load ${CONFIG.parallelClients} clients × ${CONFIG.parallelMsgs} sequential, a room each · socket calls ${CONFIG.calls} sequential, and under load as echo · persisted acks N = ${CONFIG.acks} pipelined, then N more in the same room · fan-out ${CONFIG.clients} clients × ${CONFIG.messages} msgs (${(CONFIG.clients * CONFIG.clients * CONFIG.messages).toLocaleString("en-US")} deliveries) · connect ${CONFIG.connect} sockets, ${CONFIG.connectConcurrency} at a time · HTTP ${CONFIG.http} GETs, ${CONFIG.httpConcurrency} at a time · RPC ${CONFIG.rpcCalls} calls · wake ${CONFIG.wakeSockets} sockets after ${CONFIG.wakeIdleMs / 1000} s idle · memory ${CONFIG.memorySockets} sockets, a fresh workerd per target · ${CONFIG.rounds} interleaved round(s), echo and socket calls (each both ways), acks, connect and RPC ${CONFIG.shortPasses} passes each round, wake 2; cells are the median <sub>min–max</sub> of all samples`,
+    `- Sizes: echo ${CONFIG.echo} sequential · echo under load ${CONFIG.parallelClients} clients × ${CONFIG.parallelMsgs} sequential, a room each · socket calls ${CONFIG.calls} sequential, and under load as echo · persisted acks N = ${CONFIG.acks} pipelined, then N more in the same room · fan-out ${CONFIG.clients} clients × ${CONFIG.messages} msgs (${(CONFIG.clients * CONFIG.clients * CONFIG.messages).toLocaleString("en-US")} deliveries) · connect ${CONFIG.connect} sockets, ${CONFIG.connectConcurrency} at a time · HTTP ${CONFIG.http} GETs, ${CONFIG.httpConcurrency} at a time · RPC ${CONFIG.rpcCalls} calls · wake ${CONFIG.wakeSockets} sockets after ${CONFIG.wakeIdleMs / 1000} s idle · memory ${CONFIG.memorySockets} sockets, a fresh workerd per target · ${CONFIG.rounds} interleaved round(s), echo and socket calls (each both ways), acks, connect and RPC ${CONFIG.shortPasses} passes each round, wake ${CONFIG.wakesPerRound}; cells are the median <sub>min–max</sub> of all samples`,
     "",
     ...(rooms ? ["## WebSocket rooms (hibernating)", "", rooms, ""] : []),
     ...(wakes
       ? [
           "## Wake: the first message after hibernation",
           "",
-          `${CONFIG.wakeSockets} sockets open in one room per target, ${CONFIG.wakeIdleMs / 1000} s of silence (workerd evicts the object), then one client sends a frame only it gets back; twice per room and round, after one unmeasured wake of every target before the first round. CPU from /proc schedstat (ns).`,
+          `${CONFIG.wakeSockets} sockets open in one room per target, ${CONFIG.wakeIdleMs / 1000} s of silence (workerd evicts the object), then one client sends a frame only it gets back; ${CONFIG.wakesPerRound} times per room and round, after one unmeasured wake of every target before the first round. CPU from /proc schedstat (ns).`,
           "",
           wakes,
           "",

@@ -355,7 +355,7 @@ export async function wakeWarmUp(kinds, deadline) {
  * client sends a sender-only frame ("!…"): the first reply's latency, and the workerd CPU (to the
  * nanosecond, from schedstat) from the send to the reply and to 250 ms after it; a second frame then
  * gives the room's warm round trip. The reply carries the age of the object's instance: older than
- * the silence means it never hibernated (incomplete). Silence and wake are repeated WAKES_PER_ROUND
+ * the silence means it never hibernated (incomplete). Silence and wake are repeated CONFIG.wakesPerRound
  * times: each wake is a sample, for the price of one more idle period, not of a new room.
  */
 export async function wakeRound(kind, tag, deadline) {
@@ -381,7 +381,7 @@ export async function wakeRound(kind, tag, deadline) {
     for (const socket of sockets) socket.on("message", () => room.unexpected++);
     if (!SMOKE) console.log(`  wake ${kind.key}: ${sockets.length} sockets open in ${room.openSeconds.toFixed(1)} s`);
     const wakes = [];
-    for (let wakeNo = 0; wakeNo < WAKES_PER_ROUND; wakeNo++) {
+    for (let wakeNo = 0; wakeNo < CONFIG.wakesPerRound; wakeNo++) {
       const idleStart = Date.now();
       await sleep(Math.min(CONFIG.wakeIdleMs, Math.max(0, deadline - Date.now() - 5_000)));
       wakes.push(await wakeOne(room, Date.now() - idleStart, user, deadline));
@@ -391,8 +391,6 @@ export async function wakeRound(kind, tag, deadline) {
     await closeSockets(sockets);
   }
 }
-
-const WAKES_PER_ROUND = SMOKE ? 1 : 2;
 
 /** Wakes one hibernated room with a frame from its middle socket, and measures the reply and the CPU it took. */
 async function wakeOne(room, idleMs, user, deadline) {

@@ -8,6 +8,9 @@ import { backends, counterOn, savedState } from "../helpers.js";
 
 afterEach(() => resetClock());
 
+/** What the object's platform alarm is set to, read through its own storage. */
+const armedAlarm = (counter: ReturnType<typeof counterOn>) => runInDurableObject(counter.stub, (_i, state) => state.storage.getAlarm());
+
 const timeouts = (log: string[]) => log.filter((entry) => entry.startsWith("timeout:")).map((entry) => entry.replace(/@.*$/, ""));
 
 describe.each(backends)("Durable timers on %s", (_backend, namespace) => {
@@ -36,7 +39,7 @@ describe.each(backends)("Durable timers on %s", (_backend, namespace) => {
     await advanceClock(1_000, counter);
     await vi.waitFor(async () => expect(await counter.call({ type: "deadline", key: "later" })).not.toBeNull());
     const deadline = await counter.call({ type: "deadline", key: "later" });
-    expect(await runInDurableObject(counter.stub, (_i, state) => state.storage.getAlarm())).toBe(deadline);
+    expect(await armedAlarm(counter)).toBe(deadline);
     await advanceClock(60_000, counter);
     expect(timeouts((await counter.call({ type: "state" })).log)).toEqual(["timeout:first:cast", "timeout:later:later"]);
   });
@@ -45,12 +48,12 @@ describe.each(backends)("Durable timers on %s", (_backend, namespace) => {
     const counter = counterOn(namespace, "alarm");
     const before = Date.now();
     await counter.call({ type: "timers", timers: [{ ms: 5_000, key: "late", label: "late" }, { ms: 2_000, key: "early", label: "early" }] });
-    const alarm = await runInDurableObject(counter.stub, (_i, state) => state.storage.getAlarm());
+    const alarm = await armedAlarm(counter);
     expect(alarm).toBeGreaterThanOrEqual(before + 2_000);
     expect(alarm).toBeLessThan(before + 3_000);
     await counter.call({ type: "cancel", key: "early" });
     await counter.call({ type: "cancel", key: "late" });
-    expect(await runInDurableObject(counter.stub, (_i, state) => state.storage.getAlarm())).toBeNull();
+    expect(await armedAlarm(counter)).toBeNull();
   });
 
   it("fires many keyed timers in deadline order, whatever order they were set in", async () => {
@@ -83,12 +86,18 @@ describe.each(backends)("Durable timers on %s", (_backend, namespace) => {
   const setPlatformAlarm = (counter: ReturnType<typeof counterOn>, at: number) =>
     runInDurableObject(counter.stub, (instance) => runtimeOf(instance).platformAlarm.set(at));
 
-  it("keeps an alarm set before genparty ran as the timer genparty:alarm, read after a wake", async () => {
-    const counter = counterOn(namespace, "adopt-start");
+  /** A started room with no timer of its own, an alarm due in `inMs` set past the runtime, then woken by `wake`. */
+  const withForeignAlarm = async (room: string, inMs: number, wake: typeof evict = evict) => {
+    const counter = counterOn(namespace, room);
     await counter.call({ type: "get" });
-    const at = Date.now() + 60_000;
+    const at = Date.now() + inMs;
     await setPlatformAlarm(counter, at);
-    await evict(counter);
+    await wake(counter);
+    return { counter, at };
+  };
+
+  it("keeps an alarm set before genparty ran as the timer genparty:alarm, read after a wake", async () => {
+    const { counter, at } = await withForeignAlarm("adopt-start", 60_000);
     expect(await counter.call({ type: "deadline", key: PLATFORM_ALARM_TIMER })).toBe(at);
     // Setting a timer of its own meanwhile must not move the adopted alarm out of the way.
     await counter.call({ type: "timer", ms: 120_000, key: "later", label: "later" });
@@ -100,14 +109,10 @@ describe.each(backends)("Durable timers on %s", (_backend, namespace) => {
     ["an eviction", evict],
     ["hibernation", hibernate],
   ])("keeps an alarm set before genparty ran when the first turn after %s sets a timer", async (_wake, wake) => {
-    const counter = counterOn(namespace, `adopt-first-set-${wake.name}`);
-    await counter.call({ type: "get" });
-    const at = Date.now() + 60_000;
-    await setPlatformAlarm(counter, at);
-    await wake(counter);
+    const { counter, at } = await withForeignAlarm(`adopt-first-set-${wake.name}`, 60_000, wake);
     // No read of the alarm first: the timer's own commit must find and keep the other alarm.
     await counter.call({ type: "timer", ms: 120_000, key: "later", label: "later" });
-    expect(await runInDurableObject(counter.stub, (_i, state) => state.storage.getAlarm())).toBe(at);
+    expect(await armedAlarm(counter)).toBe(at);
     expect(await counter.call({ type: "deadline", key: PLATFORM_ALARM_TIMER })).toBe(at);
     await advanceClock(60_000, counter);
     expect(timeouts((await counter.call({ type: "state" })).log)).toEqual([`timeout:${PLATFORM_ALARM_TIMER}:platform alarm`]);
@@ -116,22 +121,15 @@ describe.each(backends)("Durable timers on %s", (_backend, namespace) => {
   });
 
   it("keeps an alarm set before genparty ran when the first timer change is a cancel", async () => {
-    const counter = counterOn(namespace, "adopt-first-cancel");
-    await counter.call({ type: "get" });
-    const at = Date.now() + 60_000;
-    await setPlatformAlarm(counter, at);
-    await evict(counter);
+    const { counter, at } = await withForeignAlarm("adopt-first-cancel", 60_000);
     await counter.call({ type: "cancel", key: "never-set" });
-    expect(await runInDurableObject(counter.stub, (_i, state) => state.storage.getAlarm())).toBe(at);
+    expect(await armedAlarm(counter)).toBe(at);
     await advanceClock(60_000, counter);
     expect(timeouts((await counter.call({ type: "state" })).log)).toEqual([`timeout:${PLATFORM_ALARM_TIMER}:platform alarm`]);
   });
 
   it("delivers an alarm set before genparty ran when it wakes the object itself", async () => {
-    const counter = counterOn(namespace, "adopt-fire");
-    await counter.call({ type: "get" });
-    await setPlatformAlarm(counter, Date.now() + 100);
-    await evict(counter);
+    const { counter } = await withForeignAlarm("adopt-fire", 100);
     // Nothing reaches the object until the platform's alarm starts it: the alarm finds no timer due.
     await new Promise((resolve) => setTimeout(resolve, 500));
     await vi.waitFor(
@@ -213,7 +211,7 @@ describe.each(backends)("Durable timers on %s", (_backend, namespace) => {
     for (let attempt = 1; attempt < MAX_TIMER_ATTEMPTS; attempt++) {
       await advanceClock(TIMER_RETRY_BASE_MS * 2 ** (attempt - 1) + 100, counter);
     }
-    expect(await runInDurableObject(counter.stub, (_i, state) => state.storage.getAlarm())).toBeNull();
+    expect(await armedAlarm(counter)).toBeNull();
     expect(await runAlarm(counter)).toBe(false);
     expect(timeouts((await counter.call({ type: "state" })).log)).toEqual([]);
     expect(await counter.call({ type: "add", by: 1 })).toBe(1);
@@ -237,7 +235,7 @@ describe.each(backends)("Durable timers on %s", (_backend, namespace) => {
     await counter.call({ type: "timer", ms: 5_000, key: "before", label: "before" });
     await runInDurableObject(counter.stub, (_i, state) => state.storage.deleteAll());
     expect(await counter.call({ type: "deadline", key: "before" })).toBeNull();
-    expect(await runInDurableObject(counter.stub, (_i, state) => state.storage.getAlarm())).toBeNull();
+    expect(await armedAlarm(counter)).toBeNull();
     // The actor's state in memory is saved again by the next turn.
     expect(await counter.call({ type: "add", by: 1 })).toBe(3);
     await counter.call({ type: "timer", ms: 1_000, key: "after", label: "after" });
@@ -270,7 +268,7 @@ describe.each(backends)("Durable timers on %s", (_backend, namespace) => {
     await counter.call({ type: "timer", ms: 1_500.5, key: "f", label: "fraction" });
     const deadline = await counter.call({ type: "deadline", key: "f" });
     expect(Number.isInteger(deadline)).toBe(true);
-    expect(await runInDurableObject(counter.stub, (_i, state) => state.storage.getAlarm())).toBe(deadline);
+    expect(await armedAlarm(counter)).toBe(deadline);
   });
 
 });
@@ -335,7 +333,7 @@ describe("Timers of a KV-backed object", () => {
     await runInDurableObject(counter.stub, (_i, state) => state.storage.deleteAlarm());
     await evict(counter);
     await counter.call({ type: "get" });
-    expect(await runInDurableObject(counter.stub, (_i, state) => state.storage.getAlarm())).toBe(deadline);
+    expect(await armedAlarm(counter)).toBe(deadline);
     await advanceClock(5_000, counter);
     expect(timeouts((await counter.call({ type: "state" })).log)).toEqual(["timeout:t:kept"]);
   });

@@ -75,7 +75,9 @@ async function startWorkerd() {
   const configPath = join(DIR, "config.capnp");
   writeFileSync(configPath, config(bundle, port));
   const out = openSync(join(DIR, "workerd.out"), "w");
-  const child = spawn(WORKERD_BIN, ["serve", configPath, "--experimental"], { cwd: ROOT, detached: true, stdio: ["ignore", out, out] });
+  // With V8 flags (`--trace-gc`, `--trace-deopt`, …) its output is line-buffered: block-buffered, the last block is lost at the stop.
+  const [command, args] = v8Flags.length > 0 ? ["stdbuf", ["-oL", WORKERD_BIN]] : [WORKERD_BIN, []];
+  const child = spawn(command, [...args, "serve", configPath, "--experimental"], { cwd: ROOT, detached: true, stdio: ["ignore", out, out] });
   closeSync(out);
   const stop = () => {
     try {

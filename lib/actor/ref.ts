@@ -29,7 +29,7 @@ interface RefInternals extends ActorRefOptions {
 /** What the ref needs of the stub; the generated RPC types of a generic actor are too deep to use here. */
 interface RpcActor {
   fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response>;
-  __genpartyCall(msg: unknown, timeout: number | undefined, chain: readonly string[] | undefined, sender: string, seq: number, base: number): Promise<CallAnswer>;
+  __genpartyCallOrdered(msg: unknown, sender: string, seq: number, base: number, timeout?: number, chain?: readonly string[]): Promise<CallAnswer>;
   cast(msg: unknown, order: SendOrder): Promise<void>;
 }
 
@@ -86,7 +86,10 @@ export class ActorRef<A extends AnyActor> {
     const { sender, seq, base } = sequence.next();
     let sent: Promise<CallAnswer>;
     try {
-      sent = stub.__genpartyCall(msg, timeout, chain !== undefined && chain.length > 0 ? chain : undefined, sender, seq, base);
+      // Arguments left out rather than passed as undefined: each one costs the RPC as much as a value.
+      if (chain !== undefined && chain.length > 0) sent = stub.__genpartyCallOrdered(msg, sender, seq, base, timeout, chain);
+      else if (timeout !== undefined) sent = stub.__genpartyCallOrdered(msg, sender, seq, base, timeout);
+      else sent = stub.__genpartyCallOrdered(msg, sender, seq, base);
     } catch (error) {
       return Promise.reject(this.#transportFailed(stub, error));
     }

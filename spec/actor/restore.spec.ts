@@ -525,7 +525,7 @@ const noCheck = () => undefined;
 type Sender = Pick<ActorRef<Counter>, "call" | "cast">;
 
 interface RawActor {
-  __genpartyCall(msg: unknown, timeout: number | undefined, chain: undefined, sender: string, seq: number, base: number): Promise<CallAnswer>;
+  __genpartyCallOrdered(msg: unknown, sender: string, seq: number, base: number, timeout?: number): Promise<CallAnswer>;
   cast(msg: unknown, order: SendOrder): Promise<void>;
 }
 
@@ -533,7 +533,7 @@ interface RawActor {
 function rawSender(ref: ActorRef<Counter>, sender: string, seq: number): Sender {
   const stub = () => ref.stub as unknown as RawActor;
   return {
-    call: ((msg: unknown, options: { timeout?: number } = {}) => stub().__genpartyCall(msg, options.timeout, undefined, sender, seq, 1).then(fromAnswer)) as Sender["call"],
+    call: ((msg: unknown, options: { timeout?: number } = {}) => stub().__genpartyCallOrdered(msg, sender, seq, 1, options.timeout).then(fromAnswer)) as Sender["call"],
     cast: ((msg: unknown) => stub().cast(msg, { sender, seq, base: 1 })) as Sender["cast"],
   };
 }

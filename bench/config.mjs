@@ -101,6 +101,7 @@ export const RPC_OPS = [
   { key: "incr-seq", op: "incr", concurrency: 1, label: "write (incr), sequential" },
   { key: "incr-conc", op: "incr", concurrency: CONFIG.rpcConcurrency, label: `write (incr), ${CONFIG.rpcConcurrency} in flight` },
   { key: "fresh-seq", op: "ping-fresh", concurrency: 1, label: "ping, new stub/ref per call" },
+  { key: "cast-seq", op: "cast", concurrency: 1, label: "cast (no reply), sequential" },
 ];
 
 // `--only a,b` (or `--only=a,b`) and BENCH_SCENARIOS pick scenarios. Without either, every scenario

@@ -72,6 +72,7 @@ function roomMessage(room: HooksRoom, connection: { send(message: string): void 
 /** Hibernatable WebSockets and plain RPC methods, nothing else: what the other rooms are measured against. */
 export class RawRoom extends DurableObject<Cloudflare.Env> {
   readonly bornAt = Date.now();
+  notes = 0;
 
   get persisted(): boolean {
     return false;
@@ -118,6 +119,17 @@ export class RawRoom extends DurableObject<Cloudflare.Env> {
   ping(msg: BenchCall): number {
     void msg;
     return 1;
+  }
+
+  /** RPC baseline for a cast: a method that returns nothing, counted in memory so the loop can check none was lost. */
+  note(msg: BenchCast): void {
+    void msg;
+    this.notes++;
+  }
+
+  /** How many `note`s this instance ran. */
+  noted(): number {
+    return this.notes;
   }
 
   /** RPC baseline for a call that writes: one SQL UPDATE. */
@@ -237,14 +249,19 @@ export class GpServerMemRoom extends GpServerRoom {
 
 // ── (d) the room as a genparty Actor ────────────────────────────────────────────
 
-export type BenchCall = Call<{ type: "ping" }, number> | Call<{ type: "incr" }, number>;
+export type BenchCall = Call<{ type: "ping" }, number> | Call<{ type: "incr" }, number> | Call<{ type: "noted" }, number>;
+/** A cast that changes nothing: the instance counts it in memory (not in state, which would be a write per cast). */
+export interface BenchCast {
+  type: "note";
+}
 interface Count {
   n: number;
 }
 
 /** Frames arrive as `handleInfo({ type: "message" })`; persisted, each one bumps `n`, so every message commits a turn. */
-export class GpActorRoom extends Actor<Cloudflare.Env, Count, BenchCall> {
+export class GpActorRoom extends Actor<Cloudflare.Env, Count, BenchCall, BenchCast> {
   readonly bornAt = Date.now();
+  notes = 0;
 
   get persisted(): boolean {
     return false;
@@ -255,7 +272,13 @@ export class GpActorRoom extends Actor<Cloudflare.Env, Count, BenchCall> {
   }
 
   override handleCall(msg: BenchCall, _from: From, state: Count) {
+    if (msg.type === "noted") return reply(this.notes);
     return msg.type === "ping" ? reply(1) : reply(state.n + 1, { n: state.n + 1 });
+  }
+
+  override handleCast(_msg: BenchCast) {
+    this.notes++;
+    return noreply<Count>();
   }
 
   override handleRequest(_request: Request, _from: From, state: Count) {
@@ -314,12 +337,13 @@ export class GpMachineRoom extends MachineServer<Cloudflare.Env, typeof benchCha
 const RPC_LOOP_DEADLINE_MS = 50_000;
 
 type RpcTarget = "raw" | "gp";
-type RpcOp = "ping" | "incr" | "ping-fresh";
+type RpcOp = "ping" | "incr" | "ping-fresh" | "cast";
 
 /**
- * `GET /rpc?target=raw|gp&op=ping|incr|ping-fresh&n=…&c=…&room=…` runs `n` calls from this worker,
+ * `GET /rpc?target=raw|gp&op=ping|incr|ping-fresh|cast&n=…&c=…&room=…` runs `n` calls from this worker,
  * `c` in flight at a time, and answers with the time they took. `ping-fresh` takes a new stub (or
- * `getActor` ref) for every call, as a worker handling one request per call would.
+ * `getActor` ref) for every call, as a worker handling one request per call would; `cast` sends
+ * `ActorRef.cast` against a raw method that returns nothing.
  */
 async function rpcLoop(url: URL, env: Cloudflare.Env): Promise<Response> {
   const target = url.searchParams.get("target") as RpcTarget;
@@ -328,12 +352,14 @@ async function rpcLoop(url: URL, env: Cloudflare.Env): Promise<Response> {
   const concurrency = Math.max(1, Math.min(n, Number(url.searchParams.get("c") ?? 1)));
   const room = url.searchParams.get("room") ?? "rpc";
   const within = Math.min(RPC_LOOP_DEADLINE_MS, Number(url.searchParams.get("ms") ?? RPC_LOOP_DEADLINE_MS));
-  if ((target !== "raw" && target !== "gp") || !["ping", "incr", "ping-fresh"].includes(op)) {
+  if ((target !== "raw" && target !== "gp") || !["ping", "incr", "ping-fresh", "cast"].includes(op)) {
     return new Response("bad target or op", { status: 400 });
   }
   const rawStub = env.BENCH_RAW.getByName(room);
   const ref = getActor(env.BENCH_GP_ACTOR, room);
+  const one = () => 1;
   const callOnce = (): Promise<number> => {
+    if (op === "cast") return (target === "raw" ? rawStub.note({ type: "note" }) : ref.cast({ type: "note" })).then(one);
     if (target === "raw") {
       if (op === "ping-fresh") return env.BENCH_RAW.getByName(room).ping({ type: "ping" }) as Promise<number>;
       return (op === "ping" ? rawStub.ping({ type: "ping" }) : rawStub.incr({ type: "incr" })) as Promise<number>;
@@ -341,8 +367,10 @@ async function rpcLoop(url: URL, env: Cloudflare.Env): Promise<Response> {
     if (op === "ping-fresh") return getActor(env.BENCH_GP_ACTOR, room).call({ type: "ping" });
     return ref.call({ type: op === "ping" ? "ping" : "incr" });
   };
+  const noted = () => (target === "raw" ? (rawStub.noted() as Promise<number>) : ref.call({ type: "noted" }));
   // Warm-up: the object starts (and genparty loads its state) before the clock runs.
   await callOnce();
+  const notedBefore = op === "cast" ? await noted() : 0;
   const latencies: number[] = [];
   let errors = 0;
   let firstError: string | undefined;
@@ -370,6 +398,14 @@ async function rpcLoop(url: URL, env: Cloudflare.Env): Promise<Response> {
   };
   await Promise.all(Array.from({ length: concurrency }, lane));
   const ms = performance.now() - started;
+  // A cast answers nothing: the object's count says whether each one ran.
+  if (op === "cast") {
+    const ran = (await noted()) - notedBefore;
+    if (ran !== latencies.length) {
+      errors++;
+      firstError ??= `${latencies.length} casts sent, ${ran} ran`;
+    }
+  }
   latencies.sort((a, b) => a - b);
   const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? null;
   return Response.json({ target, op, n, concurrency, done: latencies.length, errors, firstError, ms, p50: pct(50), p99: pct(99) });

@@ -1,7 +1,7 @@
 import { selfCall } from "./runtime-errors.js";
 import type { actorTypes } from "./actor.js";
 import { type CallAnswer, fromAnswer } from "./answer.js";
-import { type SendOrder, SendSequence } from "./sender-order.js";
+import { SendSequence } from "./sender-order.js";
 import type { CallOptions, ReplyFor } from "./types.js";
 
 /** Any genparty actor class instance, as far as references need to know. */
@@ -30,7 +30,7 @@ interface RefInternals extends ActorRefOptions {
 interface RpcActor {
   fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response>;
   __genpartyCallOrdered(msg: unknown, sender: string, seq: number, base: number, timeout?: number, chain?: readonly string[]): Promise<CallAnswer>;
-  cast(msg: unknown, order: SendOrder): Promise<void>;
+  __genpartyCastOrdered(msg: unknown, sender: string, seq: number, base: number): Promise<void>;
 }
 
 /**
@@ -106,9 +106,22 @@ export class ActorRef<A extends AnyActor> {
 
   /** Queues a cast; resolves once the actor has it, not when it ran. */
   cast(msg: CastMsgOf<A>): Promise<void> {
+    // As `call`: no closure per cast.
+    const stub = this.stub as unknown as RpcActor;
     const sequence = this.#sequence;
-    const order = sequence.next();
-    return this.#rpc((stub) => stub.cast(msg, order)).then(() => sequence.arrived(order.seq));
+    const { sender, seq, base } = sequence.next();
+    let sent: Promise<void>;
+    try {
+      sent = stub.__genpartyCastOrdered(msg, sender, seq, base);
+    } catch (error) {
+      return Promise.reject(this.#transportFailed(stub, error));
+    }
+    return sent.then(
+      () => sequence.arrived(seq),
+      (error: unknown) => {
+        throw this.#transportFailed(stub, error);
+      },
+    );
   }
 
   /** Sends an HTTP request to the actor's `handleRequest` (or a WebSocket upgrade). */

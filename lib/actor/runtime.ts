@@ -32,7 +32,8 @@ const ALARM_ROUNDS = 50;
 /** After a start that failed in the alarm, its timers wait this long, doubling per failure in a row, up to the cap. */
 const START_RETRY_BASE_MS = 1_000;
 const START_RETRY_MAX_MS = 5 * 60_000;
-const SELF_ORIGIN: CastOrigin = Object.freeze({ type: "rpc" });
+/** The origin of casts over RPC and of the actor's own: one frozen object, not one per cast. */
+export const RPC_ORIGIN: CastOrigin = Object.freeze({ type: "rpc" });
 
 interface Queued {
   readonly envelope: Envelope;
@@ -207,7 +208,7 @@ export class ActorRuntime {
    * as a process's message to itself isn't. The limit guards against callers, not against the actor.
    */
   castSelf(msg: unknown): void {
-    this.#post({ kind: "cast", msg, origin: SELF_ORIGIN });
+    this.#post({ kind: "cast", msg, origin: RPC_ORIGIN });
   }
 
   /** `this.sendSelf`: to handleInfo at the mailbox's tail, never dropped by a full mailbox, for the reason castSelf isn't. */

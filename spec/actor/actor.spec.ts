@@ -1,8 +1,9 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { getActor } from "../../lib/index.js";
+import { type ActorRef, getActor } from "../../lib/index.js";
 import { evict, hibernate } from "../../lib/testing/index.js";
+import type { Counter } from "../fixtures/counter.js";
 import { backends, counterOn, uniqueName } from "../helpers.js";
 
 describe.each(backends)("Names on %s", (_backend, namespace) => {
@@ -60,13 +61,29 @@ describe("getActor", () => {
   it("gets a new stub after an eviction broke the old one", async () => {
     const counter = getActor(env.COUNTER, uniqueName("restub"));
     await counter.call({ type: "add", by: 1 });
-    const before = counter.stub;
-    await runInDurableObject(before, async (_instance, state) => {
-      await state.storage.sync();
-      state.abort("gone");
-    }).catch(() => undefined);
+    const before = await breakStub(counter);
     await expect(counter.call({ type: "get" })).rejects.toThrow();
     expect(await counter.call({ type: "get" })).toBe(1);
     expect(counter.stub).not.toBe(before);
   });
+
+  it("gets a new stub for a cast after an eviction broke the old one", async () => {
+    const counter = getActor(env.COUNTER, uniqueName("restub-cast"));
+    await counter.cast({ type: "add", by: 1 });
+    const before = await breakStub(counter);
+    await expect(counter.cast({ type: "add", by: 10 })).rejects.toThrow();
+    expect(counter.stub).not.toBe(before);
+    await counter.cast({ type: "add", by: 2 });
+    expect(await counter.call({ type: "get" })).toBe(3);
+  });
 });
+
+/** Ends the object behind `ref`'s stub as an eviction does, which leaves that stub broken; returns it. */
+async function breakStub(ref: ActorRef<Counter>): Promise<ActorRef<Counter>["stub"]> {
+  const stub = ref.stub;
+  await runInDurableObject(stub, async (_instance, state) => {
+    await state.storage.sync();
+    state.abort("gone");
+  }).catch(() => undefined);
+  return stub;
+}

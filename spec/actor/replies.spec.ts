@@ -1,6 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { CallAnswer } from "../../lib/actor/answer.js";
-import type { SendOrder } from "../../lib/actor/sender-order.js";
 import { CallTimeoutError, DEFAULT_CALL_TIMEOUT_MS } from "../../lib/index.js";
 import { evict, hibernate } from "../../lib/testing/index.js";
 import { backends, counterOn } from "../helpers.js";
@@ -15,12 +14,12 @@ describe.each(backends)("Replies on %s", (_backend, namespace) => {
     // ActorRef's RPC methods, called by hand to choose the arrival order.
     const stub = counter.stub as unknown as {
       __genpartyCallOrdered(msg: unknown, sender: string, seq: number, base: number): Promise<CallAnswer>;
-      cast(msg: unknown, order: SendOrder): Promise<void>;
+      __genpartyCastOrdered(msg: unknown, sender: string, seq: number, base: number): Promise<void>;
     };
     const sender = `released-${crypto.randomUUID()}`;
     // 2 and 3 arrive first and wait behind the gap at 1; 1 closes it, and 1, 2, 3 run in one task.
     const state = stub.__genpartyCallOrdered({ type: "state" }, sender, 2, 1);
-    await stub.cast({ type: "throw" }, { sender, seq: 3, base: 1 });
+    await stub.__genpartyCastOrdered({ type: "throw" }, sender, 3, 1);
     await new Promise((resolve) => setTimeout(resolve, 30));
     expect(await stub.__genpartyCallOrdered({ type: "get" }, sender, 1, 1)).toBe(0);
     expect(await counter.call({ type: "get" })).toBe(0);

@@ -200,6 +200,8 @@ export class ActorRuntime {
   }
 
   cast(msg: unknown, origin: CastOrigin, order?: SendOrder): void {
+    // As a call: in order, admitted right here, without a callback made for it.
+    if (this.#order.passes(order)) return this.#admit({ kind: "cast", msg, origin });
     this.#order.arrive(order, () => this.#admit({ kind: "cast", msg, origin }));
   }
 

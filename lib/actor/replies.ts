@@ -10,7 +10,6 @@ interface Pending {
   /** The outcome of a call answered before anyone waited (its turn ran and replied synchronously). */
   early?: Outcome;
   readonly timeoutMs: number;
-  readonly onTimeout: () => GenpartyError;
   /** Set by `wait`, once the call's turn did not answer it at once. */
   timer?: ReturnType<typeof setTimeout>;
   /** Made only if the handler reads `from.signal`: most calls never do. */
@@ -49,12 +48,18 @@ export class PendingCalls {
    * controller is made on first read. One descriptor for every call of this instance.
    */
   readonly #signal: PropertyDescriptor = { enumerable: false, get: signalGetter(this) };
+  /** The error a caller gets when its call times out: one function for every call, not a closure each. */
+  readonly #timedOut: (timeoutMs: number) => GenpartyError;
+
+  constructor(timedOut: (timeoutMs: number) => GenpartyError) {
+    this.#timedOut = timedOut;
+  }
 
   /** Registers a caller: post its message with `call.from`, then `wait(call)`. */
-  open(type: "rpc" | "http", timeoutMs: number, onTimeout: () => GenpartyError): PendingCall {
+  open(type: "rpc" | "http", timeoutMs: number): PendingCall {
     const n = ++this.#next;
     const from = Object.defineProperty({ type, id: `${(this.#prefix ??= crypto.randomUUID())}.${n}` }, "signal", this.#signal) as From;
-    const pending: Pending = { from, timeoutMs, onTimeout };
+    const pending: Pending = { from, timeoutMs };
     this.#pending.set(n, pending);
     return pending;
   }
@@ -62,7 +67,7 @@ export class PendingCalls {
   /**
    * The call's outcome: itself when its turn already answered it (an idle actor, a synchronous
    * handler), so no promise, timer or extra microtask is spent on it; else a promise, and after
-   * `timeoutMs` the caller gets `onTimeout()`'s error.
+   * `timeoutMs` the caller gets the constructor's `timedOut` error.
    */
   wait(call: PendingCall): Outcome | Promise<Outcome> {
     const pending = call as Pending;
@@ -71,7 +76,7 @@ export class PendingCalls {
       pending.resolve = resolve;
       // Settled meanwhile can't be: the promise's executor runs right here.
       pending.timer = setTimeout(() => {
-        const error = pending.onTimeout();
+        const error = this.#timedOut(pending.timeoutMs);
         const controller = pending.controller;
         this.settle(pending.from, { ok: false, error });
         controller?.abort(error);

@@ -50,7 +50,7 @@ export class ActorRuntime {
   readonly #behaviour: Behaviour;
   readonly #options: RuntimeOptions;
   readonly #mailbox = new Mailbox<Queued>();
-  readonly #pending = new PendingCalls();
+  readonly #pending = new PendingCalls((timeoutMs) => timedOut(this.label, timeoutMs));
   readonly #order = new SenderOrder();
   readonly connections: ConnectionManager;
   readonly #host: ConnectionHost;
@@ -224,7 +224,7 @@ export class ActorRuntime {
       const error = mailboxFull(this.label, this.#options.mailboxLimit, "request");
       return afterBody(request, new Response(error.message, { status: 503, headers: { "retry-after": "1" } }));
     }
-    const call = this.#pending.open("http", timeoutMs, () => timedOut(this.label, timeoutMs));
+    const call = this.#pending.open("http", timeoutMs);
     this.#post({ kind: "request", request, from: call.from });
     return afterBody(request, responseFor(await this.#pending.wait(call), this.label, timeoutMs));
   }
@@ -305,7 +305,9 @@ export class ActorRuntime {
     // would show what they change, or a rollback undoes. So an object is copied here (a frozen
     // state can't change; a socket reply is encoded at once).
     if (from.type === "rpc" && outcome.ok && !this.#options.immutableState) {
-      return this.#pending.settle(from, { ok: true, value: copyOfReply(outcome.value) });
+      const value = copyOfReply(outcome.value);
+      // A primitive is its own copy: the outcome goes as it is, not as a new object per call.
+      return this.#pending.settle(from, value === outcome.value ? outcome : { ok: true, value });
     }
     return this.#pending.settle(from, outcome);
   }
@@ -374,7 +376,7 @@ export class ActorRuntime {
   #acceptCall(msg: unknown, timeoutMs: number, chain: readonly string[]): Outcome | Promise<Outcome> {
     if (chain.includes(this.id)) return { ok: false, error: selfCall(this.label, this.id, chain) };
     if (this.#isFull()) return { ok: false, error: mailboxFull(this.label, this.#options.mailboxLimit, "call") };
-    const call = this.#pending.open("rpc", timeoutMs, () => timedOut(this.label, timeoutMs));
+    const call = this.#pending.open("rpc", timeoutMs);
     this.#post({ kind: "call", msg, from: call.from, chain });
     return this.#pending.wait(call);
   }

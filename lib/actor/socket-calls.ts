@@ -5,6 +5,7 @@ import { encodeFrame, parseClientFrame, type ServerFrame } from "../protocol/fra
 import { clock } from "./clock.js";
 import type { Envelope } from "./envelope.js";
 import type { Outcome } from "./replies.js";
+import { keepShape } from "./kept-shapes.js";
 import { jsonProblem } from "./state-json.js";
 import type { From } from "./types.js";
 
@@ -228,6 +229,10 @@ export function callKey(from: From): string {
 }
 
 const NO_CHAIN: readonly string[] = [];
+
+// Frames as the client writes them (lib/client), keys in its order: their maps outlive the frames (see kept-shapes.ts).
+keepShape(JSON.parse('{"gp":1,"t":"call","id":"0","msg":{}}'));
+keepShape(JSON.parse('{"gp":1,"t":"cast","msg":{}}'));
 
 function entryOf(calls: Map<string, Map<string, Entry>>, connection: string, id: string): Entry | undefined {
   return calls.get(connection)?.get(id);

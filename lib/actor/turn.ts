@@ -1,6 +1,7 @@
 import type { DeferredOp } from "../connections/connection.js";
 import type { Outcome } from "./replies.js";
 import type { TimerOp } from "./storage.js";
+import { keepShape } from "./kept-shapes.js";
 import type { From } from "./types.js";
 
 const NONE: readonly never[] = Object.freeze([]);
@@ -60,6 +61,9 @@ export class Turn {
     else this.#outbox = [operation];
   }
 }
+
+// Its map outlives the turns that share it (see kept-shapes.ts).
+keepShape(new Turn());
 
 function sameCaller(a: From, b: From): boolean {
   return a.id === b.id && a.type === b.type && (a.type !== "socket" || a.connection === (b as typeof a).connection);

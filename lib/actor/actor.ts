@@ -318,10 +318,11 @@ export abstract class Actor<Env = Cloudflare.Env, State = unknown, CallMsg = nev
 
   /**
    * RPC used by `ActorRef`: like `call`, with errors as data so their class survives the trip (see answer.ts).
-   * Positional primitives, not an options object: they cross the RPC boundary with less to copy. The
-   * rarely set ones last, so most calls leave them out: two `undefined`s cost a call ~1 µs
-   * (`node bench/lab.mjs rpc`, a raw method given the same arguments; bench/README.md). Named anew when they were put
-   * in this order: a ref of an older genparty gets "method not found", not its timeout read as a sender.
+   * Positional primitives, not an options object: they cross the RPC boundary with less to copy.
+   * The rarely set ones last, so most calls leave them out: two `undefined`s cost a call ~1 µs
+   * (`node bench/lab.mjs rpc`, a raw method given the same arguments; bench/README.md). Named anew
+   * when they were put in this order: a ref of an older genparty gets "method not found", not its
+   * timeout read as a sender.
    */
   __genpartyCallOrdered(msg: unknown, sender?: string, seq?: number, base?: number, timeout?: number, chain?: readonly string[]): CallAnswer | Promise<CallAnswer> {
     try {

@@ -3,9 +3,10 @@
  * with fields, or of an object `JSON.parse` built, only through weak transitions. Between two
  * messages no turn and no parsed frame is alive, so a full GC collected those maps, and every
  * optimized function that had seen one was thrown away ("embedded weak objects cleared" under
- * `--trace-deopt`, at every full GC: two or three times per 80,000 messages); some recompiles never finished (`--trace-opt`),
- * which left a busy actor's message path in baseline code from then on (`perf`; bench/README.md,
- * "Maps that died between messages"). One live object of each shape keeps its map.
+ * `--trace-deopt`, at every full GC: two or three times per 80,000 messages); some recompiles
+ * never finished (`--trace-opt`), which left a busy actor's message path in baseline code from
+ * then on (`perf`; bench/README.md, "Maps that died between messages"). One live object of each
+ * shape keeps its map.
  */
 const kept: object[] = [];
 

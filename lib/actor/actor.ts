@@ -18,7 +18,7 @@ export declare const actorTypes: unique symbol;
 /** Reply envelope of the internal RPC method: errors as data, since DO RPC drops error classes. */
 export type CallEnvelope = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: WireError };
 
-/** Options of `stub.call`, beyond the timeout: a chain for deadlock detection and a send order, which `ActorRef` passes to `__genpartyCallOrdered` instead. */
+/** Options of `stub.call`, beyond the timeout: a chain for deadlock detection and a send order, which `ActorRef` passes to `__genpartyCall` instead. */
 export interface RpcCallOptions extends CallOptions {
   chain?: readonly string[];
   order?: SendOrder;
@@ -292,18 +292,12 @@ export abstract class Actor<Env = Cloudflare.Env, State = unknown, CallMsg = nev
     return outcome.value as ReplyOf<CallMsg>;
   }
 
-  /** RPC: queues a cast and returns at once. */
-  async cast(msg: CastMsg): Promise<void> {
-    this.#runtime.cast(msg, RPC_ORIGIN);
-  }
-
   /**
-   * RPC used by `ActorRef`: `cast` with the ref's send order, which keeps its messages in order. As
-   * primitives, like `__genpartyCallOrdered`'s: an object argument costs the RPC ~1 µs more. Not
-   * async: a value returned at once spares the RPC layer a promise to wait on.
+   * RPC: queues a cast and returns at once. `order` is set by `ActorRef` to keep its casts in order.
+   * Not async: a value returned at once spares the RPC layer a promise to wait on.
    */
-  __genpartyCastOrdered(msg: unknown, sender: string, seq: number, base: number): void {
-    this.#runtime.cast(msg, RPC_ORIGIN, { sender, seq, base });
+  cast(msg: CastMsg, order?: SendOrder): void {
+    this.#runtime.cast(msg, RPC_ORIGIN, order);
   }
 
   /** RPC used by routing and `getServerByName`: starts the actor (its `handleStart` gets `props`) and resolves once started. */
@@ -319,12 +313,10 @@ export abstract class Actor<Env = Cloudflare.Env, State = unknown, CallMsg = nev
   /**
    * RPC used by `ActorRef`: like `call`, with errors as data so their class survives the trip (see answer.ts).
    * Positional primitives, not an options object: they cross the RPC boundary with less to copy.
-   * The rarely set ones last, so most calls leave them out: two `undefined`s cost a call ~1 µs
-   * (`node bench/lab.mjs rpc`, a raw method given the same arguments; bench/README.md). Named anew
-   * when they were put in this order: a ref of an older genparty gets "method not found", not its
-   * timeout read as a sender.
+   * Its name and parameters stay as they are: during a deploy a new Worker calls objects still on
+   * the old code, and the other way round (guides/deploying.md, "Two versions at once").
    */
-  __genpartyCallOrdered(msg: unknown, sender?: string, seq?: number, base?: number, timeout?: number, chain?: readonly string[]): CallAnswer | Promise<CallAnswer> {
+  __genpartyCall(msg: unknown, timeout?: number, chain?: readonly string[], sender?: string, seq?: number, base?: number): CallAnswer | Promise<CallAnswer> {
     try {
       const order = sender === undefined || seq === undefined ? undefined : { sender, seq, base };
       const outcome = this.#runtime.call(msg, timeout, chain, order);

@@ -2,7 +2,7 @@ import { fromWire, toWire, type WireError } from "../protocol/errors.js";
 import type { Outcome } from "./replies.js";
 
 /**
- * What `__genpartyCallOrdered` returns over DO RPC: the reply itself, or the error as data (DO RPC drops
+ * What `__genpartyCall` returns over DO RPC: the reply itself, or the error as data (DO RPC drops
  * error classes, so errors travel as `{ "genparty.error": wire }` and are rebuilt by the ref).
  * Not an `{ ok, value }` envelope: copying that object across RPC cost more (≈ 7 µs per call,
  * measured) than the rest of the reply. A reply that itself has one of the two keys is wrapped.

@@ -1,7 +1,7 @@
 import { selfCall } from "./runtime-errors.js";
 import type { actorTypes } from "./actor.js";
 import { type CallAnswer, fromAnswer } from "./answer.js";
-import { SendSequence } from "./sender-order.js";
+import { type SendOrder, SendSequence } from "./sender-order.js";
 import type { CallOptions, ReplyFor } from "./types.js";
 
 /** Any genparty actor class instance, as far as references need to know. */
@@ -29,8 +29,8 @@ interface RefInternals extends ActorRefOptions {
 /** What the ref needs of the stub; the generated RPC types of a generic actor are too deep to use here. */
 interface RpcActor {
   fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response>;
-  __genpartyCallOrdered(msg: unknown, sender: string, seq: number, base: number, timeout?: number, chain?: readonly string[]): Promise<CallAnswer>;
-  __genpartyCastOrdered(msg: unknown, sender: string, seq: number, base: number): Promise<void>;
+  __genpartyCall(msg: unknown, timeout: number | undefined, chain: readonly string[] | undefined, sender: string, seq: number, base: number): Promise<CallAnswer>;
+  cast(msg: unknown, order: SendOrder): Promise<void>;
 }
 
 /**
@@ -86,10 +86,7 @@ export class ActorRef<A extends AnyActor> {
     const { sender, seq, base } = sequence.next();
     let sent: Promise<CallAnswer>;
     try {
-      // Arguments left out rather than passed as undefined, which the RPC copies too (~0.5 µs each).
-      if (chain !== undefined && chain.length > 0) sent = stub.__genpartyCallOrdered(msg, sender, seq, base, timeout, chain);
-      else if (timeout !== undefined) sent = stub.__genpartyCallOrdered(msg, sender, seq, base, timeout);
-      else sent = stub.__genpartyCallOrdered(msg, sender, seq, base);
+      sent = stub.__genpartyCall(msg, timeout, chain !== undefined && chain.length > 0 ? chain : undefined, sender, seq, base);
     } catch (error) {
       return Promise.reject(this.#transportFailed(stub, error));
     }
@@ -109,10 +106,11 @@ export class ActorRef<A extends AnyActor> {
     // As `call`: no closure per cast.
     const stub = this.stub as unknown as RpcActor;
     const sequence = this.#sequence;
-    const { sender, seq, base } = sequence.next();
+    const order = sequence.next();
+    const seq = order.seq;
     let sent: Promise<void>;
     try {
-      sent = stub.__genpartyCastOrdered(msg, sender, seq, base);
+      sent = stub.cast(msg, order);
     } catch (error) {
       return Promise.reject(this.#transportFailed(stub, error));
     }

@@ -106,7 +106,7 @@ describe("Call chains", () => {
   it("reject a chain that already holds the callee, when it arrives over RPC", async () => {
     const a = getActor(env.COUNTER, uniqueName("chain"));
     await a.call({ type: "get" });
-    const answer = await a.stub.__genpartyCallOrdered({ type: "get" }, undefined, undefined, undefined, undefined, [a.id.toString()]);
+    const answer = await a.stub.__genpartyCall({ type: "get" }, undefined, [a.id.toString()]);
     expect(answer).toMatchObject({ "genparty.error": { name: "SelfCallError" } });
     expect(new SelfCallError("x").code).toBe("self_call");
   });

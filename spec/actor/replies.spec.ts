@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { CallAnswer } from "../../lib/actor/answer.js";
+import type { SendOrder } from "../../lib/actor/sender-order.js";
 import { CallTimeoutError, DEFAULT_CALL_TIMEOUT_MS } from "../../lib/index.js";
 import { evict, hibernate } from "../../lib/testing/index.js";
 import { backends, counterOn } from "../helpers.js";
@@ -13,15 +14,15 @@ describe.each(backends)("Replies on %s", (_backend, namespace) => {
     expect(await counter.call({ type: "get" })).toBe(0);
     // ActorRef's RPC methods, called by hand to choose the arrival order.
     const stub = counter.stub as unknown as {
-      __genpartyCallOrdered(msg: unknown, sender: string, seq: number, base: number): Promise<CallAnswer>;
-      __genpartyCastOrdered(msg: unknown, sender: string, seq: number, base: number): Promise<void>;
+      __genpartyCall(msg: unknown, timeout: undefined, chain: undefined, sender: string, seq: number, base: number): Promise<CallAnswer>;
+      cast(msg: unknown, order: SendOrder): Promise<void>;
     };
     const sender = `released-${crypto.randomUUID()}`;
     // 2 and 3 arrive first and wait behind the gap at 1; 1 closes it, and 1, 2, 3 run in one task.
-    const state = stub.__genpartyCallOrdered({ type: "state" }, sender, 2, 1);
-    await stub.__genpartyCastOrdered({ type: "throw" }, sender, 3, 1);
+    const state = stub.__genpartyCall({ type: "state" }, undefined, undefined, sender, 2, 1);
+    await stub.cast({ type: "throw" }, { sender, seq: 3, base: 1 });
     await new Promise((resolve) => setTimeout(resolve, 30));
-    expect(await stub.__genpartyCallOrdered({ type: "get" }, sender, 1, 1)).toBe(0);
+    expect(await stub.__genpartyCall({ type: "get" }, undefined, undefined, sender, 1, 1)).toBe(0);
     expect(await counter.call({ type: "get" })).toBe(0);
     expect(await state).toEqual({ n: 0, log: ["init"], waiting: [] });
   });

@@ -51,6 +51,7 @@ import { runInDurableObject, SELF } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { type CallAnswer, fromAnswer } from "../../lib/actor/answer.js";
+import type { SendOrder } from "../../lib/actor/sender-order.js";
 import { type ActorClient, connect } from "../../lib/client/index.js";
 import { type ActorRef, getActor } from "../../lib/index.js";
 import { advanceClock, evict, fetchWebSocket, hibernate, resetClock } from "../../lib/testing/index.js";
@@ -524,16 +525,16 @@ const noCheck = () => undefined;
 type Sender = Pick<ActorRef<Counter>, "call" | "cast">;
 
 interface RawActor {
-  __genpartyCallOrdered(msg: unknown, sender: string, seq: number, base: number, timeout?: number): Promise<CallAnswer>;
-  __genpartyCastOrdered(msg: unknown, sender: string, seq: number, base: number): Promise<void>;
+  __genpartyCall(msg: unknown, timeout: number | undefined, chain: undefined, sender: string, seq: number, base: number): Promise<CallAnswer>;
+  cast(msg: unknown, order: SendOrder): Promise<void>;
 }
 
 /** Message `seq` of `sender`, sent as ActorRef sends it (base 1: the actor has seen none of this sender's messages). */
 function rawSender(ref: ActorRef<Counter>, sender: string, seq: number): Sender {
   const stub = () => ref.stub as unknown as RawActor;
   return {
-    call: ((msg: unknown, options: { timeout?: number } = {}) => stub().__genpartyCallOrdered(msg, sender, seq, 1, options.timeout).then(fromAnswer)) as Sender["call"],
-    cast: ((msg: unknown) => stub().__genpartyCastOrdered(msg, sender, seq, 1)) as Sender["cast"],
+    call: ((msg: unknown, options: { timeout?: number } = {}) => stub().__genpartyCall(msg, options.timeout, undefined, sender, seq, 1).then(fromAnswer)) as Sender["call"],
+    cast: ((msg: unknown) => stub().cast(msg, { sender, seq, base: 1 })) as Sender["cast"],
   };
 }
 

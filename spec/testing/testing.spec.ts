@@ -2,6 +2,7 @@ import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
 import type { CallAnswer } from "../../lib/actor/answer.js";
+import type { SendOrder } from "../../lib/actor/sender-order.js";
 import { getActor, getServerByName } from "../../lib/index.js";
 import { advanceClock, evict, hibernate, resetClock, runAlarm } from "../../lib/testing/index.js";
 import { uniqueName } from "../helpers.js";
@@ -36,15 +37,15 @@ describe("genparty/testing", () => {
     expect(await counter.call({ type: "get" })).toBe(0);
     // ActorRef's RPC methods, called by hand to choose the arrival order.
     const stub = counter.stub as unknown as {
-      __genpartyCallOrdered(msg: unknown, sender: string, seq: number, base: number, timeout: number): Promise<CallAnswer>;
-      __genpartyCastOrdered(msg: unknown, sender: string, seq: number, base: number): Promise<void>;
+      __genpartyCall(msg: unknown, timeout: number, chain: undefined, sender: string, seq: number, base: number): Promise<CallAnswer>;
+      cast(msg: unknown, order: SendOrder): Promise<void>;
     };
     const sender = `held-${crypto.randomUUID()}`;
     // 2 and 3 arrive first and wait for 1 (at most REORDER_WAIT_MS): the object is busy meanwhile.
-    await stub.__genpartyCastOrdered({ type: "add", by: 5 }, sender, 2, 1);
-    const held = stub.__genpartyCallOrdered({ type: "add", by: 1 }, sender, 3, 1, 1_000);
+    await stub.cast({ type: "add", by: 5 }, { sender, seq: 2, base: 1 });
+    const held = stub.__genpartyCall({ type: "add", by: 1 }, 1_000, undefined, sender, 3, 1);
     await expect(hibernate(counter)).rejects.toThrow(/can't hibernate now: 0 queued, 0 calls awaiting replies, 2 waiting for an earlier message of their sender/);
-    expect(await stub.__genpartyCallOrdered({ type: "get" }, sender, 1, 1, 1_000)).toBe(0);
+    expect(await stub.__genpartyCall({ type: "get" }, 1_000, undefined, sender, 1, 1)).toBe(0);
     expect(await held).toBe(6);
     await hibernate(counter);
     expect(await counter.call({ type: "get" })).toBe(6);

@@ -6,7 +6,8 @@ import { readSqliteMeta, SqliteStore } from "./sqlite-store.js";
  * never had a genparty timer, an alarm can only come from the code that ran there before (a
  * partyserver class moved to genparty, a raw Durable Object): it is kept as this timer, found when
  * the store first needs the alarm (KV at start, SQLite before its first timer change or read) or
- * when it fires, and arrives as `handleInfo({ type: "timeout", key, msg: null })` instead of being dropped. The hooks layer maps `ctx.storage.setAlarm` onto the same key.
+ * when it fires, and arrives as `handleInfo({ type: "timeout", key, msg: null })` instead of being
+ * dropped. The hooks layer maps `ctx.storage.setAlarm` onto the same key.
  */
 export const PLATFORM_ALARM_TIMER = "genparty:alarm";
 

@@ -8,8 +8,8 @@
 //   node bench/lab.mjs wake     # rounds of a room per target left silent until evicted, then one frame wakes each
 //   node bench/lab.mjs rpc      # calls from the worker into the object: raw's RPC method against getActor(...).call
 //
-// BENCH_KINDS (raw,partyserver,gp-server,gp-actor; rpc: raw,gp-actor), BENCH_ROUNDS (12), BENCH_ECHO
-// (2000 round trips or calls a sample), BENCH_RPC_OP (ping; or incr, ping-fresh), BENCH_WAKES (5
+// BENCH_KINDS (raw,partyserver,gp-server,gp-actor; also raw-mem, and gp-machine for echo; rpc: raw,gp-actor), BENCH_ROUNDS (12), BENCH_ECHO
+// (2000 round trips or calls a sample), BENCH_ROOMS (echo and calls: 1 room a target; more answer in turn), BENCH_RPC_OP (ping; or incr, ping-fresh), BENCH_WAKES (5
 // rounds), BENCH_WAKE_SOCKETS (1000). `--v8-flag=--perf-basic-prof` (repeatable) passes flags to V8:
 // with that one, `perf record -g -p <pid>` names the JIT frames.
 import { spawn } from "node:child_process";
@@ -30,12 +30,16 @@ const PATHS = {
   partyserver: (room) => `/ps/bench-party/${room}`,
   "gp-server": (room) => `/gp/bench-gp-server/${room}`,
   "gp-actor": (room) => `/gp/bench-gp-actor/${room}`,
+  "raw-mem": (room) => `/raw/BENCH_RAW_MEM/${room}`,
+  // Echo only: a `say` event, a transition, a committed snapshot and the state pushed back.
+  "gp-machine": (room) => `/gp/bench-gp-machine/${room}`,
 };
 /** The `/rpc` loop's target for each kind that has an RPC baseline. */
 const RPC_TARGETS = { raw: "raw", "gp-actor": "gp" };
 const kinds = (process.env.BENCH_KINDS ?? (workload === "rpc" ? "raw,gp-actor" : "raw,partyserver,gp-server,gp-actor")).split(",");
 for (const kind of kinds) if (!PATHS[kind]) throw new Error(`unknown target ${kind}; one of ${Object.keys(PATHS).join(", ")}`);
 if (!["echo", "calls", "wake", "rpc"].includes(workload)) throw new Error(`unknown workload ${workload}: echo, calls, wake or rpc`);
+if (workload !== "echo" && kinds.includes("gp-machine")) throw new Error("gp-machine runs the echo workload only");
 if (workload === "rpc") for (const kind of kinds) if (!RPC_TARGETS[kind]) throw new Error(`rpc runs on ${Object.keys(RPC_TARGETS).join(" and ")}, not ${kind}`);
 const DIR = join(ROOT, ".wrangler", "bench-lab");
 /** The binary wrangler runs (the package is CommonJS: its path is the default export's `default`). */
@@ -109,14 +113,25 @@ async function roundTrips(server, deadline) {
   let seq = 0;
   const frame = (kind) => {
     const id = seq++;
+    if (kind === "gp-machine") return `{"type":"say","text":"e${id}"}`;
     if (workload === "echo") return `e${id}`;
     return kind === "gp-actor" ? `{"gp":1,"t":"call","id":"${id}","msg":{"type":"ping"}}` : `{"t":"call","id":"${id}","msg":{"type":"ping"}}`;
   };
+  // Several rooms (objects of one class in one isolate) answer in turn: what one object's code sees, many instances share.
+  const rooms = int("ROOMS", 1);
   const sockets = {};
-  for (const kind of kinds) sockets[kind] = (await openSockets(`ws://127.0.0.1:${server.port}${PATHS[kind](`lab-${workload}`)}`, 1, 1, deadline)).sockets[0];
+  for (const kind of kinds) {
+    sockets[kind] = [];
+    for (let room = 0; room < rooms; room++) sockets[kind].push((await openSockets(`ws://127.0.0.1:${server.port}${PATHS[kind](`lab-${workload}-${room}`)}`, 1, 1, deadline)).sockets[0]);
+  }
+  // The machine room pushes its state on connect: let it arrive (unheard) before the first round trip waits for a frame.
+  if (kinds.includes("gp-machine")) await sleep(500);
   const run = async (kind, n) => {
-    const socket = sockets[kind];
-    for (let i = 0; i < n && Date.now() < deadline; i++) await new Promise((reply) => (socket.once("message", reply), socket.send(frame(kind))));
+    const own = sockets[kind];
+    for (let i = 0; i < n && Date.now() < deadline; i++) {
+      const socket = own[i % own.length];
+      await new Promise((reply) => (socket.once("message", reply), socket.send(frame(kind))));
+    }
   };
   // Every target's code optimized before the first sample.
   for (const kind of kinds) await run(kind, 3000);
@@ -129,7 +144,7 @@ async function roundTrips(server, deadline) {
       samples[kind].push(((cpuMs(server.pid) - before) * 1000) / count);
     }
   }
-  return { samples, unit: `µs of CPU per ${workload === "echo" ? "round trip" : "call"}`, note: `${rounds} rounds of ${count}` };
+  return { samples, unit: `µs of CPU per ${workload === "echo" ? "round trip" : "call"}`, note: `${rounds} rounds of ${count}${rooms > 1 ? `, ${rooms} rooms a target in turn` : ""}` };
 }
 
 /** Each sample is one `/rpc` request of the bench worker: `count` sequential calls from the worker into one object per target. */

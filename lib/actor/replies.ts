@@ -1,4 +1,6 @@
-import type { GenpartyError } from "../protocol/errors.js";
+import { CallTimeoutError, type GenpartyError } from "../protocol/errors.js";
+import { CallFrom } from "./call-from.js";
+import { keepShape } from "./kept-shapes.js";
 import type { From } from "./types.js";
 
 export type Outcome = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: GenpartyError };
@@ -43,11 +45,6 @@ export class PendingCalls {
     return this.#pending.size;
   }
 
-  /**
-   * `from.signal`: a getter, not data, so JSON (and so saved state) leaves it out, and the
-   * controller is made on first read. One descriptor for every call of this instance.
-   */
-  readonly #signal: PropertyDescriptor = { enumerable: false, get: signalGetter(this) };
   /** The error a caller gets when its call times out: one function for every call, not a closure each. */
   readonly #timedOut: (timeoutMs: number) => GenpartyError;
 
@@ -58,7 +55,7 @@ export class PendingCalls {
   /** Registers a caller: post its message with `call.from`, then `wait(call)`. */
   open(type: "rpc" | "http", timeoutMs: number): PendingCall {
     const n = ++this.#next;
-    const from = Object.defineProperty({ type, id: `${(this.#prefix ??= crypto.randomUUID())}.${n}` }, "signal", this.#signal) as From;
+    const from = new RpcFrom(type, `${(this.#prefix ??= crypto.randomUUID())}.${n}`, this);
     const pending: Pending = { from, timeoutMs };
     this.#pending.set(n, pending);
     return pending;
@@ -123,11 +120,26 @@ export class PendingCalls {
 
 const DOT = ".".charCodeAt(0);
 
-function signalGetter(calls: PendingCalls): (this: { readonly id: string }) => AbortSignal {
-  return function () {
-    const entry = calls.get(this);
+/** The `from` of an RPC or HTTP call (see call-from.ts). */
+class RpcFrom extends CallFrom {
+  readonly type: "rpc" | "http";
+  readonly id: string;
+  readonly #calls: PendingCalls;
+
+  constructor(type: "rpc" | "http", id: string, calls: PendingCalls) {
+    super();
+    this.type = type;
+    this.id = id;
+    this.#calls = calls;
+  }
+
+  get signal(): AbortSignal {
+    const entry = this.#calls.get(this);
     if (!entry) return AbortSignal.abort();
     entry.controller ??= new AbortController();
     return entry.controller.signal;
-  };
+  }
 }
+
+// Its map outlives the calls (see kept-shapes.ts).
+keepShape(new RpcFrom("rpc", "", new PendingCalls(() => new CallTimeoutError(""))));

@@ -5,6 +5,7 @@ import { encodeFrame, parseClientFrame, type ServerFrame } from "../protocol/fra
 import { clock } from "./clock.js";
 import type { Envelope } from "./envelope.js";
 import type { Outcome } from "./replies.js";
+import { CallFrom } from "./call-from.js";
 import { keepShape } from "./kept-shapes.js";
 import { jsonProblem } from "./state-json.js";
 import type { From } from "./types.js";
@@ -61,8 +62,6 @@ export class SocketCalls {
   #nextSweep = 0;
   /** Characters of the reply frames remembered. */
   #storedChars = 0;
-  /** `from.signal` of socket calls: one getter for all of them, finding the call through `this`. */
-  readonly #signal: PropertyDescriptor = { enumerable: false, get: socketSignalGetter(this.#calls) };
 
   constructor(host: SocketCallHost) {
     this.#host = host;
@@ -97,7 +96,7 @@ export class SocketCalls {
           return this.#send(connection, { gp: 1, t: "reply", id: frame.id, err: toWire(error) });
         }
         this.#remember(connectionId, frame.id, { status: "pending", at: clock.now(), connection });
-        const from = Object.defineProperty({ type: "socket", id: frame.id, connection: connectionId }, "signal", this.#signal) as SocketFrom;
+        const from = new SocketCallFrom(frame.id, connectionId, this.#calls);
         return this.#host.enqueue({ kind: "call", msg: frame.msg, from, chain: NO_CHAIN });
       }
     }
@@ -238,14 +237,30 @@ function entryOf(calls: Map<string, Map<string, Entry>>, connection: string, id:
   return calls.get(connection)?.get(id);
 }
 
-function socketSignalGetter(calls: Map<string, Map<string, Entry>>): (this: SocketFrom) => AbortSignal {
-  return function () {
-    const entry = entryOf(calls, this.connection, this.id);
+/** The `from` of a socket call (see call-from.ts). */
+class SocketCallFrom extends CallFrom {
+  readonly type = "socket";
+  readonly id: string;
+  readonly connection: string;
+  readonly #calls: Map<string, Map<string, Entry>>;
+
+  constructor(id: string, connection: string, calls: Map<string, Map<string, Entry>>) {
+    super();
+    this.id = id;
+    this.connection = connection;
+    this.#calls = calls;
+  }
+
+  get signal(): AbortSignal {
+    const entry = entryOf(this.#calls, this.connection, this.id);
     if (entry?.status !== "pending") return AbortSignal.abort();
     entry.controller ??= new AbortController();
     return entry.controller.signal;
-  };
+  }
 }
+
+// Its map outlives the calls (see kept-shapes.ts).
+keepShape(new SocketCallFrom("0", "", new Map()));
 
 /** `host.label()` is read only if the reply can't be encoded. */
 function encodeReply(id: string, outcome: Outcome, host: { label(): string }): string {

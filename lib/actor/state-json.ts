@@ -1,3 +1,4 @@
+import { isPlainDataInstance } from "../connections/plain-data.js";
 import { StateNotSerializableError, StateTooLargeError } from "./errors.js";
 
 /**
@@ -128,6 +129,8 @@ function describeObject(raw: object): string | undefined {
   // A plain object first: it is nearly every object in a state, and one prototype read settles it.
   const proto: unknown = Object.getPrototypeOf(raw);
   if (proto === Object.prototype || proto === null) return undefined;
+  // A call's `from`, kept for a later reply: its fields are its data, and come back as a plain object.
+  if (isPlainDataInstance(raw)) return undefined;
   if (raw instanceof Date) return "a Date";
   if (raw instanceof Map) return "a Map";
   if (raw instanceof Set) return "a Set";

@@ -1,3 +1,5 @@
+import { isPlainDataInstance } from "./plain-data.js";
+
 /**
  * How many bytes a value takes in a hibernatable socket's attachment. The platform stores it with
  * V8's serializer, not as JSON: a fractional number is 9 bytes there (about 4 as JSON text), and a
@@ -43,7 +45,7 @@ function sizeOf(value: unknown, key: string, depth: number): number {
   }
   if (value instanceof Date) return 9;
   const proto: unknown = Object.getPrototypeOf(value);
-  if (proto !== Object.prototype && proto !== null) {
+  if (proto !== Object.prototype && proto !== null && !isPlainDataInstance(value)) {
     // A Map, a Set, binary data, a class instance: kept in memory as they are, but not what a wake reads back, or not measured here.
     const name = (value as { constructor?: { name?: string } }).constructor?.name ?? "class instance";
     throw new Unmeasurable(`a ${name}${at(key)} is not plain data; use an object or an array`);

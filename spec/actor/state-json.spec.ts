@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { checkStateSize, serializeState } from "../../lib/actor/state-json.js";
+import { SocketFrom } from "../fixtures/socket-from.js";
 
 describe("serializeState", () => {
   it("round-trips plain JSON state exactly", () => {
@@ -18,6 +19,14 @@ describe("serializeState", () => {
     ["NaN", { x: Number.NaN }, /key "x" holds the number NaN/],
   ])("refuses %s, naming the key", (_what, state, message) => {
     expect(() => serializeState(state, { label: "A:a" })).toThrow(message);
+  });
+
+  it("saves a call's from kept for a later reply as its fields, also nested deeper than its walk", () => {
+    const fields = { type: "socket", id: "call-7", connection: "c" };
+    expect(serializeState({ waiting: [new SocketFrom("call-7", "c")] }, { label: "A:a" })).toBe(JSON.stringify({ waiting: [fields] }));
+    let deep: Record<string, unknown> = { from: new SocketFrom("call-7", "c") };
+    for (let i = 0; i < 150; i++) deep = { inner: deep };
+    expect(serializeState(deep, { label: "A:a" })).toContain(JSON.stringify({ from: fields }));
   });
 
   it("names the index of an array item it refuses", () => {

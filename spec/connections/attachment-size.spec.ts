@@ -2,6 +2,7 @@ import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { serializedSize } from "../../lib/connections/attachment-size.js";
+import { SocketFrom } from "../fixtures/socket-from.js";
 import type { Room } from "../fixtures/room.js";
 import { uniqueName } from "../helpers.js";
 import { connect } from "../sockets.js";
@@ -52,5 +53,25 @@ describe("serializedSize", () => {
     const cyclic: Record<string, unknown> = {};
     cyclic.self = cyclic;
     expect(() => serializedSize(cyclic)).toThrow(/nested more than 100 levels/);
+    class Player {
+      name = "ada";
+    }
+    expect(() => serializedSize({ player: new Player() })).toThrow(/a Player at "player" is not plain data/);
+  });
+
+  it("keeps a call's from (a class instance) as its fields, which is what the platform stores and a wake reads back", async () => {
+    const name = uniqueName("size");
+    const socket = await connect(`/room/${name}?_pk=s`);
+    await socket.next();
+    const from = new SocketFrom("call-7", "s");
+    const fields = { type: "socket", id: "call-7", connection: "s" };
+    expect(serializedSize({ waiting: [from] })).toBe(serializedSize({ waiting: [fields] }));
+    const stored = await runInDurableObject(env.ROOM.getByName(name), (instance: Room) => {
+      const connection = instance.getConnection("s")!;
+      connection.setState({ waiting: [from] });
+      // What a wake reads back: the platform's copy, not the object in memory.
+      return WebSocket.prototype.deserializeAttachment.call(connection) as { state?: unknown };
+    });
+    expect(JSON.stringify(stored)).toContain(JSON.stringify({ waiting: [fields] }));
   });
 });

@@ -34,9 +34,10 @@ type Matching<M, U, Members = U extends unknown ? (M extends U ? U : never) : ne
 
 
 /**
- * Who is waiting for a call's reply. Plain data: keep it in state and answer later with
- * `this.reply(from, value)` from any turn; a socket caller is found again by its connection id,
- * also after hibernation or a reconnect.
+ * Who is waiting for a call's reply. Data: its fields are saved (in state, or a socket's state)
+ * and read back as a plain object. Keep it there and answer later with `this.reply(from, value)`
+ * from any turn; a socket caller is found again by its connection id, also after hibernation or a
+ * reconnect.
  *
  * `signal` (not part of the data, so it is not saved with state) aborts when the caller gives up:
  * a socket client's AbortSignal or an RPC call's timeout.

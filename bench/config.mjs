@@ -38,6 +38,8 @@ export const CONFIG = {
   httpConcurrency: setting("HTTP_CONCURRENCY", 20, 10, 5),
   rounds: setting("ROUNDS", 3, 1, 1),
   shortPasses: setting("SHORT_PASSES", 3, 1, 1),
+  // A lone client's echo and socket calls: the rows that move most between runs, and ~10 s a pass.
+  lonePasses: setting("LONE_PASSES", 6, 1, 1),
   wakeSockets: setting("WAKE_SOCKETS", 1000, 100, 5),
   // Silences and wakes per room and round: each wake is a sample for the price of 13 s, not of a new room.
   wakesPerRound: setting("WAKES_PER_ROUND", 3, 2, 1),
@@ -120,6 +122,13 @@ if (chosenScenarios) {
 export const SCENARIOS = ALL_SCENARIOS.filter((name) => (chosenScenarios ? chosenScenarios.split(",").includes(name) : !(SMOKE && name === "wake")));
 /** Scenarios short and noisy enough to run several passes a round (BENCH_SHORT_PASSES). */
 export const SHORT_SCENARIOS = new Set(["echo", "parallel", "calls", "parallel-calls", "acks", "connect", "rpc"]);
+/** Of those, the one-client ones: more passes still (BENCH_LONE_PASSES). */
+export const LONE_SCENARIOS = new Set(["echo", "calls"]);
+/** Passes a round of `scenario`. */
+export function passesOf(scenario) {
+  if (LONE_SCENARIOS.has(scenario)) return CONFIG.lonePasses;
+  return SHORT_SCENARIOS.has(scenario) ? CONFIG.shortPasses : 1;
+}
 /** The targets wake and the socket calls run on: the hibernating rooms (the in-memory ones never hibernate). */
 export const WAKE_KINDS = new Set(["raw", "partyserver", "gp-server", "gp-actor"]);
 

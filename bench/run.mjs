@@ -12,12 +12,13 @@
 // Sizes: BENCH_CLIENTS, BENCH_MSGS, BENCH_ECHO, BENCH_CALLS, BENCH_ACKS, BENCH_CONNECT, BENCH_CONNECT_CONCURRENCY,
 // BENCH_RPC_CALLS, BENCH_RPC_CONCURRENCY, BENCH_HTTP, BENCH_HTTP_CONCURRENCY, BENCH_ROUNDS,
 // BENCH_SCENARIO_TIMEOUT_S, BENCH_RUN_TIMEOUT_S, BENCH_WAKE_SOCKETS, BENCH_WAKE_IDLE_S, BENCH_MEMORY_SOCKETS,
-// BENCH_SHORT_PASSES (passes of echo, calls (each alone and under load), acks, connect and rpc per round).
+// BENCH_SHORT_PASSES (passes of echo and calls under load, acks, connect and rpc per round), BENCH_LONE_PASSES
+// (passes of a lone client's echo and calls per round).
 // Subsets: BENCH_KINDS=raw,gp-actor  BENCH_SCENARIOS=echo,parallel,calls,parallel-calls,broadcast,persisted,acks,connect,http,rpc,wake,memory
 import { readFileSync, rmSync } from "node:fs";
 import { fmt, groupCpuSeconds, machineBusySeconds, serverProcesses, sleep, startWrangler, terminateLiveSockets } from "./harness.mjs";
 import { measureMemory } from "./memory.mjs";
-import { CONFIG, KINDS, MODE, RPC_OPS, RPC_TARGETS, SCENARIOS, SETTLE_MS, SHORT_SCENARIOS, SMOKE, WAKE_KINDS, runId } from "./config.mjs";
+import { CONFIG, KINDS, MODE, passesOf, RPC_OPS, RPC_TARGETS, SCENARIOS, SETTLE_MS, SMOKE, WAKE_KINDS, runId } from "./config.mjs";
 import { acks, calls, connect, echo, fanOut, http, live, parallelCalls, parallelEcho, rpc, wakeRound, wakeWarmUp } from "./scenarios.mjs";
 import { base, record, report, samples } from "./report.mjs";
 
@@ -102,8 +103,8 @@ async function runAll() {
   }
   for (let round = 1; round <= CONFIG.rounds; round++) {
     for (const scenario of SCENARIOS) {
-      // Short single-client scenarios move ±20% between passes: several passes a round, each target in turn.
-      const passes = SHORT_SCENARIOS.has(scenario) ? CONFIG.shortPasses : 1;
+      // Short scenarios move ±20% between passes: several passes a round, each target in turn.
+      const passes = passesOf(scenario);
       for (let pass = 1; pass <= passes; pass++) {
         // A new order each pass, so drift (warm-up, other load, a room evicted ~10 s after the one
         // before it closed) doesn't always land on the same target, nor after the same neighbour.

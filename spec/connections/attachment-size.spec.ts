@@ -70,7 +70,7 @@ describe("serializedSize", () => {
       const connection = instance.getConnection("s")!;
       connection.setState({ waiting: [from] });
       // What a wake reads back: the platform's copy, not the object in memory.
-      return WebSocket.prototype.deserializeAttachment.call(connection) as { state?: unknown };
+      return WebSocket.prototype.deserializeAttachment.call(connection) as unknown;
     });
     expect(JSON.stringify(stored)).toContain(JSON.stringify({ waiting: [fields] }));
   });

@@ -8,9 +8,10 @@
 //   node bench/lab.mjs wake     # rounds of a room per target left silent until evicted, then one frame wakes each
 //   node bench/lab.mjs rpc      # calls from the worker into the object: raw's RPC method against getActor(...).call
 //
-// BENCH_KINDS (raw,partyserver,gp-server,gp-actor; also raw-mem, and gp-machine for echo; rpc: raw,gp-actor), BENCH_ROUNDS (12), BENCH_ECHO
-// (2000 round trips or calls a sample), BENCH_ROOMS (echo and calls: 1 room a target; more answer in turn), BENCH_RPC_OP (ping; or incr, ping-fresh), BENCH_WAKES (5
-// rounds), BENCH_WAKE_SOCKETS (1000). `--v8-flag=--perf-basic-prof` (repeatable) passes flags to V8:
+// BENCH_KINDS (raw,partyserver,gp-server,gp-actor; also raw-mem, and gp-machine for echo; rpc:
+// raw,gp-actor), BENCH_ROUNDS (12), BENCH_ECHO (2000 round trips or calls a sample), BENCH_ROOMS
+// (echo and calls: 1 room a target; more answer in turn), BENCH_RPC_OP (ping; or incr, ping-fresh),
+// BENCH_WAKES (5 rounds), BENCH_WAKE_SOCKETS (1000). `--v8-flag=--perf-basic-prof` (repeatable) passes flags to V8:
 // with that one, `perf record -g -p <pid>` names the JIT frames.
 import { spawn } from "node:child_process";
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";

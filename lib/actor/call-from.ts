@@ -10,9 +10,18 @@ import { PLAIN_DATA } from "../connections/plain-data.js";
  * one's a dictionary of properties (V8 can't share a map between different accessors).
  */
 export abstract class CallFrom {
-  abstract readonly signal: AbortSignal;
+  /** Aborts when the caller gives up; already aborted once the call is answered or unknown here. */
+  get signal(): AbortSignal {
+    const waiting = this.waiting();
+    if (!waiting) return AbortSignal.abort();
+    waiting.controller ??= new AbortController();
+    return waiting.controller.signal;
+  }
 
   get [PLAIN_DATA](): true {
     return true;
   }
+
+  /** The call's record while it still waits for its reply, where its controller is kept. */
+  protected abstract waiting(): { controller?: AbortController } | undefined;
 }

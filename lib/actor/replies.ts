@@ -133,11 +133,8 @@ class RpcFrom extends CallFrom {
     this.#calls = calls;
   }
 
-  get signal(): AbortSignal {
-    const entry = this.#calls.get(this);
-    if (!entry) return AbortSignal.abort();
-    entry.controller ??= new AbortController();
-    return entry.controller.signal;
+  protected waiting(): Pending | undefined {
+    return this.#calls.get(this);
   }
 }
 

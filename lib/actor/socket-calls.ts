@@ -251,11 +251,9 @@ class SocketCallFrom extends CallFrom {
     this.#calls = calls;
   }
 
-  get signal(): AbortSignal {
+  protected waiting(): Pending | undefined {
     const entry = entryOf(this.#calls, this.connection, this.id);
-    if (entry?.status !== "pending") return AbortSignal.abort();
-    entry.controller ??= new AbortController();
-    return entry.controller.signal;
+    return entry?.status === "pending" ? entry : undefined;
   }
 }
 

@@ -2,7 +2,7 @@ import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
 import { configDefaults, defineConfig } from "vitest/config";
 
 // Two workers, one project each: a spec runs inside the worker it tests, so SELF and env are
-// that worker's. "lib" runs the fixture worker (spec/wrangler.toml); "examples" runs the
+// that worker's (a third project runs the bench's arithmetic in Node). "lib" runs the fixture worker (spec/wrangler.toml); "examples" runs the
 // worker `npm start` serves (./wrangler.toml), so a broken example fails the suite.
 export default defineConfig({
   test: {
@@ -18,6 +18,8 @@ export default defineConfig({
         plugins: [cloudflareTest({ wrangler: { configPath: "./wrangler.toml" } })],
         test: { name: "examples", include: ["spec/examples/**/*.spec.ts"] },
       },
+      // The bench's own arithmetic, in Node where the bench runs.
+      { extends: true, test: { name: "bench", environment: "node", include: ["bench/**/*.spec.mjs"] } },
     ],
   },
 });

@@ -17,7 +17,8 @@ import { spawn } from "node:child_process";
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import workerd from "workerd";
-import { buildWorker, fmt, freePort, median, openSockets, preciseCpuSeconds, ROOT, sleep, terminateLiveSockets } from "./harness.mjs";
+import { buildWorker, freePort, openSockets, preciseCpuSeconds, ROOT, sleep, terminateLiveSockets } from "./harness.mjs";
+import { ratioText, samplesText } from "./stats.mjs";
 
 const [workload = "echo"] = process.argv.slice(2).filter((arg) => !arg.startsWith("--"));
 const v8Flags = process.argv.filter((arg) => arg.startsWith("--v8-flag=")).map((arg) => arg.slice("--v8-flag=".length));
@@ -208,18 +209,15 @@ async function wakes(server, deadline) {
 }
 
 function table({ samples, unit, note }, server) {
-  const base = samples.raw ? median(samples.raw) : undefined;
-  const ps = samples.partyserver ? median(samples.partyserver) : undefined;
   const lines = [
-    `${workload} on workerd run by hand, bundle ${server.sha} (${note}); ${unit}, median <sub>min–max</sub>`,
+    `${workload} on workerd run by hand, bundle ${server.sha} (${note}); ${unit}, median <sub>min–max</sub>; ratios with their 90% bootstrap interval`,
     "",
     "| target | CPU | ÷ raw | ÷ partyserver |",
     "|---|---:|---:|---:|",
   ];
   for (const kind of kinds) {
-    const values = samples[kind];
-    const m = median(values);
-    lines.push(`| ${kind} | ${fmt(m)} <sub>${fmt(Math.min(...values))}–${fmt(Math.max(...values))}</sub> | ${base ? `${(m / base).toFixed(2)}×` : "–"} | ${ps ? `${(m / ps).toFixed(2)}×` : "–"} |`);
+    const against = (reference) => (samples[reference] ? ratioText(samples[kind], samples[reference]) : "–");
+    lines.push(`| ${kind} | ${samplesText(samples[kind])} | ${against("raw")} | ${against("partyserver")} |`);
   }
   return lines.join("\n");
 }

@@ -4,6 +4,7 @@ import { writeFileSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
 import { fmt, median, ROOT, versionOf } from "./harness.mjs";
+import { MIN_INTERVAL_SAMPLES, ratioText, samplesText } from "./stats.mjs";
 import { chosenScenarios, CONFIG, KINDS, QUICK, RPC_OPS, SCENARIOS, SMOKE, WAKE_KINDS } from "./config.mjs";
 import { live } from "./scenarios.mjs";
 
@@ -16,20 +17,16 @@ const loadAtStart = os.loadavg();
 const footnotes = [];
 
 function cell(runs, metric) {
-  if (!runs || runs.length === 0) return { text: "–", value: NaN };
+  if (!runs || runs.length === 0) return { text: "–", values: [] };
   const values = runs.map((r) => r[metric]).filter(Number.isFinite);
-  const value = median(values);
-  let text = fmt(value);
-  if (values.length > 1) text += ` <sub>${fmt(Math.min(...values))}–${fmt(Math.max(...values))}</sub>`;
+  let text = samplesText(values);
   const bad = runs.filter((r) => !r.complete);
   if (bad.length > 0) {
     footnotes.push(bad.map((r) => r.error ?? `${r.done} of ${r.expected} done${r.outcome ? ` (${r.outcome})` : ""}`).join("; "));
     text += ` [${footnotes.length}]`;
   }
-  return { text, value };
+  return { text, values };
 }
-
-const ratio = (a, b) => (Number.isFinite(a) && Number.isFinite(b) && b !== 0 ? `${(a / b).toFixed(2)}×` : "–");
 
 const ROOM_ROWS = [
   ["echo", "perSec", "echo: round trips/s, 1 client ↑"],
@@ -124,7 +121,7 @@ function roomTable(group) {
   for (const [scenario, metric, label, factor] of ROOM_ROWS) {
     if (!samples[scenario] || !own.some((k) => samples[scenario][k.key])) continue;
     const cells = Object.fromEntries(kinds.map((key) => [key, cell(scaled(samples[scenario][key], metric, factor), metric)]));
-    const row = [label, ...kinds.map((key) => cells[key].text), ...ratios.map(([, a, b]) => ratio(cells[a].value, cells[b].value))];
+    const row = [label, ...kinds.map((key) => cells[key].text), ...ratios.map(([, a, b]) => ratioText(cells[a].values, cells[b].values))];
     lines.push(`| ${row.join(" | ")} |`);
   }
   return lines.length > 2 ? lines.join("\n") : "";
@@ -149,7 +146,7 @@ function wakeTable() {
   const lines = [`| ${head.join(" | ")} |`, `|${head.map((_, i) => (i === 0 ? "---" : "---:")).join("|")}|`];
   for (const [metric, label] of WAKE_ROWS) {
     const cells = Object.fromEntries(kinds.map((key) => [key, cell(runs[key], metric)]));
-    lines.push(`| ${[label, ...kinds.map((key) => cells[key].text), ...ratios.map(([, a, b]) => ratio(cells[a].value, cells[b].value))].join(" | ")} |`);
+    lines.push(`| ${[label, ...kinds.map((key) => cells[key].text), ...ratios.map(([, a, b]) => ratioText(cells[a].values, cells[b].values))].join(" | ")} |`);
   }
   return lines.join("\n");
 }
@@ -163,7 +160,7 @@ function rpcTable() {
       if (when && !when(spec)) continue;
       const raw = cell(runs.raw, metric);
       const gp = cell(runs.gp, metric);
-      lines.push(`| ${spec.label}: ${label} | ${raw.text} | ${gp.text} | ${ratio(gp.value, raw.value)} |`);
+      lines.push(`| ${spec.label}: ${label} | ${raw.text} | ${gp.text} | ${ratioText(gp.values, raw.values)} |`);
     }
   }
   return lines.join("\n");
@@ -251,7 +248,7 @@ export function report(status) {
       : []),
     ...(samples[`rpc:${RPC_OPS[0].key}`] || Object.keys(samples).some((k) => k.startsWith("rpc:")) ? ["## Calls (RPC from the worker into the object)", "", calls, ""] : []),
     ...(footnotes.length ? ["Incomplete runs:", "", ...footnotes.map((note, i) => `${i + 1}. ${note}`), ""] : []),
-    "↑ higher is better, ↓ lower is better. Ratios are of medians.",
+    `↑ higher is better, ↓ lower is better. Ratios are of medians; under a ratio, its 90% bootstrap interval (each side's samples resampled, where both have ${MIN_INTERVAL_SAMPLES} or more): a target inside it can't be told from the ratio by this run.`,
     "",
   ].join("\n");
   if (SMOKE) return md;

@@ -1,0 +1,66 @@
+// How sure a ratio of medians is: a bootstrap interval, so a reader can tell a target missed by
+// the code from one missed by the samples (a lone client's rows move ±10–15% between runs).
+import { fmt, median } from "./harness.mjs";
+
+/** Fewer samples a side than this and no interval is shown: a median of 3 resampled says little. */
+export const MIN_INTERVAL_SAMPLES = 5;
+const RESAMPLES = 2_000;
+const LEVEL = 0.9;
+
+/**
+ * The 90% percentile-bootstrap interval of median(a) ÷ median(b): each side resampled with
+ * replacement, independently (the samples of two targets are not pairs: each pass runs them in a
+ * new order). Seeded, so the same samples always print the same interval. Undefined below
+ * MIN_INTERVAL_SAMPLES a side.
+ */
+export function ratioInterval(a, b) {
+  const xs = Float64Array.from(a.filter(Number.isFinite));
+  const ys = Float64Array.from(b.filter(Number.isFinite));
+  if (xs.length < MIN_INTERVAL_SAMPLES || ys.length < MIN_INTERVAL_SAMPLES) return undefined;
+  const random = seeded(0x9e3779b9);
+  const ratios = new Float64Array(RESAMPLES);
+  const x = new Float64Array(xs.length);
+  const y = new Float64Array(ys.length);
+  for (let i = 0; i < RESAMPLES; i++) {
+    ratios[i] = medianOfResample(xs, x, random) / medianOfResample(ys, y, random);
+  }
+  ratios.sort();
+  const tail = ((1 - LEVEL) / 2) * RESAMPLES;
+  return { low: ratios[Math.floor(tail)], high: ratios[Math.ceil(RESAMPLES - 1 - tail)] };
+}
+
+/** `a` ÷ `b` as a ratio cell: "1.09×", with its interval in small type when there are samples enough. */
+export function ratioText(a, b) {
+  const ma = median(a);
+  const mb = median(b);
+  if (!Number.isFinite(ma) || !Number.isFinite(mb) || mb === 0) return "–";
+  const interval = ratioInterval(a, b);
+  const text = `${(ma / mb).toFixed(2)}×`;
+  return interval ? `${text} <sub>${interval.low.toFixed(2)}–${interval.high.toFixed(2)}</sub>` : text;
+}
+
+/** A cell of samples: the median, and their range in small type when there are several. */
+export function samplesText(values) {
+  const finite = values.filter(Number.isFinite);
+  const text = fmt(median(finite));
+  return finite.length > 1 ? `${text} <sub>${fmt(Math.min(...finite))}–${fmt(Math.max(...finite))}</sub>` : text;
+}
+
+function medianOfResample(from, into, random) {
+  for (let i = 0; i < into.length; i++) into[i] = from[Math.floor(random() * from.length)];
+  into.sort();
+  const mid = into.length >> 1;
+  return into.length % 2 ? into[mid] : (into[mid - 1] + into[mid]) / 2;
+}
+
+/** Marsaglia's xorshift32 from a fixed seed: reproducible resampling, not cryptography. */
+function seeded(seed) {
+  let s = seed >>> 0 || 1;
+  return () => {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
+    return s / 4294967296;
+  };
+}

@@ -31,6 +31,7 @@ export function ratioInterval(a, b) {
 
 /** `a` ÷ `b` as a ratio cell: "1.09×", with its interval in small type when there are samples enough. */
 export function ratioText(a, b) {
+  if (a === b) return "1.00×";
   const ma = median(a);
   const mb = median(b);
   if (!Number.isFinite(ma) || !Number.isFinite(mb) || mb === 0) return "–";

@@ -5,6 +5,7 @@ import os from "node:os";
 import { join } from "node:path";
 import { fmt, median, ROOT, versionOf } from "./harness.mjs";
 import { MIN_INTERVAL_SAMPLES, ratioText, samplesText } from "./stats.mjs";
+import { targetsTable } from "./targets.mjs";
 import { chosenScenarios, CONFIG, KINDS, QUICK, RPC_OPS, SCENARIOS, SMOKE, WAKE_KINDS } from "./config.mjs";
 import { live } from "./scenarios.mjs";
 
@@ -166,6 +167,13 @@ function rpcTable() {
   return lines.join("\n");
 }
 
+function countsLine(counts) {
+  const names = { "gp-server": "Server", "gp-actor": "Actor" };
+  return Object.entries(counts)
+    .map(([kind, c]) => `${names[kind]}: ${c.met} met, ${c["can't tell"]} can't tell, ${c.missed} missed.`)
+    .join(" ");
+}
+
 function otherLoadSummary() {
   const loads = Object.values(samples).flatMap((byKind) => Object.values(byKind).flat()).map((m) => m.otherLoad).filter(Number.isFinite);
   return { median: median(loads), max: loads.length ? Math.max(...loads) : NaN, busy: loads.filter((l) => l > 0.15).length, count: loads.length };
@@ -214,6 +222,7 @@ export function report(status) {
   const memoryRooms = roomTable("memory");
   const calls = rpcTable();
   const wakes = wakeTable();
+  const targets = targetsTable(samples);
   const md = [
     `# genparty benchmark results${QUICK ? " (quick mode)" : ""}`,
     "",
@@ -225,6 +234,16 @@ export function report(status) {
     `- genparty at ${env.commit}; bundle sha256 ${env.bundleSha ?? "?"}… (built once per run, so edits during a run don't reload it)`,
     `- Sizes: echo ${CONFIG.echo} sequential · echo under load ${CONFIG.parallelClients} clients × ${CONFIG.parallelMsgs} sequential, a room each · socket calls ${CONFIG.calls} sequential, and under load as echo · persisted acks N = ${CONFIG.acks} pipelined, then N more in the same room · fan-out ${CONFIG.clients} clients × ${CONFIG.messages} msgs (${(CONFIG.clients * CONFIG.clients * CONFIG.messages).toLocaleString("en-US")} deliveries) · connect ${CONFIG.connect} sockets, ${CONFIG.connectConcurrency} at a time · HTTP ${CONFIG.http} GETs, ${CONFIG.httpConcurrency} at a time · RPC ${CONFIG.rpcCalls} calls · wake ${CONFIG.wakeSockets} sockets after ${CONFIG.wakeIdleMs / 1000} s idle · memory ${CONFIG.memorySockets} sockets, a fresh workerd per target · ${CONFIG.rounds} interleaved round(s), a lone client's echo and socket calls ${CONFIG.lonePasses} passes each round, under load, acks, connect and RPC ${CONFIG.shortPasses}, wake ${CONFIG.wakesPerRound}; cells are the median <sub>min–max</sub> of all samples`,
     "",
+    ...(targets.table
+      ? [
+          "## Issue 7's targets",
+          "",
+          `Each genparty room's ratio to the raw hibernating room (or to partyserver), its 90% interval, and what this run says: met or missed when the whole interval is on one side of the target, can't tell when it holds it; by the median alone where a row has under ${MIN_INTERVAL_SAMPLES} samples a target. ${countsLine(targets.counts)}`,
+          "",
+          targets.table,
+          "",
+        ]
+      : []),
     ...(rooms ? ["## WebSocket rooms (hibernating)", "", rooms, ""] : []),
     ...(wakes
       ? [

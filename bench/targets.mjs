@@ -1,0 +1,104 @@
+// Issue 7's targets, checked against a run's samples: each genparty room's ratio to the raw
+// hibernating room (or to partyserver) with its interval, and whether the run shows the target
+// met, missed, or can't tell (the interval straddles it).
+import { median } from "./harness.mjs";
+import { ratioInterval } from "./stats.mjs";
+
+/** The rooms the issue sets targets for. */
+const ROOMS = [
+  ["gp-server", "Server"],
+  ["gp-actor", "Actor"],
+];
+
+const THROUGHPUT = [
+  ["echo", "perSec", "echo, 1 client: round trips/s"],
+  ["parallel", "perSec", "echo, 20 clients: round trips/s"],
+  ["calls", "perSec", "socket calls, 1 client: round trips/s"],
+  ["parallel-calls", "perSec", "socket calls, 20 clients: round trips/s"],
+  ["broadcast", "perSec", "fan-out: delivered/s"],
+  ["persisted", "perSec", "persisted fan-out: delivered/s"],
+  ["acks", "perSec", "acks, a new room's first N: acks/s"],
+  ["acks", "afterPerSec", "acks, the next N: acks/s"],
+  ["connect", "perSec", "connect: sockets/s"],
+  ["http", "perSec", "HTTP: requests/s"],
+];
+const LATENCY = [
+  ["echo", "p50", "echo, 1 client: p50"],
+  ["parallel", "p50", "echo, 20 clients: p50"],
+  ["calls", "p50", "socket calls, 1 client: p50"],
+  ["parallel-calls", "p50", "socket calls, 20 clients: p50"],
+  ["broadcast", "p50", "fan-out: own echo p50"],
+  ["persisted", "p50", "persisted fan-out: own echo p50"],
+  ["connect", "p50", "connect: p50"],
+  ["http", "p50", "HTTP: p50"],
+];
+const CPU = [
+  ["echo", "cpuUserUsPerMsg", "echo, 1 client: DO CPU per message"],
+  ["parallel", "cpuUserUsPerMsg", "echo, 20 clients: DO CPU per message"],
+  ["calls", "cpuUserUsPerMsg", "socket calls, 1 client: DO CPU per call"],
+  ["parallel-calls", "cpuUserUsPerMsg", "socket calls, 20 clients: DO CPU per call"],
+  ["broadcast", "cpuUserUsPer1k", "fan-out: DO CPU per delivery"],
+  ["persisted", "cpuUserUsPer1k", "persisted fan-out: DO CPU per delivery"],
+  ["acks", "cpuUserUsPerAck", "acks, a new room's first N: DO CPU per ack"],
+  ["acks", "afterCpuUserUsPerAck", "acks, the next N: DO CPU per ack"],
+  ["http", "cpuUserUsPerReq", "HTTP: DO CPU per request"],
+];
+const WAKE = [
+  ["wake", "cpuUserWakeMs", "wake: DO CPU, send → reply"],
+  ["wake", "wakeMs", "wake: first reply"],
+];
+const MEMORY = [["memory", "rssMiBPer1k", "memory per 1,000 sockets"]];
+
+/** [heading, rows, reference kind, limit, whether higher is better] */
+export const TARGETS = [
+  ["≥ 0.95× raw", THROUGHPUT, "raw", 0.95, true],
+  ["≤ 1.10× raw", [...LATENCY, ...CPU], "raw", 1.1, false],
+  ["≤ 2× raw", WAKE, "raw", 2, false],
+  ["≥ partyserver", THROUGHPUT, "partyserver", 1, true],
+  ["≤ partyserver", [...LATENCY, ...CPU, ...WAKE, ...MEMORY], "partyserver", 1, false],
+];
+
+/**
+ * Whether a ratio meets `limit`: "met" or "missed" when its whole interval is on one side, "can't
+ * tell" when the interval holds the limit. Without an interval (too few samples) the median alone
+ * decides, and the verdict says so.
+ */
+export function verdict(ratio, interval, limit, higherIsBetter) {
+  const meets = (value) => (higherIsBetter ? value >= limit : value <= limit);
+  if (!interval) return meets(ratio) ? "met (median)" : "missed (median)";
+  if (meets(interval.low) && meets(interval.high)) return "met";
+  if (!meets(interval.low) && !meets(interval.high)) return "missed";
+  return "can't tell";
+}
+
+/** The targets' table, and a count of verdicts per room; empty when the run has no raw room. */
+export function targetsTable(samples) {
+  const lines = ["| target | workload · metric | Server | Actor |", "|---|---|---:|---:|"];
+  const counts = Object.fromEntries(ROOMS.map(([kind]) => [kind, { met: 0, "can't tell": 0, missed: 0 }]));
+  const count = (kind, said) => counts[kind][said.replace(" (median)", "")]++;
+  for (const [heading, rows, reference, limit, higherIsBetter] of TARGETS) {
+    for (const [scenario, metric, label] of rows) {
+      const byKind = samples[scenario];
+      const base = valuesOf(byKind?.[reference], metric);
+      if (base.length === 0) continue;
+      const cells = ROOMS.map(([kind]) => {
+        const values = valuesOf(byKind[kind], metric);
+        if (values.length === 0) return "–";
+        const ratio = median(values) / median(base);
+        const interval = ratioInterval(values, base);
+        const said = verdict(ratio, interval, limit, higherIsBetter);
+        count(kind, said);
+        const range = interval ? ` <sub>${interval.low.toFixed(2)}–${interval.high.toFixed(2)}</sub>` : "";
+        return `${ratio.toFixed(2)}×${range} ${said}`;
+      });
+      if (cells.every((cell) => cell === "–")) continue;
+      lines.push(`| ${heading} | ${label} | ${cells.join(" | ")} |`);
+    }
+  }
+  if (lines.length === 2) return { table: "", counts };
+  return { table: lines.join("\n"), counts };
+}
+
+function valuesOf(runs, metric) {
+  return (runs ?? []).map((run) => run[metric]).filter(Number.isFinite);
+}

@@ -29,15 +29,27 @@ export function ratioInterval(a, b) {
   return { low: ratios[Math.floor(tail)], high: ratios[Math.ceil(RESAMPLES - 1 - tail)] };
 }
 
-/** `a` ÷ `b` as a ratio cell: "1.09×", with its interval in small type when there are samples enough. */
-export function ratioText(a, b) {
-  if (a === b) return "1.00×";
+/**
+ * median(a) ÷ median(b) and its interval (undefined with too few samples; none for a side against
+ * itself). Undefined when there is no ratio: no samples, or a median of 0 below.
+ */
+export function ratioOf(a, b) {
   const ma = median(a);
   const mb = median(b);
-  if (!Number.isFinite(ma) || !Number.isFinite(mb) || mb === 0) return "–";
-  const interval = ratioInterval(a, b);
-  const text = `${(ma / mb).toFixed(2)}×`;
+  if (!Number.isFinite(ma) || !Number.isFinite(mb) || mb === 0) return undefined;
+  return { ratio: ma / mb, interval: a === b ? undefined : ratioInterval(a, b) };
+}
+
+/** A ratio as printed: "1.09×", with its interval in small type when it has one. */
+export function ratioLabel({ ratio, interval }) {
+  const text = `${ratio.toFixed(2)}×`;
   return interval ? `${text} <sub>${interval.low.toFixed(2)}–${interval.high.toFixed(2)}</sub>` : text;
+}
+
+/** `a` ÷ `b` as a table cell: its label, or "–" when there is no ratio. */
+export function ratioText(a, b) {
+  const ratio = ratioOf(a, b);
+  return ratio ? ratioLabel(ratio) : "–";
 }
 
 /** A cell of samples: the median, and their range in small type when there are several. */

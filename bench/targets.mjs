@@ -1,8 +1,7 @@
 // Issue 7's targets, checked against a run's samples: each genparty room's ratio to the raw
 // hibernating room (or to partyserver) with its interval, and whether the run shows the target
 // met, missed, or can't tell (the interval straddles it).
-import { median } from "./harness.mjs";
-import { ratioInterval } from "./stats.mjs";
+import { ratioLabel, ratioOf } from "./stats.mjs";
 
 /** The rooms the issue sets targets for. */
 const ROOMS = [
@@ -82,14 +81,11 @@ export function targetsTable(samples) {
       const base = valuesOf(byKind?.[reference], metric);
       if (base.length === 0) continue;
       const cells = ROOMS.map(([kind]) => {
-        const values = valuesOf(byKind[kind], metric);
-        if (values.length === 0) return "–";
-        const ratio = median(values) / median(base);
-        const interval = ratioInterval(values, base);
-        const said = verdict(ratio, interval, limit, higherIsBetter);
+        const ratio = ratioOf(valuesOf(byKind[kind], metric), base);
+        if (!ratio) return "–";
+        const said = verdict(ratio.ratio, ratio.interval, limit, higherIsBetter);
         count(kind, said);
-        const range = interval ? ` <sub>${interval.low.toFixed(2)}–${interval.high.toFixed(2)}</sub>` : "";
-        return `${ratio.toFixed(2)}×${range} ${said}`;
+        return `${ratioLabel(ratio)} ${said}`;
       });
       if (cells.every((cell) => cell === "–")) continue;
       lines.push(`| ${heading} | ${label} | ${cells.join(" | ")} |`);

@@ -120,8 +120,8 @@ if (chosenScenarios) {
   if (unknown.length) throw new RangeError(`unknown scenario(s) ${unknown.join(", ")}; known: ${ALL_SCENARIOS.join(", ")}`);
 }
 export const SCENARIOS = ALL_SCENARIOS.filter((name) => (chosenScenarios ? chosenScenarios.split(",").includes(name) : !(SMOKE && name === "wake")));
-/** Scenarios short and noisy enough to run several passes a round (BENCH_SHORT_PASSES). */
-export const SHORT_SCENARIOS = new Set(["echo", "parallel", "calls", "parallel-calls", "acks", "connect", "rpc"]);
+/** Scenarios short and noisy enough to run several passes a round (BENCH_SHORT_PASSES): 9 samples a target give each ratio an interval. */
+export const SHORT_SCENARIOS = new Set(["echo", "parallel", "calls", "parallel-calls", "acks", "connect", "http", "rpc"]);
 /** Of those, the one-client ones: more passes still (BENCH_LONE_PASSES). */
 export const LONE_SCENARIOS = new Set(["echo", "calls"]);
 /** Passes a round of `scenario`. */

@@ -2,8 +2,9 @@ import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
 import { configDefaults, defineConfig } from "vitest/config";
 
 // Two workers, one project each: a spec runs inside the worker it tests, so SELF and env are
-// that worker's (a third project runs the bench's arithmetic in Node). "lib" runs the fixture worker (spec/wrangler.toml); "examples" runs the
-// worker `npm start` serves (./wrangler.toml), so a broken example fails the suite.
+// that worker's. "lib" runs the fixture worker (spec/wrangler.toml); "examples" runs the worker
+// `npm start` serves (./wrangler.toml), so a broken example fails the suite. A third project,
+// "bench", runs the bench's arithmetic in Node.
 export default defineConfig({
   test: {
     testTimeout: 20_000,

@@ -12,7 +12,7 @@
 // Sizes: BENCH_CLIENTS, BENCH_MSGS, BENCH_ECHO, BENCH_CALLS, BENCH_ACKS, BENCH_CONNECT, BENCH_CONNECT_CONCURRENCY,
 // BENCH_RPC_CALLS, BENCH_RPC_CONCURRENCY, BENCH_HTTP, BENCH_HTTP_CONCURRENCY, BENCH_ROUNDS,
 // BENCH_SCENARIO_TIMEOUT_S, BENCH_RUN_TIMEOUT_S, BENCH_WAKE_SOCKETS, BENCH_WAKE_IDLE_S, BENCH_MEMORY_SOCKETS,
-// BENCH_SHORT_PASSES (passes of echo and calls under load, acks, connect and rpc per round), BENCH_LONE_PASSES
+// BENCH_SHORT_PASSES (passes of echo and calls under load, acks, connect, http and rpc per round), BENCH_LONE_PASSES
 // (passes of a lone client's echo and calls per round).
 // Subsets: BENCH_KINDS=raw,gp-actor  BENCH_SCENARIOS=echo,parallel,calls,parallel-calls,broadcast,persisted,acks,connect,http,rpc,wake,memory
 import { readFileSync, rmSync } from "node:fs";

@@ -48,8 +48,10 @@ export const CONFIG = {
   // run (which leaves wake out unless asked for) doesn't wait, so it only checks the echo to sender.
   wakeIdleMs: idleSetting(13, 13, 0) * 1000,
   scenarioTimeoutMs: setting("SCENARIO_TIMEOUT_S", 60, 30, 10) * 1000,
-  runTimeoutMs: setting("RUN_TIMEOUT_S", 2100, 300, 100) * 1000,
 };
+// A full round takes ~12 minutes (2026-11-27: 36 minutes for 3); the bound allows 15 a round, so
+// more rounds (BENCH_ROUNDS) get the time they need and a round that hangs still ends the run.
+CONFIG.runTimeoutMs = setting("RUN_TIMEOUT_S", 15 * 60 * CONFIG.rounds, 300, 100) * 1000;
 /** A fan-out that receives nothing for this long has lost messages: it ends early as incomplete. */
 export const STALL_MS = SMOKE ? 3_000 : 5_000;
 /** Time for the room to handle the closes of one scenario before the next one's CPU is counted. */

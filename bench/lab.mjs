@@ -12,15 +12,18 @@
 // raw,gp-actor), BENCH_ROUNDS (12), BENCH_ECHO (2000 round trips or calls a sample), BENCH_ROOMS
 // (echo and calls: 1 room a target; more answer in turn), BENCH_RPC_OP (ping; or incr, ping-fresh),
 // BENCH_WAKES (5 rounds), BENCH_WAKE_SOCKETS (1000). `--v8-flag=--perf-basic-prof` (repeatable) passes flags to V8:
-// with that one, `perf record -g -p <pid>` names the JIT frames.
+// with that one, `perf record -g -p <pid>` names the JIT frames. `--inspect` opens workerd's inspector and
+// holds a session on it with what `wrangler dev` turns on (Runtime and Network events): dev tooling's share.
 import { spawn } from "node:child_process";
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import workerd from "workerd";
+import WebSocket from "ws";
 import { buildWorker, freePort, openSockets, preciseCpuSeconds, ROOT, sleep, terminateLiveSockets } from "./harness.mjs";
 import { ratioText, samplesText } from "./stats.mjs";
 
 const [workload = "echo"] = process.argv.slice(2).filter((arg) => !arg.startsWith("--"));
+const inspect = process.argv.includes("--inspect");
 const v8Flags = process.argv.filter((arg) => arg.startsWith("--v8-flag=")).map((arg) => arg.slice("--v8-flag=".length));
 const int = (name, fallback) => {
   const value = Number(process.env[`BENCH_${name}`] ?? fallback);
@@ -78,12 +81,14 @@ async function startWorkerd() {
   rmSync(join(DIR, "state"), { recursive: true, force: true });
   mkdirSync(join(DIR, "state"), { recursive: true });
   const port = await freePort();
+  const inspectorPort = inspect ? await freePort() : undefined;
   const configPath = join(DIR, "config.capnp");
   writeFileSync(configPath, config(bundle, port));
   const out = openSync(join(DIR, "workerd.out"), "w");
   // With V8 flags (`--trace-gc`, `--trace-deopt`, …) its output is line-buffered: block-buffered, the last block is lost at the stop.
   const [command, args] = v8Flags.length > 0 ? ["stdbuf", ["-oL", WORKERD_BIN]] : [WORKERD_BIN, []];
-  const child = spawn(command, [...args, "serve", configPath, "--experimental"], { cwd: ROOT, detached: true, stdio: ["ignore", out, out] });
+  const inspectorArgs = inspectorPort === undefined ? [] : [`--inspector-addr=127.0.0.1:${inspectorPort}`];
+  const child = spawn(command, [...args, "serve", configPath, "--experimental", ...inspectorArgs], { cwd: ROOT, detached: true, stdio: ["ignore", out, out] });
   closeSync(out);
   const stop = () => {
     try {
@@ -103,7 +108,22 @@ async function startWorkerd() {
       await sleep(200);
     }
   }
+  if (inspectorPort !== undefined) await attachInspector(inspectorPort);
   return { pid: child.pid, port, sha, stop };
+}
+
+/**
+ * A session on the worker's inspector as wrangler's inspector proxy opens one: console and exception
+ * events (`Runtime.enable`) and network events for every request to an object (`Network.enable`).
+ * The events are read and dropped; the socket stays open until the run ends.
+ */
+async function attachInspector(port) {
+  const session = new WebSocket(`ws://127.0.0.1:${port}/main`);
+  await new Promise((open, fail) => (session.once("open", open), session.once("error", fail)));
+  session.on("message", () => {});
+  session.send(JSON.stringify({ id: 1, method: "Runtime.enable" }));
+  session.send(JSON.stringify({ id: 2, method: "Network.enable" }));
+  process.once("exit", () => session.terminate());
 }
 
 const cpuMs = (pid) => preciseCpuSeconds([{ pid, role: "user" }]).user * 1000;
@@ -210,7 +230,7 @@ async function wakes(server, deadline) {
 
 function table({ samples, unit, note }, server) {
   const lines = [
-    `${workload} on workerd run by hand, bundle ${server.sha} (${note}); ${unit}, median <sub>min–max</sub>; ratios with their 90% bootstrap interval`,
+    `${workload} on workerd run by hand${inspect ? ", an inspector session open" : ""}, bundle ${server.sha} (${note}); ${unit}, median <sub>min–max</sub>; ratios with their 90% bootstrap interval`,
     "",
     "| target | CPU | ÷ raw | ÷ partyserver |",
     "|---|---:|---:|---:|",

@@ -5,7 +5,7 @@ import os from "node:os";
 import { join } from "node:path";
 import { fmt, median, ROOT, versionOf } from "./harness.mjs";
 import { MIN_INTERVAL_SAMPLES, ratioText, samplesText } from "./stats.mjs";
-import { targetsTable } from "./targets.mjs";
+import { countsLine, targetsTable } from "./targets.mjs";
 import { chosenScenarios, CONFIG, KINDS, QUICK, RPC_OPS, SCENARIOS, SMOKE, WAKE_KINDS } from "./config.mjs";
 import { live } from "./scenarios.mjs";
 
@@ -165,13 +165,6 @@ function rpcTable() {
     }
   }
   return lines.join("\n");
-}
-
-function countsLine(counts) {
-  const names = { "gp-server": "Server", "gp-actor": "Actor" };
-  return Object.entries(counts)
-    .map(([kind, c]) => `${names[kind]}: ${c.met} met, ${c["can't tell"]} can't tell, ${c.missed} missed.`)
-    .join(" ");
 }
 
 function otherLoadSummary() {

@@ -17,16 +17,31 @@ export function ratioInterval(a, b) {
   const xs = Float64Array.from(a.filter(Number.isFinite));
   const ys = Float64Array.from(b.filter(Number.isFinite));
   if (xs.length < MIN_INTERVAL_SAMPLES || ys.length < MIN_INTERVAL_SAMPLES) return undefined;
-  const random = seeded(0x9e3779b9);
-  const ratios = new Float64Array(RESAMPLES);
   const x = new Float64Array(xs.length);
   const y = new Float64Array(ys.length);
-  for (let i = 0; i < RESAMPLES; i++) {
-    ratios[i] = medianOfResample(xs, x, random) / medianOfResample(ys, y, random);
-  }
-  ratios.sort();
+  return percentileInterval((random) => medianOfResample(xs, x, random) / medianOfResample(ys, y, random));
+}
+
+/**
+ * The 90% percentile-bootstrap interval of one set's median: for figures that are each a whole
+ * run's (a ratio per run), whose spread is the drift between runs. Undefined below
+ * MIN_INTERVAL_SAMPLES values.
+ */
+export function medianInterval(values) {
+  const xs = Float64Array.from(values.filter(Number.isFinite));
+  if (xs.length < MIN_INTERVAL_SAMPLES) return undefined;
+  const x = new Float64Array(xs.length);
+  return percentileInterval((random) => medianOfResample(xs, x, random));
+}
+
+/** The middle LEVEL of RESAMPLES draws, from a fixed seed. */
+function percentileInterval(draw) {
+  const random = seeded(0x9e3779b9);
+  const draws = new Float64Array(RESAMPLES);
+  for (let i = 0; i < RESAMPLES; i++) draws[i] = draw(random);
+  draws.sort();
   const tail = ((1 - LEVEL) / 2) * RESAMPLES;
-  return { low: ratios[Math.floor(tail)], high: ratios[Math.ceil(RESAMPLES - 1 - tail)] };
+  return { low: draws[Math.floor(tail)], high: draws[Math.ceil(RESAMPLES - 1 - tail)] };
 }
 
 /**

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { MIN_INTERVAL_SAMPLES, ratioInterval, ratioText } from "./stats.mjs";
+import { medianInterval, MIN_INTERVAL_SAMPLES, ratioInterval, ratioText } from "./stats.mjs";
 
 /** `n` samples around `center`, spread ±`spread` (a fixed pattern, so the spec can't flake). */
 function samples(n, center, spread) {
@@ -36,5 +36,18 @@ describe("ratioInterval", () => {
     expect(ratioText(samples(9, 120, 1), samples(9, 100, 1))).toMatch(/^1\.20× <sub>1\.1\d–1\.2\d<\/sub>$/);
     expect(ratioText([], [1, 2])).toBe("–");
     expect(ratioText([1, 2], [0, 0])).toBe("–");
+  });
+});
+
+describe("medianInterval", () => {
+  it("holds the median of the values, narrows as they grow, and is none under the floor", () => {
+    const few = medianInterval(samples(6, 1.1, 0.1));
+    const many = medianInterval(samples(60, 1.1, 0.1));
+    for (const interval of [few, many]) {
+      expect(interval.low).toBeLessThan(1.1);
+      expect(interval.high).toBeGreaterThan(1.1);
+    }
+    expect(many.high - many.low).toBeLessThan((few.high - few.low) / 2);
+    expect(medianInterval(samples(MIN_INTERVAL_SAMPLES - 1, 1, 0.1))).toBeUndefined();
   });
 });

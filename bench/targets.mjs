@@ -70,29 +70,53 @@ export function verdict(ratio, interval, limit, higherIsBetter) {
   return "can't tell";
 }
 
-/** The targets' table, and a count of verdicts per room; empty when the run has no raw room. */
-export function targetsTable(samples) {
-  const lines = ["| target | workload · metric | Server | Actor |", "|---|---|---:|---:|"];
-  const counts = Object.fromEntries(ROOMS.map(([kind]) => [kind, { met: 0, "can't tell": 0, missed: 0 }]));
-  const count = (kind, said) => counts[kind][said.replace(" (median)", "")]++;
-  for (const [heading, rows, reference, limit, higherIsBetter] of TARGETS) {
-    for (const [scenario, metric, label] of rows) {
+/**
+ * Each target row the run has a raw room for: its heading, label, limit and direction, and each
+ * genparty room's ratio (ratioOf: median ratio and interval; undefined where the room has none).
+ */
+export function targetRows(samples) {
+  const rows = [];
+  for (const [heading, metrics, reference, limit, higherIsBetter] of TARGETS) {
+    for (const [scenario, metric, label] of metrics) {
       const byKind = samples[scenario];
       const base = valuesOf(byKind?.[reference], metric);
       if (base.length === 0) continue;
-      const cells = ROOMS.map(([kind]) => {
-        const ratio = ratioOf(valuesOf(byKind[kind], metric), base);
-        if (!ratio) return "–";
-        const said = verdict(ratio.ratio, ratio.interval, limit, higherIsBetter);
-        count(kind, said);
-        return `${ratioLabel(ratio)} ${said}`;
-      });
-      if (cells.every((cell) => cell === "–")) continue;
-      lines.push(`| ${heading} | ${label} | ${cells.join(" | ")} |`);
+      const ratios = Object.fromEntries(ROOMS.map(([kind]) => [kind, ratioOf(valuesOf(byKind[kind], metric), base)]));
+      if (Object.values(ratios).every((ratio) => !ratio)) continue;
+      rows.push({ heading, label, limit, higherIsBetter, ratios });
     }
   }
-  if (lines.length === 2) return { table: "", counts };
-  return { table: lines.join("\n"), counts };
+  return rows;
+}
+
+/** The targets' table, and a count of verdicts per room; empty when the run has no raw room. */
+export function targetsTable(samples) {
+  return verdictTable(targetRows(samples).map((row) => ({ ...row, cells: row.ratios })), ratioLabel);
+}
+
+/**
+ * A table of rows whose cells are `{ ratio, interval }` per room (undefined: "–"), each judged by
+ * `verdict`, with a count of verdicts per room. `label` prints a cell before its verdict.
+ */
+export function verdictTable(rows, label) {
+  const lines = [`| target | workload · metric | ${ROOMS.map(([, name]) => name).join(" | ")} |`, `|---|---|${ROOMS.map(() => "---:").join("|")}|`];
+  const counts = Object.fromEntries(ROOMS.map(([kind]) => [kind, { met: 0, "can't tell": 0, missed: 0 }]));
+  for (const { heading, label: name, limit, higherIsBetter, cells } of rows) {
+    const texts = ROOMS.map(([kind]) => {
+      const cell = cells[kind];
+      if (!cell) return "–";
+      const said = verdict(cell.ratio, cell.interval, limit, higherIsBetter);
+      counts[kind][said.replace(" (median)", "")]++;
+      return `${label(cell)} ${said}`;
+    });
+    lines.push(`| ${heading} | ${name} | ${texts.join(" | ")} |`);
+  }
+  return { table: lines.length === 2 ? "" : lines.join("\n"), counts };
+}
+
+/** "Server: 15 met, 41 can't tell, 3 missed. Actor: …" */
+export function countsLine(counts) {
+  return ROOMS.map(([kind, name]) => `${name}: ${counts[kind].met} met, ${counts[kind]["can't tell"]} can't tell, ${counts[kind].missed} missed.`).join(" ");
 }
 
 function valuesOf(runs, metric) {

@@ -1,0 +1,83 @@
+#!/usr/bin/env node
+// Issue 7's targets across full runs: one run's interval says how sure its samples are, not how far
+// the next run will land (a lone client's rows move ±10–20% between runs of the same code). This
+// takes each committed bench/results.json (and the work tree's, when a new run hasn't been
+// committed yet), each run's ratio per target row, and judges the median of those ratios.
+//
+//   node bench/across.mjs        # the last 8 full runs
+//   node bench/across.mjs 12     # the last 12
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { median, ROOT } from "./harness.mjs";
+import { medianInterval, MIN_INTERVAL_SAMPLES, ratioLabel } from "./stats.mjs";
+import { countsLine, targetRows, verdict, verdictTable } from "./targets.mjs";
+
+const RESULTS = "bench/results.json";
+
+/**
+ * Each target row over `runs` (parsed results.json files, newest first): per room, every run's
+ * median ratio, the median of those with its interval, and how many runs met the target by their
+ * own median. A row counts only the runs that measured it.
+ */
+export function acrossRuns(runs) {
+  const rows = new Map();
+  for (const run of runs) {
+    for (const row of targetRows(run.samples)) {
+      const key = `${row.heading}\u0000${row.label}`;
+      const entry = rows.get(key) ?? { ...row, perRun: {} };
+      for (const [kind, ratio] of Object.entries(row.ratios)) if (ratio) (entry.perRun[kind] ??= []).push(ratio.ratio);
+      rows.set(key, entry);
+    }
+  }
+  return [...rows.values()].map(({ ratios: _lastRun, perRun, ...row }) => ({
+    ...row,
+    cells: Object.fromEntries(
+      Object.entries(perRun).map(([kind, values]) => [
+        kind,
+        {
+          ratio: median(values),
+          interval: medianInterval(values),
+          met: values.filter((value) => verdict(value, undefined, row.limit, row.higherIsBetter) === "met (median)").length,
+          runs: values.length,
+        },
+      ]),
+    ),
+  }));
+}
+
+/** A cell: the median of the runs' ratios, its interval, and in how many runs the target was met. */
+function cellLabel(cell) {
+  return `${ratioLabel(cell)} (${cell.met} of ${cell.runs} runs)`;
+}
+
+/** The newest `count` committed runs, newest first; the work tree's ahead of them if it differs from HEAD's. */
+function loadRuns(count) {
+  const git = (...args) => execFileSync("git", args, { cwd: ROOT, encoding: "utf8", maxBuffer: 64 << 20 });
+  const commits = git("log", "--format=%h", `-n${count}`, "--", RESULTS).split("\n").filter(Boolean);
+  const runs = commits.map((commit) => ({ source: commit, ...JSON.parse(git("show", `${commit}:${RESULTS}`)) }));
+  const working = readFileSync(join(ROOT, RESULTS), "utf8");
+  if (commits.length > 0 && working !== git("show", `HEAD:${RESULTS}`)) runs.unshift({ source: "work tree", ...JSON.parse(working) });
+  return runs.slice(0, count).filter((run) => run.status === "complete");
+}
+
+function main() {
+  const count = Number(process.argv[2] ?? 8);
+  if (!Number.isInteger(count) || count < 1) throw new RangeError("The number of runs must be a positive integer (node bench/across.mjs 8).");
+  const runs = loadRuns(count);
+  if (runs.length === 0) throw new Error(`No complete run of ${RESULTS} in git history: run npm run bench first.`);
+  const { table, counts } = verdictTable(acrossRuns(runs), cellLabel);
+  const list = runs.map((run) => `${run.environment.date.slice(0, 16)}Z (genparty ${run.environment.commit}, from ${run.source})`).join(", ");
+  console.log(
+    [
+      `Issue 7's targets over ${runs.length} full runs: ${list}.`,
+      "",
+      `Each cell: the median of the runs' ratios, its 90% bootstrap interval over runs (from ${MIN_INTERVAL_SAMPLES} runs), the verdict on it, and in how many runs the target was met by that run's median. ${countsLine(counts)}`,
+      "",
+      table,
+    ].join("\n"),
+  );
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) main();

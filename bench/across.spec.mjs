@@ -1,0 +1,34 @@
+import { describe, expect, it } from "vitest";
+import { acrossRuns } from "./across.mjs";
+
+/** A run whose lone echo CPU per message is `raw`, `server` and `actor` for every sample. */
+function run(raw, server, actor) {
+  const runs = (value) => [{ cpuUserUsPerMsg: value }, { cpuUserUsPerMsg: value }, { cpuUserUsPerMsg: value }];
+  return { samples: { echo: { raw: runs(raw), "gp-server": runs(server), "gp-actor": runs(actor) } } };
+}
+
+const rowOf = (rows, heading, label) => rows.find((row) => row.heading === heading && row.label === label);
+
+describe("acrossRuns", () => {
+  it("takes each run's ratio, judges their median, and counts the runs that met the target", () => {
+    const runs = [run(100, 105, 130), run(100, 112, 125), run(100, 104, 118), run(100, 108, 121), run(100, 103, 127), run(100, 114, 124)];
+    const row = rowOf(acrossRuns(runs), "≤ 1.10× raw", "echo, 1 client: DO CPU per message");
+    const server = row.cells["gp-server"];
+    expect(server.ratio).toBeCloseTo(1.065, 5);
+    expect(server.runs).toBe(6);
+    expect(server.met).toBe(4);
+    expect(server.interval.low).toBeGreaterThanOrEqual(1.03);
+    expect(server.interval.high).toBeLessThanOrEqual(1.14);
+    const actor = row.cells["gp-actor"];
+    expect(actor.met).toBe(0);
+    expect(actor.interval.low).toBeGreaterThan(1.1);
+  });
+
+  it("counts for each row only the runs that measured it, with no interval under five runs", () => {
+    const old = { samples: { echo: { raw: [{ cpuUserUsPerMsg: 100 }], "gp-server": [{ cpuUserUsPerMsg: 90 }] } } };
+    const rows = acrossRuns([run(100, 120, 100), old]);
+    const server = rowOf(rows, "≤ 1.10× raw", "echo, 1 client: DO CPU per message").cells["gp-server"];
+    expect(server).toEqual({ ratio: 1.05, interval: undefined, met: 1, runs: 2 });
+    expect(rowOf(rows, "≤ 1.10× raw", "echo, 1 client: DO CPU per message").cells["gp-actor"].runs).toBe(1);
+  });
+});

@@ -93,7 +93,8 @@ export abstract class Actor<Env = Cloudflare.Env, State = unknown, CallMsg = nev
     });
     runtimes.set(this, runtime);
     this.#runtime = runtime;
-    // SQLite opens synchronously: no blockConcurrencyWhile, which alone costs a wake ~0.1 ms (bench/README.md, "Wake").
+    // SQLite opens synchronously: no blockConcurrencyWhile, which alone costs a wake ~0.1 ms
+    // (bench/readings.md, "Wake, on the same workerd by hand").
     const opening = runtime.open();
     if (opening) void ctx.blockConcurrencyWhile(() => opening);
   }

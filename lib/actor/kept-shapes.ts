@@ -5,7 +5,7 @@
  * optimized function that had seen one was thrown away ("embedded weak objects cleared" under
  * `--trace-deopt`, at every full GC: two or three times per 80,000 messages); some recompiles
  * never finished (`--trace-opt`), which left a busy actor's message path in baseline code from
- * then on (`perf`; bench/README.md, "Maps that died between messages"). One live object of each
+ * then on (`perf`; bench/readings.md, "Maps that died between messages"). One live object of each
  * shape keeps its map.
  */
 const kept: object[] = [];

@@ -29,7 +29,7 @@ function readMeta(sql: SqlStorage): SqliteMeta {
  * The name and state an object saved, read by the first statement a start runs; undefined when
  * the object has no SQL (a KV-backed class, whose `exec` throws "SQL is not enabled"). The tables
  * are made when that read fails, not by every start: a probe plus the schema's `CREATE … IF NOT
- * EXISTS` were four statements more on every wake (bench/README.md, "More samples"). A later change
+ * EXISTS` were four statements more on every wake (bench/readings.md, "More samples"). A later change
  * to the schema must therefore be made by a migration that a start runs when it finds the old one.
  */
 export function readSqliteMeta(storage: DurableObjectStorage): SqliteMeta | undefined {
@@ -58,7 +58,8 @@ export class SqliteStore implements Store {
   /**
    * Whether a platform alarm other code set could still be here, not adopted yet. Checked before
    * the first timer change or read, not at start: a start that reads the alarm (and so has to wait
-   * under blockConcurrencyWhile) costs every wake ~0.1 ms (bench/README.md, "Wake").
+   * under blockConcurrencyWhile) costs every wake ~0.1 ms (bench/readings.md, "Wake, on the same
+   * workerd by hand").
    */
   #alarmUnchecked = true;
   #checking: Promise<void> | undefined;
@@ -133,7 +134,7 @@ export class SqliteStore implements Store {
   #writeState(state: string | null | undefined): undefined {
     // An upsert updates the row in place: one row written (the cursor's rowsWritten, what the
     // platform bills). REPLACE deletes and inserts it again: two. Locally REPLACE looks faster only in
-    // a new object's first ~1,000 commits, while the log file grows (bench/README.md, "Persisted acks").
+    // a new object's first ~1,000 commits, while the log file grows (bench/readings.md, "Persisted acks").
     if (state === null) this.#sql.exec("DELETE FROM _genparty_meta WHERE key = 'state'");
     else if (state !== undefined) this.#sql.exec("INSERT INTO _genparty_meta (key, value) VALUES ('state', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", state);
     return undefined;

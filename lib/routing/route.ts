@@ -98,7 +98,7 @@ export async function routePartykitRequest(request: Request, env: object = worke
   const upgrade = isUpgrade(request);
   const hook = upgrade ? options.onBeforeConnect : options.onBeforeRequest;
   // Without a hook the room gets the request as it came: copying one copies `request.cf` too, which
-  // measured ~20 µs of CPU per request (bench/README.md), more than the room's own turn.
+  // measured ~20 µs of CPU per request (bench/readings.md, "The 15:24Z run"), more than the room's own turn.
   let forwarded = request;
   if (hook) {
     // A copy, as partyserver makes: a request a worker received has fixed headers, and hooks set some.

@@ -11,6 +11,7 @@
 // BENCH_KINDS (raw,partyserver,gp-server,gp-actor; also raw-mem, and gp-machine for echo; rpc:
 // raw,gp-actor), BENCH_ROUNDS (12), BENCH_ECHO (2000 round trips or calls a sample), BENCH_ROOMS
 // (echo and calls: 1 room a target; more answer in turn), BENCH_RPC_OP (ping; or incr, ping-fresh),
+// BENCH_FRESH=1 (echo and calls: new rooms for every sample, after 20 round trips, as the bench's passes),
 // BENCH_WAKES (5 rounds), BENCH_WAKE_SOCKETS (1000). `--v8-flag=--perf-basic-prof` (repeatable) passes flags to V8:
 // with that one, `perf record -g -p <pid>` names the JIT frames. `--inspect` opens workerd's inspector and
 // holds a session on it with what `wrangler dev` turns on (Runtime and Network events): dev tooling's share.
@@ -141,11 +142,18 @@ async function roundTrips(server, deadline) {
   };
   // Several rooms (objects of one class in one isolate) answer in turn: what one object's code sees, many instances share.
   const rooms = int("ROOMS", 1);
+  // BENCH_FRESH=1: every sample in new rooms, as the bench's passes are (a new object, its first turns, the old one evicted later).
+  const fresh = process.env.BENCH_FRESH === "1";
+  // Its push on connect would answer a warm-up's round trip, one reply early from then on.
+  if (fresh && kinds.includes("gp-machine")) throw new Error("BENCH_FRESH runs without gp-machine (it pushes its state on connect)");
   const sockets = {};
-  for (const kind of kinds) {
+  const openRooms = async (kind, tag) => {
+    const old = sockets[kind] ?? [];
     sockets[kind] = [];
-    for (let room = 0; room < rooms; room++) sockets[kind].push((await openSockets(`ws://127.0.0.1:${server.port}${PATHS[kind](`lab-${workload}-${room}`)}`, 1, 1, deadline)).sockets[0]);
-  }
+    for (let room = 0; room < rooms; room++) sockets[kind].push((await openSockets(`ws://127.0.0.1:${server.port}${PATHS[kind](`lab-${workload}-${tag}-${room}`)}`, 1, 1, deadline)).sockets[0]);
+    for (const socket of old) socket.close();
+  };
+  for (const kind of kinds) await openRooms(kind, "first");
   // The machine room pushes its state on connect: let it arrive (unheard) before the first round trip waits for a frame.
   if (kinds.includes("gp-machine")) await sleep(500);
   const run = async (kind, n) => {
@@ -161,12 +169,16 @@ async function roundTrips(server, deadline) {
   for (let round = 0; round < rounds; round++) {
     const order = kinds.map((_, i) => kinds[(i + round) % kinds.length]);
     for (const kind of round % 2 ? order.reverse() : order) {
+      if (fresh) {
+        await openRooms(kind, `r${round}`);
+        await run(kind, 20);
+      }
       const before = cpuMs(server.pid);
       await run(kind, count);
       samples[kind].push(((cpuMs(server.pid) - before) * 1000) / count);
     }
   }
-  return { samples, unit: `µs of CPU per ${workload === "echo" ? "round trip" : "call"}`, note: `${rounds} rounds of ${count}${rooms > 1 ? `, ${rooms} rooms a target in turn` : ""}` };
+  return { samples, unit: `µs of CPU per ${workload === "echo" ? "round trip" : "call"}`, note: `${rounds} rounds of ${count}${rooms > 1 ? `, ${rooms} rooms a target in turn` : ""}${fresh ? ", new rooms every sample" : ""}` };
 }
 
 /** Each sample is one `/rpc` request of the bench worker: `count` sequential calls from the worker into one object per target. */

@@ -52,14 +52,25 @@ function cellLabel(cell) {
   return `${ratioLabel(cell)} (${cell.met} of ${cell.runs} runs)`;
 }
 
-/** The newest `count` committed runs, newest first; the work tree's ahead of them if it differs from HEAD's. */
+/**
+ * The newest `count` complete runs, newest first: the work tree's if it differs from HEAD's (a run
+ * not committed yet), then each commit's. A run a timeout cut short is skipped, not counted.
+ */
 function loadRuns(count) {
   const git = (...args) => execFileSync("git", args, { cwd: ROOT, encoding: "utf8", maxBuffer: 64 << 20 });
-  const commits = git("log", "--format=%h", `-n${count}`, "--", RESULTS).split("\n").filter(Boolean);
-  const runs = commits.map((commit) => ({ source: commit, ...JSON.parse(git("show", `${commit}:${RESULTS}`)) }));
+  const runs = [];
+  const add = (source, text) => {
+    const run = JSON.parse(text);
+    if (run.status === "complete" && runs.length < count) runs.push({ source, ...run });
+  };
+  const commits = git("log", "--format=%h", "--", RESULTS).split("\n").filter(Boolean);
   const working = readFileSync(join(ROOT, RESULTS), "utf8");
-  if (commits.length > 0 && working !== git("show", `HEAD:${RESULTS}`)) runs.unshift({ source: "work tree", ...JSON.parse(working) });
-  return runs.slice(0, count).filter((run) => run.status === "complete");
+  if (commits.length === 0 || working !== git("show", `HEAD:${RESULTS}`)) add("work tree", working);
+  for (const commit of commits) {
+    if (runs.length === count) break;
+    add(commit, git("show", `${commit}:${RESULTS}`));
+  }
+  return runs;
 }
 
 function main() {

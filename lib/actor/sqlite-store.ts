@@ -17,6 +17,9 @@ CREATE INDEX IF NOT EXISTS _genparty_timers_due ON _genparty_timers (due, seq);
 
 type Row = Record<string, SqlStorageValue>;
 
+/** What the platform's `exec` throws on a KV-backed class ("SQL is not enabled for this Durable Object class. …"). */
+const NO_SQL = /SQL is not enabled/;
+
 /** genparty's rows of the meta table: `name` and `state`, as stored. */
 export type SqliteMeta = ReadonlyMap<string, string>;
 
@@ -35,8 +38,10 @@ function readMeta(sql: SqlStorage): SqliteMeta {
 export function readSqliteMeta(storage: DurableObjectStorage): SqliteMeta | undefined {
   try {
     return readMeta(storage.sql);
-  } catch {
-    // A new object (no tables yet), or no SQL at all.
+  } catch (error) {
+    // No SQL at all (a KV-backed class) says so: without this it would throw again below, on every wake.
+    if (NO_SQL.test(String(error))) return undefined;
+    // Else a new object (no tables yet).
   }
   try {
     storage.sql.exec(SCHEMA);

@@ -36,6 +36,17 @@ describe("SQLite store", () => {
     expect(await counter.call({ type: "get" })).toBe(3);
   });
 
+  it("tries SQL once on a KV-backed class's wake, and takes its refusal for no SQL", async () => {
+    const counter = counterOn(() => env.KV_COUNTER, "kv-one-try");
+    counter.cast({ type: "add", by: 2 });
+    expect(await counter.call({ type: "get" })).toBe(2);
+
+    const statements = await statementsOf(counter.stub, () => hibernate(counter));
+
+    expect(statements).toEqual(["SELECT key, value FROM _genparty_meta WHERE key IN ('name', 'state')"]);
+    expect(await counter.call({ type: "get" })).toBe(2);
+  });
+
   it("makes its tables when they aren't there, as in an object another class used before", async () => {
     const counter = counterOn(() => env.COUNTER, "no-tables");
     counter.cast({ type: "add", by: 2 });

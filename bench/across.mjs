@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { median, ROOT } from "./harness.mjs";
 import { medianInterval, MIN_INTERVAL_SAMPLES, ratioLabel } from "./stats.mjs";
-import { countsLine, targetRows, verdict, verdictTable } from "./targets.mjs";
+import { countsLine, meetsTarget, targetRows, verdictTable } from "./targets.mjs";
 
 const RESULTS = "bench/results.json";
 
@@ -27,11 +27,11 @@ export function acrossRuns(runs) {
     for (const row of targetRows(run.samples)) {
       const key = `${row.heading}\u0000${row.label}`;
       const entry = rows.get(key) ?? { ...row, perRun: {} };
-      for (const [kind, ratio] of Object.entries(row.ratios)) if (ratio) (entry.perRun[kind] ??= []).push(ratio.ratio);
+      for (const [kind, cell] of Object.entries(row.cells)) if (cell) (entry.perRun[kind] ??= []).push(cell.ratio);
       rows.set(key, entry);
     }
   }
-  return [...rows.values()].map(({ ratios: _lastRun, perRun, ...row }) => ({
+  return [...rows.values()].map(({ cells: _firstRun, perRun, ...row }) => ({
     ...row,
     cells: Object.fromEntries(
       Object.entries(perRun).map(([kind, values]) => [
@@ -39,7 +39,7 @@ export function acrossRuns(runs) {
         {
           ratio: median(values),
           interval: medianInterval(values),
-          met: values.filter((value) => verdict(value, undefined, row.limit, row.higherIsBetter) === "met (median)").length,
+          met: values.filter((value) => meetsTarget(value, row.limit, row.higherIsBetter)).length,
           runs: values.length,
         },
       ]),

@@ -63,16 +63,21 @@ export const TARGETS = [
  * decides, and the verdict says so.
  */
 export function verdict(ratio, interval, limit, higherIsBetter) {
-  const meets = (value) => (higherIsBetter ? value >= limit : value <= limit);
+  const meets = (value) => meetsTarget(value, limit, higherIsBetter);
   if (!interval) return meets(ratio) ? "met (median)" : "missed (median)";
   if (meets(interval.low) && meets(interval.high)) return "met";
   if (!meets(interval.low) && !meets(interval.high)) return "missed";
   return "can't tell";
 }
 
+/** Whether one ratio is on the target's side of `limit`. */
+export function meetsTarget(ratio, limit, higherIsBetter) {
+  return higherIsBetter ? ratio >= limit : ratio <= limit;
+}
+
 /**
  * Each target row the run has a raw room for: its heading, label, limit and direction, and each
- * genparty room's ratio (ratioOf: median ratio and interval; undefined where the room has none).
+ * genparty room's cell (ratioOf: median ratio and interval; undefined where the room has none).
  */
 export function targetRows(samples) {
   const rows = [];
@@ -81,9 +86,9 @@ export function targetRows(samples) {
       const byKind = samples[scenario];
       const base = valuesOf(byKind?.[reference], metric);
       if (base.length === 0) continue;
-      const ratios = Object.fromEntries(ROOMS.map(([kind]) => [kind, ratioOf(valuesOf(byKind[kind], metric), base)]));
-      if (Object.values(ratios).every((ratio) => !ratio)) continue;
-      rows.push({ heading, label, limit, higherIsBetter, ratios });
+      const cells = Object.fromEntries(ROOMS.map(([kind]) => [kind, ratioOf(valuesOf(byKind[kind], metric), base)]));
+      if (Object.values(cells).every((cell) => !cell)) continue;
+      rows.push({ heading, label, limit, higherIsBetter, cells });
     }
   }
   return rows;
@@ -91,7 +96,7 @@ export function targetRows(samples) {
 
 /** The targets' table, and a count of verdicts per room; empty when the run has no raw room. */
 export function targetsTable(samples) {
-  return verdictTable(targetRows(samples).map((row) => ({ ...row, cells: row.ratios })), ratioLabel);
+  return verdictTable(targetRows(samples), ratioLabel);
 }
 
 /**

@@ -16,22 +16,29 @@ import { countsLine, meetsTarget, targetRows, verdictTable } from "./targets.mjs
 
 const RESULTS = "bench/results.json";
 
+/** Scenarios whose rooms write per message: their rows compare only runs whose rooms wrote the same (see CONFIG.persistedWrite). */
+const WRITING_SCENARIOS = new Set(["persisted", "acks"]);
+const persistedWrite = (run) => run.config?.persistedWrite ?? "append";
+
 /**
  * Each target row over `runs` (parsed results.json files, newest first): per room, every run's
  * median ratio, the median of those with its interval, and how many runs met the target by their
- * own median. A row counts only the runs that measured it.
+ * own median. A row counts only the runs that measured it, and a persisted row only the runs whose
+ * rooms wrote what the newest run's did.
  */
 export function acrossRuns(runs) {
   const rows = new Map();
+  const write = runs.length > 0 ? persistedWrite(runs[0]) : undefined;
   for (const run of runs) {
     for (const row of targetRows(run.samples)) {
+      if (WRITING_SCENARIOS.has(row.scenario) && persistedWrite(run) !== write) continue;
       const key = `${row.heading}\u0000${row.label}`;
       const entry = rows.get(key) ?? { ...row, perRun: {} };
       for (const [kind, cell] of Object.entries(row.cells)) if (cell) (entry.perRun[kind] ??= []).push(cell.ratio);
       rows.set(key, entry);
     }
   }
-  return [...rows.values()].map(({ cells: _firstRun, perRun, ...row }) => ({
+  return [...rows.values()].map(({ cells: _firstRun, scenario: _scenario, perRun, ...row }) => ({
     ...row,
     cells: Object.fromEntries(
       Object.entries(perRun).map(([kind, values]) => [

@@ -31,4 +31,14 @@ describe("acrossRuns", () => {
     expect(server).toEqual({ ratio: 1.05, interval: undefined, met: 1, runs: 2 });
     expect(rowOf(rows, "≤ 1.10× raw", "echo, 1 client: DO CPU per message").cells["gp-actor"].runs).toBe(1);
   });
+
+  it("compares a persisted row only between runs whose rooms wrote the same per message", () => {
+    const acks = (raw, actor) => ({ raw: [{ perSec: raw }], "gp-actor": [{ perSec: actor }] });
+    const counted = { config: { persistedWrite: "count" }, samples: { ...run(100, 100, 100).samples, acks: acks(1000, 1000) } };
+    // Before the field, the raw room appended each message: its own write, not the Actor's.
+    const appended = { config: {}, samples: { ...run(100, 100, 100).samples, acks: acks(1000, 800) } };
+    const rows = acrossRuns([counted, appended, appended]);
+    expect(rowOf(rows, "≥ 0.95× raw", "acks, a new room's first N: acks/s").cells["gp-actor"]).toMatchObject({ ratio: 1, runs: 1 });
+    expect(rowOf(rows, "≤ 1.10× raw", "echo, 1 client: DO CPU per message").cells["gp-actor"].runs).toBe(3);
+  });
 });

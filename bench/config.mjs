@@ -48,6 +48,10 @@ export const CONFIG = {
   // run (which leaves wake out unless asked for) doesn't wait, so it only checks the echo to sender.
   wakeIdleMs: idleSetting(13, 13, 0) * 1000,
   scenarioTimeoutMs: setting("SCENARIO_TIMEOUT_S", 60, 30, 10) * 1000,
+  // What a persisted room writes per message (bench/worker.ts), kept with each run's results so that
+  // across.mjs compares persisted rows only between runs whose rooms wrote the same. Before this
+  // field the raw, partyserver and Server rooms appended the message ("append", two pages a commit).
+  persistedWrite: "count",
 };
 // A full round takes ~12 minutes (2026-11-27: 36 minutes for 3); the bound allows 15 a round, so
 // more rounds (BENCH_ROUNDS) get the time they need and a round that hangs still ends the run.

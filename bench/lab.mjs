@@ -12,6 +12,7 @@
 // raw,gp-actor), BENCH_ROUNDS (12), BENCH_ECHO (2000 round trips or calls a sample), BENCH_ROOMS
 // (echo and calls: 1 room a target; more answer in turn), BENCH_RPC_OP (ping; or incr, ping-fresh),
 // BENCH_FRESH=1 (echo and calls: new rooms for every sample, after 20 round trips, as the bench's passes),
+// BENCH_PARALLEL=1 (echo and calls: the rooms' clients at once, as the scenarios under load),
 // BENCH_WAKES (5 rounds), BENCH_WAKE_SOCKETS (1000). `--v8-flag=--perf-basic-prof` (repeatable) passes flags to V8:
 // with that one, `perf record -g -p <pid>` names the JIT frames. `--inspect` opens workerd's inspector and
 // holds a session on it with what `wrangler dev` turns on (Runtime and Network events): dev tooling's share.
@@ -156,12 +157,19 @@ async function roundTrips(server, deadline) {
   for (const kind of kinds) await openRooms(kind, "first");
   // The machine room pushes its state on connect: let it arrive (unheard) before the first round trip waits for a frame.
   if (kinds.includes("gp-machine")) await sleep(500);
+  // BENCH_PARALLEL=1: the rooms' clients at once, n / rooms round trips each (the bench's scenarios under load); else in turn.
+  const parallel = process.env.BENCH_PARALLEL === "1";
+  const roundTrip = (socket, kind) => new Promise((reply) => (socket.once("message", reply), socket.send(frame(kind))));
   const run = async (kind, n) => {
     const own = sockets[kind];
-    for (let i = 0; i < n && Date.now() < deadline; i++) {
-      const socket = own[i % own.length];
-      await new Promise((reply) => (socket.once("message", reply), socket.send(frame(kind))));
+    if (parallel) {
+      const each = Math.ceil(n / own.length);
+      await Promise.all(own.map(async (socket) => {
+        for (let i = 0; i < each && Date.now() < deadline; i++) await roundTrip(socket, kind);
+      }));
+      return;
     }
+    for (let i = 0; i < n && Date.now() < deadline; i++) await roundTrip(own[i % own.length], kind);
   };
   // Every target's code optimized before the first sample.
   for (const kind of kinds) await run(kind, 3000);
@@ -171,14 +179,14 @@ async function roundTrips(server, deadline) {
     for (const kind of round % 2 ? order.reverse() : order) {
       if (fresh) {
         await openRooms(kind, `r${round}`);
-        await run(kind, 20);
+        await run(kind, parallel ? 20 * rooms : 20);
       }
       const before = cpuMs(server.pid);
       await run(kind, count);
       samples[kind].push(((cpuMs(server.pid) - before) * 1000) / count);
     }
   }
-  return { samples, unit: `µs of CPU per ${workload === "echo" ? "round trip" : "call"}`, note: `${rounds} rounds of ${count}${rooms > 1 ? `, ${rooms} rooms a target in turn` : ""}${fresh ? ", new rooms every sample" : ""}` };
+  return { samples, unit: `µs of CPU per ${workload === "echo" ? "round trip" : "call"}`, note: `${rounds} rounds of ${count}${rooms > 1 ? `, ${rooms} rooms a target ${parallel ? "at once" : "in turn"}` : ""}${fresh ? ", new rooms every sample" : ""}` };
 }
 
 /** Each sample is one `/rpc` request of the bench worker: `count` sequential calls from the worker into one object per target. */

@@ -88,7 +88,7 @@ export function targetRows(samples) {
       if (base.length === 0) continue;
       const cells = Object.fromEntries(ROOMS.map(([kind]) => [kind, ratioOf(valuesOf(byKind[kind], metric), base)]));
       if (Object.values(cells).every((cell) => !cell)) continue;
-      rows.push({ heading, label, limit, higherIsBetter, cells });
+      rows.push({ heading, label, scenario, limit, higherIsBetter, cells });
     }
   }
   return rows;

@@ -33,9 +33,9 @@ export const MAX_STORED_REPLY_CHARS = 8 * 1024 * 1024;
 
 type Entry = Pending | { readonly status: "answered"; readonly frame: string; readonly at: number };
 
+/** A call not answered yet: it has no time, since only answers expire (`Date.now` is a call into workerd on every message). */
 interface Pending {
   readonly status: "pending";
-  readonly at: number;
   /** The socket the call came on: the reply goes there while it is open (else to the connection id's current socket). */
   readonly connection: Connection;
   /** Made when the handler reads `from.signal` or the client cancels: most calls do neither. */
@@ -95,7 +95,7 @@ export class SocketCalls {
           const error = new MailboxFullError(`${this.#host.label()}'s mailbox is full; call ${frame.id} was rejected. Retry later.`);
           return this.#send(connection, { gp: 1, t: "reply", id: frame.id, err: toWire(error) });
         }
-        this.#remember(connectionId, frame.id, { status: "pending", at: clock.now(), connection });
+        this.#remember(connectionId, frame.id, { status: "pending", connection });
         const from = new SocketCallFrom(frame.id, connectionId, this.#calls);
         return this.#host.enqueue({ kind: "call", msg: frame.msg, from, chain: NO_CHAIN });
       }
@@ -158,7 +158,7 @@ export class SocketCalls {
     // An answer takes its call's place: ids stay in the order the calls came.
     calls.set(id, entry);
     if (calls.size > CALLS_PER_CONNECTION + FORGET_BATCH) this.#forgetOldest(calls, calls.size - CALLS_PER_CONNECTION);
-    if (entry.at >= this.#nextSweep) this.#forgetExpired(entry.at);
+    if (entry.status === "answered" && entry.at >= this.#nextSweep) this.#forgetExpired(entry.at);
   }
 
   /**

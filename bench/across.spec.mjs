@@ -24,12 +24,23 @@ describe("acrossRuns", () => {
     expect(actor.interval.low).toBeGreaterThan(1.1);
   });
 
-  it("counts for each row only the runs that measured it, with no interval under five runs", () => {
+  it("counts for each row only the runs that measured it, and judges a row under five runs on their samples pooled", () => {
     const old = { samples: { echo: { raw: [{ cpuUserUsPerMsg: 100 }], "gp-server": [{ cpuUserUsPerMsg: 90 }] } } };
     const rows = acrossRuns([run(100, 120, 100), old]);
     const server = rowOf(rows, "≤ 1.10× raw", "echo, 1 client: DO CPU per message").cells["gp-server"];
-    expect(server).toEqual({ ratio: 1.05, interval: undefined, met: 1, runs: 2 });
+    // Pooled: raw 100 ×4, Server 120 ×3 and 90: medians 100 and 120, not the median of 1.2 and 0.9.
+    expect(server).toEqual({ ratio: 1.2, interval: undefined, met: 1, runs: 2, pooled: true });
     expect(rowOf(rows, "≤ 1.10× raw", "echo, 1 client: DO CPU per message").cells["gp-actor"].runs).toBe(1);
+  });
+
+  it("gives a pooled row the interval of its samples when they are enough for one", () => {
+    const noisy = (raw, actor) => ({ samples: { echo: { raw: raw.map((v) => ({ cpuUserUsPerMsg: v })), "gp-actor": actor.map((v) => ({ cpuUserUsPerMsg: v })) } } });
+    const rows = acrossRuns([noisy([100, 104, 98], [106, 101, 109]), noisy([97, 103, 101], [104, 110, 99])]);
+    const actor = rowOf(rows, "≤ 1.10× raw", "echo, 1 client: DO CPU per message").cells["gp-actor"];
+    expect(actor.pooled).toBe(true);
+    expect(actor.ratio).toBeCloseTo(105 / 100.5, 5);
+    expect(actor.interval.low).toBeLessThan(actor.ratio);
+    expect(actor.interval.high).toBeGreaterThan(actor.ratio);
   });
 
   it("compares a persisted row only between runs whose rooms wrote the same per message", () => {
@@ -38,7 +49,7 @@ describe("acrossRuns", () => {
     // Before the field, the raw room appended each message: its own write, not the Actor's.
     const appended = { config: {}, samples: { ...run(100, 100, 100).samples, acks: acks(1000, 800) } };
     const rows = acrossRuns([counted, appended, appended]);
-    expect(rowOf(rows, "≥ 0.95× raw", "acks, a new room's first N: acks/s").cells["gp-actor"]).toMatchObject({ ratio: 1, runs: 1 });
+    expect(rowOf(rows, "≥ 0.95× raw", "acks, a new room's first N: acks/s").cells["gp-actor"]).toMatchObject({ ratio: 1, runs: 1, pooled: true });
     expect(rowOf(rows, "≤ 1.10× raw", "echo, 1 client: DO CPU per message").cells["gp-actor"].runs).toBe(3);
   });
 });

@@ -42,7 +42,8 @@ export function acrossRuns(runs) {
     }
   }
   return [...rows.entries()].map(([key, { cells: _firstRun, scenario: _scenario, perRun, runs: measured, ...row }]) => {
-    const pooled = () => targetRows(poolSamples(measured)).find((candidate) => rowKey(candidate) === key).cells;
+    let pooledCells;
+    const pooled = () => (pooledCells ??= targetRows(poolSamples(measured)).find((candidate) => rowKey(candidate) === key).cells);
     return {
       ...row,
       cells: Object.fromEntries(

@@ -1,8 +1,9 @@
 // The benchmark worker (bench/wrangler.toml): the same tiny room written several ways, side by
 // side, so one `wrangler dev` serves every target of bench/run.mjs. Every room broadcasts each frame
 // it gets to every open socket, the sender included; the `…Persisted` subclasses first count each
-// message in storage (one row updated in place: the write an Actor's state commit makes); the `…Mem` ones keep their sockets in memory instead of hibernating them; the
-// MachineServer room turns each frame into an event and pushes the new state to every socket.
+// message in storage (one row updated in place: the write an Actor's state commit makes); the
+// `…Mem` ones keep their sockets in memory instead of hibernating them; the MachineServer room
+// turns each frame into an event and pushes the new state to every socket.
 // Every room answers a plain HTTP request with 200 "ok". A text frame starting with "!" is not
 // broadcast (nor persisted): it goes back to its sender only, as `<frame>@<ms>`, where <ms> is how
 // long ago this instance of the object was constructed — the `wake` scenario sends one after the

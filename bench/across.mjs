@@ -31,19 +31,25 @@ const persistedWrite = (run) => run.config?.persistedWrite ?? "append";
 export function acrossRuns(runs) {
   const rows = new Map();
   const write = runs.length > 0 ? persistedWrite(runs[0]) : undefined;
-  for (const run of runs) {
+  for (const [index, run] of runs.entries()) {
     for (const row of targetRows(run.samples)) {
       if (WRITING_SCENARIOS.has(row.scenario) && persistedWrite(run) !== write) continue;
       const key = rowKey(row);
       const entry = rows.get(key) ?? { ...row, perRun: {}, runs: [] };
       for (const [kind, cell] of Object.entries(row.cells)) if (cell) (entry.perRun[kind] ??= []).push(cell.ratio);
-      entry.runs.push(run);
+      entry.runs.push(index);
       rows.set(key, entry);
     }
   }
+  // Rows the same runs measured share one pooling: each judges every row, bootstrap intervals and all.
+  const pooledRows = new Map();
+  const pooledRowsOf = (measured) => {
+    const set = measured.join(",");
+    if (!pooledRows.has(set)) pooledRows.set(set, new Map(targetRows(poolSamples(measured.map((index) => runs[index]))).map((row) => [rowKey(row), row.cells])));
+    return pooledRows.get(set);
+  };
   return [...rows.entries()].map(([key, { cells: _firstRun, scenario: _scenario, perRun, runs: measured, ...row }]) => {
-    let pooledCells;
-    const pooled = () => (pooledCells ??= targetRows(poolSamples(measured)).find((candidate) => rowKey(candidate) === key).cells);
+    const pooled = () => pooledRowsOf(measured).get(key);
     return {
       ...row,
       cells: Object.fromEntries(

@@ -16,24 +16,31 @@ import { countsLine, meetsTarget, targetRows, verdictTable } from "./targets.mjs
 
 const RESULTS = "bench/results.json";
 
-/** Scenarios whose rooms write per message: their rows compare only runs whose rooms wrote the same (see CONFIG.persistedWrite). */
-const WRITING_SCENARIOS = new Set(["persisted", "acks"]);
+/**
+ * Scenarios whose measurement changed: their rows compare only runs that measured them as the newest
+ * run did. Persisted rooms' write per message (CONFIG.persistedWrite) and socket calls' ids (CONFIG.callIds).
+ */
 const persistedWrite = (run) => run.config?.persistedWrite ?? "append";
+const callIds = (run) => run.config?.callIds ?? "reused";
+/** The commit that gave measured socket calls ids of their own: runs of it and after, made before CONFIG.callIds, measured "fresh" ids. */
+const FRESH_CALL_IDS_SINCE = "9aa3f4b";
+const MEASURED_AS = { persisted: persistedWrite, acks: persistedWrite, calls: callIds, "parallel-calls": callIds };
+const sameMeasurement = (scenario, run, newest) => !MEASURED_AS[scenario] || MEASURED_AS[scenario](run) === MEASURED_AS[scenario](newest);
 
 /**
  * Each target row over `runs` (parsed results.json files, newest first): per room, every run's
  * median ratio, the median of those with its interval, and how many runs met the target by their
- * own median. A row counts only the runs that measured it, and a persisted row only the runs whose
- * rooms wrote what the newest run's did. Measured by fewer runs than an interval over runs needs,
- * a cell is judged as one run would be, on the samples of its runs taken together (`pooled`): a
- * median of two ratios, without an interval, would call a row missed on two readings.
+ * own median. A row counts only the runs that measured it, and a persisted or socket-call row only
+ * the runs that measured it as the newest run did (the rooms' write, the calls' ids). Measured by
+ * fewer runs than an interval over runs needs, a cell is judged as one run would be, on the samples
+ * of its runs taken together (`pooled`): a median of two ratios, without an interval, would call a
+ * row missed on two readings.
  */
 export function acrossRuns(runs) {
   const rows = new Map();
-  const write = runs.length > 0 ? persistedWrite(runs[0]) : undefined;
   for (const [index, run] of runs.entries()) {
     for (const row of targetRows(run.samples)) {
-      if (WRITING_SCENARIOS.has(row.scenario) && persistedWrite(run) !== write) continue;
+      if (!sameMeasurement(row.scenario, run, runs[0])) continue;
       const key = rowKey(row);
       const entry = rows.get(key) ?? { ...row, perRun: {}, runs: [] };
       for (const [kind, cell] of Object.entries(row.cells)) if (cell) (entry.perRun[kind] ??= []).push(cell.ratio);
@@ -89,9 +96,19 @@ function cellLabel(cell) {
 function loadRuns(count) {
   const git = (...args) => execFileSync("git", args, { cwd: ROOT, encoding: "utf8", maxBuffer: 64 << 20 });
   const runs = [];
+  const isAncestor = (commit, of) => {
+    try {
+      git("merge-base", "--is-ancestor", commit, of);
+      return true;
+    } catch {
+      return false;
+    }
+  };
   const add = (source, text) => {
     const run = JSON.parse(text);
-    if (run.status === "complete" && runs.length < count) runs.push({ source, ...run });
+    if (run.status !== "complete" || runs.length === count) return;
+    if (run.config.callIds === undefined && isAncestor(FRESH_CALL_IDS_SINCE, run.environment.commit.split(" ")[0])) run.config.callIds = "fresh";
+    runs.push({ source, ...run });
   };
   const commits = git("log", "--format=%h", "--", RESULTS).split("\n").filter(Boolean);
   const working = readFileSync(join(ROOT, RESULTS), "utf8");

@@ -52,4 +52,14 @@ describe("acrossRuns", () => {
     expect(rowOf(rows, "≥ 0.95× raw", "acks, a new room's first N: acks/s").cells["gp-actor"]).toMatchObject({ ratio: 1, runs: 1, pooled: true });
     expect(rowOf(rows, "≤ 1.10× raw", "echo, 1 client: DO CPU per message").cells["gp-actor"].runs).toBe(3);
   });
+
+  it("compares a socket-call row only between runs whose measured calls had ids of their own", () => {
+    const calls = (raw, actor) => ({ raw: [{ cpuUserUsPerMsg: raw }], "gp-actor": [{ cpuUserUsPerMsg: actor }] });
+    const fresh = { config: { callIds: "fresh" }, samples: { ...run(100, 100, 100).samples, calls: calls(100, 120) } };
+    // Before the field, measured calls reused the warm-up's ids: the Actor answered some from memory.
+    const reused = { config: {}, samples: { ...run(100, 100, 100).samples, calls: calls(100, 100) } };
+    const rows = acrossRuns([fresh, reused, reused]);
+    expect(rowOf(rows, "≤ 1.10× raw", "socket calls, 1 client: DO CPU per call").cells["gp-actor"]).toMatchObject({ ratio: 1.2, runs: 1, pooled: true });
+    expect(rowOf(rows, "≤ 1.10× raw", "echo, 1 client: DO CPU per message").cells["gp-actor"].runs).toBe(3);
+  });
 });

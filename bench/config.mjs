@@ -52,6 +52,10 @@ export const CONFIG = {
   // across.mjs compares persisted rows only between runs whose rooms wrote the same. Before this
   // field the raw, partyserver and Server rooms appended the message ("append", two pages a commit).
   persistedWrite: "count",
+  // Which ids a socket-call pass measures, kept for across.mjs likewise. "fresh": ids the warm-up
+  // didn't use, each answer checked to be the room's next ping. Before this field the measured
+  // calls reused the warm-up's ids 0–19, and the Actor answered those from its remembered answers.
+  callIds: "fresh",
 };
 // A full round takes ~12 minutes (2026-11-27: 36 minutes for 3); the bound allows 15 a round, so
 // more rounds (BENCH_ROUNDS) get the time they need and a round that hangs still ends the run.

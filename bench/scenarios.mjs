@@ -46,26 +46,32 @@ export function parallelCalls(kind, tag, deadline) {
   return roundTrips(kind, roomsApart("parallel-calls", kind, tag), deadline, CONFIG.parallelMsgs, callProtocol(kind));
 }
 
-/** The frames of a `ping` call in `kind`'s room (genparty's protocol on the Actor, the hand-written one elsewhere) and its reply. */
+/**
+ * The frames of a `ping` call in `kind`'s room (genparty's protocol on the Actor, the hand-written
+ * one elsewhere) and its reply, which carries how many pings the room has handled: the socket's
+ * n-th call must be the room's n-th ping, not an answer the Actor remembered for a repeated id.
+ */
 function callProtocol(kind) {
   const head = kind.key === "gp-actor" ? '{"gp":1,"t":"call","id":"' : '{"t":"call","id":"';
   return {
     frame: (i) => `${head}${i}","msg":{"type":"ping"}}`,
-    check: (data, i) => data.includes(`"id":"${i}","ok":1`),
+    check: (data, i, nth) => data.includes(`"id":"${i}","ok":${nth}}`),
   };
 }
 
 /**
  * A socket's round trips one at a time: `roundTrip(i)` sends `frame(i)` and resolves on the answer
  * (`extract` skips frames that aren't one), rejects if the socket closes or `deadline` passes.
+ * `check(answer, i, nth)` counts the wrong answers; `nth` is the round trip's place on the socket, from 1.
  */
 function roundTripper(socket, deadline, { frame, extract, check }) {
   let next;
   let current = 0;
+  let sent = 0;
   let wrong = 0;
   socket.on("message", (data) => {
     if (extract && !(data = extract(data))) return;
-    if (check && !check(data, current)) wrong++;
+    if (check && !check(data, current, sent)) wrong++;
     next?.resolve();
   });
   socket.on("close", () => next?.reject(new Error("the socket closed")));
@@ -73,6 +79,7 @@ function roundTripper(socket, deadline, { frame, extract, check }) {
   return {
     roundTrip(i) {
       current = i;
+      sent++;
       const answered = new Promise((resolve, reject) => (next = { resolve, reject }));
       socket.send(frame(i));
       return answered;

@@ -9,8 +9,11 @@
 // long ago this instance of the object was constructed — the `wake` scenario sends one after the
 // room has been idle and checks that the object was evicted and woke for it (all but MachineServer).
 // A text frame starting with `{"t":"call"` is a call written by hand (the `calls` scenario): the
-// raw, partyserver and Server rooms parse it and answer its sender `{"t":"reply","id":…,"ok":1}`;
+// raw, partyserver and Server rooms parse it and answer its sender `{"t":"reply","id":…,"ok":<n>}`;
 // the Actor room gets genparty's own protocol frames (`{"gp":1,"t":"call",…}`) through handleCall.
+// Every room answers a ping, over a socket or RPC, with how many pings this instance has handled:
+// the `calls` scenario can tell a call the room ran from one the Actor answered from its remembered
+// answers (a repeated id), and the RPC loop a ping that ran from one lost.
 import { DurableObject } from "cloudflare:workers";
 import { type Connection as PsConnection, routePartykitRequest as partyserverRoute, Server as PartyServer, type WSMessage as PsMessage } from "partyserver";
 import { assign, setup } from "xstate";
@@ -51,15 +54,20 @@ function senderOnlyReply(message: string, bornAt: number): string {
 
 const CALL_PREFIX = '{"t":"call"';
 
+/** What answers pings: counts them, so each answer says how many this instance has handled. */
+interface PingCounter {
+  pings: number;
+}
+
 /** A hand-written call over the socket: `{"t":"call","id":…,"msg":{"type":"ping"}}` → its reply frame, else undefined. */
-function handCall(message: unknown): string | undefined {
+function handCall(room: PingCounter, message: unknown): string | undefined {
   if (typeof message !== "string" || !message.startsWith(CALL_PREFIX)) return undefined;
   const { id, msg } = JSON.parse(message) as { id: string; msg: { type: string } };
-  return JSON.stringify(msg.type === "ping" ? { t: "reply", id, ok: 1 } : { t: "reply", id, err: "unknown call" });
+  return JSON.stringify(msg.type === "ping" ? { t: "reply", id, ok: ++room.pings } : { t: "reply", id, err: "unknown call" });
 }
 
 /** What a hooks room is made of, in partyserver and in genparty alike (`ctx` is protected there: callers cast). */
-interface HooksRoom {
+interface HooksRoom extends PingCounter {
   readonly ctx: DurableObjectState;
   readonly bornAt: number;
   readonly persisted: boolean;
@@ -69,7 +77,7 @@ interface HooksRoom {
 /** The room's `onMessage`, the same on partyserver's Server and genparty's: the two run one body. */
 function roomMessage(room: HooksRoom, connection: { send(message: string): void }, message: string | ArrayBuffer | ArrayBufferView): void {
   if (isSenderOnly(message)) return connection.send(senderOnlyReply(message, room.bornAt));
-  const answer = handCall(message);
+  const answer = handCall(room, message);
   if (answer !== undefined) return connection.send(answer);
   if (room.persisted) room.ctx.storage.sql.exec(COUNT_MESSAGE);
   room.broadcast(message);
@@ -81,6 +89,7 @@ function roomMessage(room: HooksRoom, connection: { send(message: string): void 
 export class RawRoom extends DurableObject<Cloudflare.Env> {
   readonly bornAt = Date.now();
   notes = 0;
+  pings = 0;
 
   get persisted(): boolean {
     return false;
@@ -100,7 +109,7 @@ export class RawRoom extends DurableObject<Cloudflare.Env> {
 
   override webSocketMessage(sender: WebSocket, message: string | ArrayBuffer): void {
     if (isSenderOnly(message)) return sender.send(senderOnlyReply(message, this.bornAt));
-    const answer = handCall(message);
+    const answer = handCall(this, message);
     if (answer !== undefined) return sender.send(answer);
     if (this.persisted) this.ctx.storage.sql.exec(COUNT_MESSAGE);
     for (const socket of this.ctx.getWebSockets()) {
@@ -121,10 +130,10 @@ export class RawRoom extends DurableObject<Cloudflare.Env> {
     }
   }
 
-  /** RPC baseline for a call that changes nothing. Takes the same message the genparty call carries, so both send as much. */
+  /** RPC baseline for a call that changes nothing but the count of pings. Takes the same message the genparty call carries, so both send as much. */
   ping(msg: BenchCall): number {
     void msg;
-    return 1;
+    return ++this.pings;
   }
 
   /** RPC baseline for a cast: a method that returns nothing, counted in memory so the loop can check none was lost. */
@@ -191,6 +200,7 @@ export class PartyRoom extends PartyServer<Cloudflare.Env> {
   // partyserver's default is in-memory sockets; the baseline hibernates, so this does too.
   static override options = { hibernate: true };
   readonly bornAt = Date.now();
+  pings = 0;
 
   get persisted(): boolean {
     return false;
@@ -224,6 +234,7 @@ export class PartyMemRoom extends PartyRoom {
 
 export class GpServerRoom extends Server<Cloudflare.Env> {
   readonly bornAt = Date.now();
+  pings = 0;
 
   get persisted(): boolean {
     return false;
@@ -268,6 +279,7 @@ interface Count {
 export class GpActorRoom extends Actor<Cloudflare.Env, Count, BenchCall, BenchCast> {
   readonly bornAt = Date.now();
   notes = 0;
+  pings = 0;
 
   get persisted(): boolean {
     return false;
@@ -279,7 +291,7 @@ export class GpActorRoom extends Actor<Cloudflare.Env, Count, BenchCall, BenchCa
 
   override handleCall(msg: BenchCall, _from: From, state: Count) {
     if (msg.type === "noted") return reply(this.notes);
-    return msg.type === "ping" ? reply(1) : reply(state.n + 1, { n: state.n + 1 });
+    return msg.type === "ping" ? reply(++this.pings) : reply(state.n + 1, { n: state.n + 1 });
   }
 
   override handleCast(_msg: BenchCast) {
@@ -383,7 +395,7 @@ async function rpcLoop(url: URL, env: Cloudflare.Env): Promise<Response> {
   let issued = 0;
   const started = performance.now();
   const deadline = Date.now() + within;
-  // Every answer is checked: a ping answers 1, and each incr a count no other incr got.
+  // Every answer is checked: each ping and each incr answers a count no other got.
   const counts = new Set<number>();
   const lane = async () => {
     while (issued < n && Date.now() < deadline) {
@@ -392,9 +404,9 @@ async function rpcLoop(url: URL, env: Cloudflare.Env): Promise<Response> {
       try {
         const value = await callOnce();
         const elapsed = performance.now() - t0;
-        const right = op === "incr" ? Number.isInteger(value) && value > 0 && !counts.has(value) : value === 1;
+        const right = op === "cast" ? value === 1 : Number.isInteger(value) && value > 0 && !counts.has(value);
         if (!right) throw new Error(`${op} answered ${JSON.stringify(value)}`);
-        if (op === "incr") counts.add(value);
+        counts.add(value);
         latencies.push(elapsed);
       } catch (error) {
         errors++;

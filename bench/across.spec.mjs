@@ -43,23 +43,16 @@ describe("acrossRuns", () => {
     expect(actor.interval.high).toBeGreaterThan(actor.ratio);
   });
 
-  it("compares a persisted row only between runs whose rooms wrote the same per message", () => {
-    const acks = (raw, actor) => ({ raw: [{ perSec: raw }], "gp-actor": [{ perSec: actor }] });
-    const counted = { config: { persistedWrite: "count" }, samples: { ...run(100, 100, 100).samples, acks: acks(1000, 1000) } };
-    // Before the field, the raw room appended each message: its own write, not the Actor's.
-    const appended = { config: {}, samples: { ...run(100, 100, 100).samples, acks: acks(1000, 800) } };
-    const rows = acrossRuns([counted, appended, appended]);
-    expect(rowOf(rows, "≥ 0.95× raw", "acks, a new room's first N: acks/s").cells["gp-actor"]).toMatchObject({ ratio: 1, runs: 1, pooled: true });
-    expect(rowOf(rows, "≤ 1.10× raw", "echo, 1 client: DO CPU per message").cells["gp-actor"].runs).toBe(3);
-  });
-
-  it("compares a socket-call row only between runs whose measured calls had ids of their own", () => {
-    const calls = (raw, actor) => ({ raw: [{ cpuUserUsPerMsg: raw }], "gp-actor": [{ cpuUserUsPerMsg: actor }] });
-    const fresh = { config: { callIds: "fresh" }, samples: { ...run(100, 100, 100).samples, calls: calls(100, 120) } };
-    // Before the field, measured calls reused the warm-up's ids: the Actor answered some from memory.
-    const reused = { config: {}, samples: { ...run(100, 100, 100).samples, calls: calls(100, 100) } };
-    const rows = acrossRuns([fresh, reused, reused]);
-    expect(rowOf(rows, "≤ 1.10× raw", "socket calls, 1 client: DO CPU per call").cells["gp-actor"]).toMatchObject({ ratio: 1.2, runs: 1, pooled: true });
+  // A run from before the field measured the scenario another way, and the row must not count it:
+  // persisted rooms appended each message (their own write, not the Actor's); measured calls reused
+  // the warm-up's ids (the Actor answered some from memory).
+  it.each([
+    { rows: "a persisted row only between runs whose rooms wrote the same per message", field: { persistedWrite: "count" }, scenario: "acks", metric: "perSec", newest: 1000, before: 800, heading: "≥ 0.95× raw", label: "acks, a new room's first N: acks/s" },
+    { rows: "a socket-call row only between runs whose measured calls had ids of their own", field: { callIds: "fresh" }, scenario: "calls", metric: "cpuUserUsPerMsg", newest: 120, before: 100, heading: "≤ 1.10× raw", label: "socket calls, 1 client: DO CPU per call" },
+  ])("compares $rows", ({ field, scenario, metric, newest, before, heading, label }) => {
+    const withScenario = (config, actor) => ({ config, samples: { ...run(100, 100, 100).samples, [scenario]: { raw: [{ [metric]: 100 }], "gp-actor": [{ [metric]: actor }] } } });
+    const rows = acrossRuns([withScenario(field, newest), withScenario({}, before), withScenario({}, before)]);
+    expect(rowOf(rows, heading, label).cells["gp-actor"]).toMatchObject({ ratio: newest / 100, runs: 1, pooled: true });
     expect(rowOf(rows, "≤ 1.10× raw", "echo, 1 client: DO CPU per message").cells["gp-actor"].runs).toBe(3);
   });
 });

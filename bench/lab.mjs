@@ -7,6 +7,7 @@
 //   node bench/lab.mjs calls    # the same with calls: genparty's protocol on the Actor, written by hand on the others
 //   node bench/lab.mjs wake     # rounds of a room per target left silent until evicted, then one frame wakes each
 //   node bench/lab.mjs rpc      # calls from the worker into the object: raw's RPC method against getActor(...).call
+//   node bench/lab.mjs http     # GETs the worker sends itself through its routing to each room, BENCH_HTTP_CONCURRENCY (20) in flight
 //
 // BENCH_KINDS (raw,partyserver,gp-server,gp-actor; also raw-mem, and gp-machine for echo; rpc:
 // raw,gp-actor), BENCH_ROUNDS (12), BENCH_ECHO (2000 round trips or calls a sample), BENCH_ROOMS
@@ -38,6 +39,8 @@ const PATHS = {
   "gp-server": (room) => `/gp/bench-gp-server/${room}`,
   "gp-actor": (room) => `/gp/bench-gp-actor/${room}`,
   "raw-mem": (room) => `/raw/BENCH_RAW_MEM/${room}`,
+  // The Actor room reached as raw's is, past genparty's router: what routing costs.
+  "gp-actor-direct": (room) => `/raw/BENCH_GP_ACTOR/${room}`,
   // Echo only: a `say` event, a transition, a committed snapshot and the state pushed back.
   "gp-machine": (room) => `/gp/bench-gp-machine/${room}`,
 };
@@ -45,7 +48,7 @@ const PATHS = {
 const RPC_TARGETS = { raw: "raw", "gp-actor": "gp" };
 const kinds = (process.env.BENCH_KINDS ?? (workload === "rpc" ? "raw,gp-actor" : "raw,partyserver,gp-server,gp-actor")).split(",");
 for (const kind of kinds) if (!PATHS[kind]) throw new Error(`unknown target ${kind}; one of ${Object.keys(PATHS).join(", ")}`);
-if (!["echo", "calls", "wake", "rpc"].includes(workload)) throw new Error(`unknown workload ${workload}: echo, calls, wake or rpc`);
+if (!["echo", "calls", "wake", "rpc", "http"].includes(workload)) throw new Error(`unknown workload ${workload}: echo, calls, wake, rpc or http`);
 if (workload !== "echo" && kinds.includes("gp-machine")) throw new Error("gp-machine runs the echo workload only");
 if (workload === "rpc") for (const kind of kinds) if (!RPC_TARGETS[kind]) throw new Error(`rpc runs on ${Object.keys(RPC_TARGETS).join(" and ")}, not ${kind}`);
 const DIR = join(ROOT, ".wrangler", "bench-lab");
@@ -213,6 +216,37 @@ async function rpcCalls(server, deadline) {
 }
 
 /**
+ * Each sample is one `/fetch-loop` request: `count` GETs sent through the bench worker's own routing
+ * to one room per target, `concurrency` at a time, inside workerd (no client, no HTTP parsing: a
+ * client here was the noise, ±30% a sample). What is left is the router and the room's turn: the
+ * bench's HTTP rows, whose ~2 ms of proxying per request under `wrangler dev` hide a few µs.
+ */
+async function requests(server, deadline) {
+  const count = int("ECHO", 2000);
+  const rounds = int("ROUNDS", 12);
+  const concurrency = int("HTTP_CONCURRENCY", 20);
+  const run = async (kind, n) => {
+    const params = new URLSearchParams({ path: PATHS[kind]("lab-http"), n: String(n), c: String(concurrency) });
+    const result = await (await fetch(`http://127.0.0.1:${server.port}/fetch-loop?${params}`, { signal: AbortSignal.timeout(Math.max(1, deadline - Date.now())) })).json();
+    if (result.done !== n) throw new Error(`${kind}: ${result.done} of ${n} GETs answered "ok"; first other: ${result.firstError}`);
+    return result.ms;
+  };
+  for (const kind of kinds) await run(kind, 3000);
+  const samples = Object.fromEntries(kinds.map((kind) => [kind, []]));
+  const rates = Object.fromEntries(kinds.map((kind) => [kind, []]));
+  for (let round = 0; round < rounds; round++) {
+    const order = kinds.map((_, i) => kinds[(i + round) % kinds.length]);
+    for (const kind of round % 2 ? order.reverse() : order) {
+      const before = cpuMs(server.pid);
+      const ms = await run(kind, count);
+      rates[kind].push((count * 1000) / ms);
+      samples[kind].push(((cpuMs(server.pid) - before) * 1000) / count);
+    }
+  }
+  return { samples, rates, unit: "µs of CPU per request (worker and object together)", note: `${rounds} rounds of ${count}, ${concurrency} in flight, sent by the worker itself` };
+}
+
+/**
  * Rounds of one room per target, silent until workerd evicts them, then one frame wakes each (the
  * targets in a new order every round); CPU from the send to 250 ms after the reply. A first round,
  * not counted, wakes a small room of each target: the first object of a class to wake compiles
@@ -248,7 +282,7 @@ async function wakes(server, deadline) {
   return { samples, unit: "ms of CPU per wake", note: `${rounds} rounds of a room of ${perRoom} sockets a target` };
 }
 
-function table({ samples, unit, note }, server) {
+function table({ samples, rates, unit, note }, server) {
   const lines = [
     `${workload} on workerd run by hand${inspect ? ", an inspector session open" : ""}, bundle ${server.sha} (${note}); ${unit}, median <sub>min–max</sub>; ratios with their 90% bootstrap interval`,
     "",
@@ -259,13 +293,20 @@ function table({ samples, unit, note }, server) {
     const against = (reference) => (samples[reference] ? ratioText(samples[kind], samples[reference]) : "–");
     lines.push(`| ${kind} | ${samplesText(samples[kind])} | ${against("raw")} | ${against("partyserver")} |`);
   }
+  if (rates) {
+    lines.push("", "| target | requests/s | ÷ raw | ÷ partyserver |", "|---|---:|---:|---:|");
+    for (const kind of kinds) {
+      const against = (reference) => (rates[reference] ? ratioText(rates[kind], rates[reference]) : "–");
+      lines.push(`| ${kind} | ${samplesText(rates[kind])} | ${against("raw")} | ${against("partyserver")} |`);
+    }
+  }
   return lines.join("\n");
 }
 
 const server = await startWorkerd();
 try {
   const deadline = Date.now() + TIMEOUT_MS;
-  const result = workload === "wake" ? await wakes(server, deadline) : workload === "rpc" ? await rpcCalls(server, deadline) : await roundTrips(server, deadline);
+  const result = workload === "wake" ? await wakes(server, deadline) : workload === "rpc" ? await rpcCalls(server, deadline) : workload === "http" ? await requests(server, deadline) : await roundTrips(server, deadline);
   if (Date.now() > deadline) throw new Error("the lab run timed out");
   console.log(table(result, { sha: server.sha }));
 } finally {

@@ -429,26 +429,57 @@ async function rpcLoop(url: URL, env: Cloudflare.Env): Promise<Response> {
   return Response.json({ target, op, n, concurrency, done: latencies.length, errors, firstError, ms, p50: pct(50), p99: pct(99) });
 }
 
-export default {
-  async fetch(request: Request, env: Cloudflare.Env): Promise<Response> {
-    const url = new URL(request.url);
-    const parts = url.pathname.split("/").filter(Boolean);
-    if (parts.length === 0) return new Response("genparty bench");
-    if (parts[0] === "rpc") return rpcLoop(url, env);
-    // `/raw/<BINDING>/<room>`: a hand-written worker would reach its object this directly.
-    if (parts[0] === "raw" && parts.length === 3) {
-      const room = decodeURIComponent(parts[2]!);
-      if (parts[1] === "BENCH_RAW_MEM") return env.BENCH_RAW_MEM.getByName(room).fetch(request);
-      if (parts[1] === "BENCH_RAW_PERSISTED") return env.BENCH_RAW_PERSISTED.getByName(room).fetch(request);
-      if (parts[1] === "BENCH_RAW") return env.BENCH_RAW.getByName(room).fetch(request);
-      // The Actor room without genparty's router (`node bench/profile.mjs http gp-actor-direct`): what routing adds.
-      if (parts[1] === "BENCH_GP_ACTOR") return env.BENCH_GP_ACTOR.getByName(room).fetch(request);
-      // Not the plain room: a misspelt path would measure another room than it says.
-      return new Response(`no raw binding ${parts[1]}`, { status: 404 });
+/**
+ * `GET /fetch-loop?path=/gp/bench-gp-server/<room>&n=…&c=…` sends `n` GETs for `path` through this
+ * worker's own routing, `c` at a time, as if they had come in over HTTP, and answers with the time
+ * they took. No client, proxy or HTTP parsing is in it: the lab's `http` workload reads what a
+ * router and a room's turn cost (under `wrangler dev` the proxy's ~2 ms a request hides it).
+ */
+async function fetchLoop(url: URL, env: Cloudflare.Env): Promise<Response> {
+  const path = url.searchParams.get("path") ?? "";
+  const n = Number(url.searchParams.get("n") ?? 1000);
+  const concurrency = Math.max(1, Math.min(n, Number(url.searchParams.get("c") ?? 20)));
+  if (!/^\/(raw|ps|gp)\//.test(path)) return new Response("path must be a room's: /raw/…, /ps/… or /gp/…", { status: 400 });
+  let issued = 0;
+  let done = 0;
+  let firstError: string | undefined;
+  const started = performance.now();
+  const lane = async () => {
+    while (issued < n) {
+      issued++;
+      const response = await route(new Request(`http://bench${path}`), env);
+      const body = await response.text();
+      if (response.status === 200 && body === "ok") done++;
+      else firstError ??= `${response.status} ${body.slice(0, 120)}`;
     }
-    // Each library's own router, as its users would call it: `/ps/bench-party/<room>`, `/gp/bench-gp-server/<room>`.
-    if (parts[0] === "ps") return (await partyserverRoute(request, env, { prefix: "ps" })) ?? new Response("no such party", { status: 404 });
-    if (parts[0] === "gp") return (await routePartykitRequest(request, env, { prefix: "gp" })) ?? new Response("no such room", { status: 404 });
-    return new Response("not found", { status: 404 });
-  },
+  };
+  await Promise.all(Array.from({ length: concurrency }, lane));
+  return Response.json({ n, done, firstError, ms: performance.now() - started });
+}
+
+async function route(request: Request, env: Cloudflare.Env): Promise<Response> {
+  const url = new URL(request.url);
+  const parts = url.pathname.split("/").filter(Boolean);
+  if (parts.length === 0) return new Response("genparty bench");
+  if (parts[0] === "rpc") return rpcLoop(url, env);
+  if (parts[0] === "fetch-loop") return fetchLoop(url, env);
+  // `/raw/<BINDING>/<room>`: a hand-written worker would reach its object this directly.
+  if (parts[0] === "raw" && parts.length === 3) {
+    const room = decodeURIComponent(parts[2]!);
+    if (parts[1] === "BENCH_RAW_MEM") return env.BENCH_RAW_MEM.getByName(room).fetch(request);
+    if (parts[1] === "BENCH_RAW_PERSISTED") return env.BENCH_RAW_PERSISTED.getByName(room).fetch(request);
+    if (parts[1] === "BENCH_RAW") return env.BENCH_RAW.getByName(room).fetch(request);
+    // The Actor room without genparty's router (`node bench/profile.mjs http gp-actor-direct`): what routing adds.
+    if (parts[1] === "BENCH_GP_ACTOR") return env.BENCH_GP_ACTOR.getByName(room).fetch(request);
+    // Not the plain room: a misspelt path would measure another room than it says.
+    return new Response(`no raw binding ${parts[1]}`, { status: 404 });
+  }
+  // Each library's own router, as its users would call it: `/ps/bench-party/<room>`, `/gp/bench-gp-server/<room>`.
+  if (parts[0] === "ps") return (await partyserverRoute(request, env, { prefix: "ps" })) ?? new Response("no such party", { status: 404 });
+  if (parts[0] === "gp") return (await routePartykitRequest(request, env, { prefix: "gp" })) ?? new Response("no such room", { status: 404 });
+  return new Response("not found", { status: 404 });
+}
+
+export default {
+  fetch: route,
 } satisfies ExportedHandler<Cloudflare.Env>;

@@ -64,27 +64,42 @@ export function isRetryable(error: unknown): boolean {
   return flags?.retryable === true && flags.overloaded !== true;
 }
 
+const methodSets = new WeakMap<readonly string[], ReadonlySet<string>>();
+
 /** Whether a routed request with this method is retried: one of the (checked) options' `methods`, in any case. */
 export function retriesMethod(methods: readonly string[], method: string): boolean {
-  const wanted = method.toUpperCase();
-  return methods.some((allowed) => allowed.toUpperCase() === wanted);
+  // Asked on every routed request, of the same few arrays: each is made a set of upper-case names once.
+  let wanted = methodSets.get(methods);
+  if (!wanted) methodSets.set(methods, (wanted = new Set(methods.map((allowed) => allowed.toUpperCase()))));
+  return wanted.has(method) || wanted.has(method.toUpperCase());
 }
 
 /** Runs `attempt` until it succeeds, a non-retryable error comes, or attempts run out (then the last error is thrown). */
 export async function withRetry<T>(attempt: (n: number) => Promise<T>, options: CheckedRetryOptions, about: { name: string; className?: string }): Promise<T> {
+  try {
+    return await attempt(1);
+  } catch (error) {
+    return retryAfter(error, attempt, options, about);
+  }
+}
+
+/** Goes on after a first attempt failed with `firstError`: retries while it is retryable and attempts remain. */
+export async function retryAfter<T>(firstError: unknown, attempt: (n: number) => Promise<T>, options: CheckedRetryOptions, about: { name: string; className?: string }): Promise<T> {
+  let error = firstError;
   for (let n = 1; ; n++) {
+    if (n >= options.maxAttempts || !isRetryable(error)) throw error;
+    // Full jitter: retries of many callers spread out instead of arriving together.
+    const delayMs = Math.floor(Math.random() * Math.min(options.maxDelayMs, options.baseDelayMs * 2 ** (n - 1)));
     try {
-      return await attempt(n);
-    } catch (error) {
-      if (n >= options.maxAttempts || !isRetryable(error)) throw error;
-      // Full jitter: retries of many callers spread out instead of arriving together.
-      const delayMs = Math.floor(Math.random() * Math.min(options.maxDelayMs, options.baseDelayMs * 2 ** (n - 1)));
-      try {
-        await options.onRetry?.({ error, attempt: n, maxAttempts: options.maxAttempts, delayMs, ...about });
-      } catch (hookError) {
-        console.warn("routingRetry.onRetry threw; retrying anyway:", hookError);
-      }
-      await new Promise((resolve) => setTimeout(resolve, delayMs));
+      await options.onRetry?.({ error, attempt: n, maxAttempts: options.maxAttempts, delayMs, ...about });
+    } catch (hookError) {
+      console.warn("routingRetry.onRetry threw; retrying anyway:", hookError);
+    }
+    await new Promise((resolve) => setTimeout(resolve, delayMs));
+    try {
+      return await attempt(n + 1);
+    } catch (next) {
+      error = next;
     }
   }
 }

@@ -4,7 +4,7 @@ import { corsHeaders, withCors } from "./cors.js";
 import { errorResponse } from "../actor/http-response.js";
 import { GenpartyError } from "../protocol/errors.js";
 import { checkRoomName, InvalidNameError, startObject, stubFor } from "./names.js";
-import { checkRetryOptions, retriesMethod, type RoutingRetryOptions, withRetry } from "./retry.js";
+import { checkRetryOptions, retriesMethod, retryAfter, type RoutingRetryOptions } from "./retry.js";
 
 /** Which room a request was routed to, as the hooks see it. (`Env` is accepted for partyserver's `Lobby<Env>` and unused.) */
 export interface Lobby<_Env = unknown> {
@@ -35,7 +35,13 @@ export interface PartyServerOptions {
   routingRetry?: RoutingRetryOptions | false;
 }
 
-type Bindings = Map<string, string>;
+/** A Durable Object binding as routing names it: its key in `env` and its party (kebab-case) name. */
+interface Binding {
+  readonly className: string;
+  readonly party: string;
+}
+
+type Bindings = Map<string, Binding>;
 const bindingsByEnv = new WeakMap<object, Bindings>();
 
 /** `MyServer` → `my-server`, `MY_SERVER` → `my-server`, `Room_` → `room`: the party names partyserver gives. */
@@ -55,8 +61,9 @@ function bindingsOf(env: object): Bindings {
     bindings = new Map();
     for (const [key, value] of Object.entries(env)) {
       if (typeof (value as { idFromName?: unknown } | null)?.idFromName !== "function") continue;
-      bindings.set(key.toLowerCase(), key);
-      bindings.set(toKebab(key), key);
+      const binding: Binding = { className: key, party: toKebab(key) };
+      bindings.set(key.toLowerCase(), binding);
+      bindings.set(binding.party, binding);
     }
     bindingsByEnv.set(env, bindings);
   }
@@ -78,13 +85,13 @@ function bindingsOf(env: object): Bindings {
 export async function routePartykitRequest(request: Request, env: object = workerEnv, options: PartyServerOptions = {}): Promise<Response | null> {
   // Checked here, before any request reaches an object, so bad options fail on every path alike.
   const retry = checkRetryOptions(options.routingRetry);
-  // `||`, as partyserver reads it: an empty prefix is the default one.
-  const prefix = (options.prefix || "parties").split("/").filter(Boolean);
-  const parts = new URL(request.url).pathname.split("/").filter(Boolean);
-  if (parts.length < prefix.length + 2 || prefix.some((segment, i) => parts[i] !== segment)) return null;
-  const party = parts[prefix.length]!;
-  const className = bindingsOf(env).get(party.toLowerCase());
-  if (!className) return null;
+  const prefix = prefixOf(options.prefix);
+  const parts = pathOf(request.url).split("/").filter(Boolean);
+  if (parts.length < prefix.length + 2) return null;
+  for (let i = 0; i < prefix.length; i++) if (parts[i] !== prefix[i]) return null;
+  const binding = bindingsOf(env).get(parts[prefix.length]!.toLowerCase());
+  if (!binding) return null;
+  const { className } = binding;
   const cors = corsHeaders(options.cors);
   let name: string;
   try {
@@ -94,13 +101,14 @@ export async function routePartykitRequest(request: Request, env: object = worke
     return withCors(new Response(message, { status: 400 }), cors);
   }
   if (request.method === "OPTIONS" && cors) return new Response(null, { status: 200, headers: cors });
-  const lobby: Lobby = { party: toKebab(className), className, name };
-  const upgrade = isUpgrade(request);
+  // Hooks, CORS and props care whether this is an upgrade; a plain route leaves reading the header to the room.
+  const upgrade = options.onBeforeConnect || options.onBeforeRequest || cors || options.props !== undefined ? isUpgrade(request) : undefined;
   const hook = upgrade ? options.onBeforeConnect : options.onBeforeRequest;
   // Without a hook the room gets the request as it came: copying one copies `request.cf` too, which
   // measured ~20 µs of CPU per request (bench/readings.md, "The 15:24Z run"), more than the room's own turn.
   let forwarded = request;
   if (hook) {
+    const lobby: Lobby = { party: binding.party, className, name };
     // A copy, as partyserver makes: a request a worker received has fixed headers, and hooks set some.
     forwarded = new Request(request);
     forwarded.headers.set("x-partykit-namespace", lobby.party);
@@ -111,23 +119,66 @@ export async function routePartykitRequest(request: Request, env: object = worke
   }
   const namespace = (env as Record<string, DurableObjectNamespace>)[className]!;
   // Only a request that is safe to run twice is tried again (see RoutingRetryOptions.methods).
-  const retried = retriesMethod(retry.methods, forwarded.method);
+  const retried = retry.maxAttempts > 1 && retriesMethod(retry.methods, forwarded.method);
   // The body can be read once: a retried request's is buffered so every attempt sends it again.
-  const body = retried && forwarded.body && !upgrade ? await forwarded.arrayBuffer() : undefined;
-  const response = await withRetry(
-    async () => {
-      // A stub that threw may be broken for good: each attempt takes a new one.
-      const stub = stubFor(namespace, name, options);
-      if (options.props !== undefined) {
-        const refused = await startOrRefuse(stub, options.props, `${className}:${name}`, upgrade);
-        if (refused) return refused;
-      }
-      return stub.fetch(body === undefined ? forwarded : new Request(forwarded, { body }));
-    },
-    retried ? retry : checkRetryOptions(false),
-    { name, className },
-  );
+  const body = retried && forwarded.body && !(upgrade ?? isUpgrade(forwarded)) ? await forwarded.arrayBuffer() : undefined;
+  const route: Forward = { namespace, name, className, options, request: forwarded, body, upgrade: upgrade === true };
+  let response: Response;
+  try {
+    response = await forward(route);
+  } catch (error) {
+    if (!retried) throw error;
+    // The first attempt runs without the retry loop's closures: it is every request's, the retries are rare.
+    response = await retryAfter(error, () => forward(route), retry, { name, className });
+  }
   return withCors(response, cors);
+}
+
+/** What an attempt to forward a routed request needs. */
+interface Forward {
+  readonly namespace: DurableObjectNamespace;
+  readonly name: string;
+  readonly className: string;
+  readonly options: PartyServerOptions;
+  readonly request: Request;
+  /** The buffered body of a retried request, sent again by each attempt. */
+  readonly body: ArrayBuffer | undefined;
+  readonly upgrade: boolean;
+}
+
+function forward({ namespace, name, className, options, request, body, upgrade }: Forward): Promise<Response> {
+  // A stub that threw may be broken for good: each attempt takes a new one.
+  const stub = stubFor(namespace, name, options);
+  const sent = body === undefined ? request : new Request(request, { body });
+  if (options.props === undefined) return stub.fetch(sent);
+  return startOrRefuse(stub, options.props, `${className}:${name}`, upgrade).then((refused) => refused ?? stub.fetch(sent));
+}
+
+let lastPrefix: { readonly option: string | undefined; readonly segments: readonly string[] } | undefined;
+
+/** The prefix's segments; a worker passes the same one on every request, so the last is kept. */
+function prefixOf(option: string | undefined): readonly string[] {
+  if (lastPrefix === undefined || lastPrefix.option !== option) {
+    // `||`, as partyserver reads it: an empty prefix is the default one.
+    lastPrefix = { option, segments: (option || "parties").split("/").filter(Boolean) };
+  }
+  return lastPrefix.segments;
+}
+
+/**
+ * The path of an absolute URL as `request.url` spells it (serialized, so already normalized: what
+ * `new URL(url).pathname` would give). The worker has usually parsed the URL once already; a
+ * second parse was ~1 µs of every routed request.
+ */
+function pathOf(url: string): string {
+  const start = url.indexOf("/", url.indexOf("//") + 2);
+  if (start === -1) return "/";
+  let end = url.length;
+  const query = url.indexOf("?", start);
+  if (query !== -1) end = query;
+  const fragment = url.indexOf("#", start);
+  if (fragment !== -1 && fragment < end) end = fragment;
+  return url.slice(start, end);
 }
 
 /**

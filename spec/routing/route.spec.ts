@@ -1,7 +1,7 @@
 import { runInDurableObject, SELF } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { getServerByName, routePartykitRequest, Server, toKebab } from "../../lib/index.js";
+import { getServerByName, type Lobby, routePartykitRequest, Server, toKebab } from "../../lib/index.js";
 import { uniqueName } from "../helpers.js";
 
 const request = (path: string, init?: RequestInit) => new Request(`http://spec${path}`, init);
@@ -22,6 +22,15 @@ describe("routePartykitRequest", () => {
     const name = uniqueName("route");
     const response = await routePartykitRequest(request(`/parties/${party}/${name}/name`), env);
     expect(await response?.text()).toBe(name);
+  });
+
+  it("reads the room from the path alone, as the URL normalizes it: not from a query or fragment, whatever the host", async () => {
+    const name = uniqueName("route");
+    const onBeforeRequest = (_request: Request, lobby: Lobby) => new Response(lobby.name);
+    const routed = async (url: string) => (await routePartykitRequest(new Request(url), env, { onBeforeRequest }))?.text();
+    expect(await routed(`http://spec/parties/chat-server/${name}?next=/parties/chat-server/other#/parties/x/y`)).toBe(name);
+    expect(await routed(`http://user:pass@spec:8080/parties/./chat-server/x/../${name}#frag/x`)).toBe(name);
+    expect(await routed(`https://spec/parties/chat-server/?room=/${name}`)).toBeUndefined();
   });
 
   it("URL-decodes the room name", async () => {

@@ -259,7 +259,7 @@ export abstract class Actor<Env = Cloudflare.Env, State = unknown, CallMsg = nev
 
   // ── Durable Object entry points ─────────────────────────────────────────────
 
-  override fetch(request: Request): Promise<Response> {
+  override fetch(request: Request): Response | Promise<Response> {
     return this.#runtime.request(request);
   }
 

@@ -38,10 +38,16 @@ const UNREAD_BODY_WAIT_MS = 1_000;
  * request can hang. Cancelling it here doesn't reach the sender; reading it does. An upload that
  * doesn't end within UNREAD_BODY_WAIT_MS is cancelled: the answer doesn't wait on it.
  */
-export async function afterBody(request: Request, response: Response): Promise<Response> {
+export function afterBody(request: Request, response: Response): Response | Promise<Response> {
+  const body = request.body;
   // Not a body the handler streams on: into the response itself, or piped somewhere (which locks it).
-  if (!request.body || request.bodyUsed || request.body.locked || response.body === request.body) return response;
-  const reader = request.body.getReader();
+  // The common case, no body, answers without a promise.
+  if (!body || request.bodyUsed || body.locked || response.body === body) return response;
+  return drainThen(body, response);
+}
+
+async function drainThen(body: ReadableStream, response: Response): Promise<Response> {
+  const reader = body.getReader();
   let timer = 0;
   const waited = new Promise<void>((resolve) => {
     timer = setTimeout(resolve, UNREAD_BODY_WAIT_MS);

@@ -218,7 +218,7 @@ export class ActorRuntime {
     this.#post({ kind: "self", msg });
   }
 
-  async request(request: Request, timeoutMs = DEFAULT_CALL_TIMEOUT_MS): Promise<Response> {
+  request(request: Request, timeoutMs = DEFAULT_CALL_TIMEOUT_MS): Response | Promise<Response> {
     if (isUpgrade(request)) return this.#sockets.upgrade(request);
     if (this.#isFull()) {
       const error = mailboxFull(this.label, this.#options.mailboxLimit, "request");
@@ -226,7 +226,10 @@ export class ActorRuntime {
     }
     const call = this.#pending.open("http", timeoutMs);
     this.#post({ kind: "request", request, from: call.from });
-    return afterBody(request, responseFor(await this.#pending.wait(call), this.label, timeoutMs));
+    const outcome = this.#pending.wait(call);
+    // Answered in its own turn already (an idle actor, a synchronous handler): the Response goes back without a promise.
+    if (!(outcome instanceof Promise)) return afterBody(request, responseFor(outcome, this.label, timeoutMs));
+    return outcome.then((settled) => afterBody(request, responseFor(settled, this.label, timeoutMs)));
   }
 
   async alarm(): Promise<void> {

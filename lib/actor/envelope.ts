@@ -81,8 +81,8 @@ export const HANDLER: Record<Envelope["kind"], string> = {
 /** Types catch a wrong shape in TypeScript; this catches it from JavaScript or a cast. */
 export function checkResult(result: unknown, envelope: Envelope, owner: { readonly label: string }): AnyResult {
   const kind = typeof result === "object" && result !== null ? (result as { kind?: unknown }).kind : undefined;
-  // noreply is legal from every handler: the common answer needs no table lookup.
-  if (kind === "noreply") return result as AnyResult;
+  // noreply is legal from every handler, reply from every call: the common answers need no table lookup.
+  if (kind === "noreply" || (kind === "reply" && envelope.kind === "call")) return result as AnyResult;
   if (typeof kind === "string" && LEGAL[envelope.kind].includes(kind)) {
     if (envelope.kind === "request" && kind === "reply" && !((result as { value: unknown }).value instanceof Response)) {
       throw new InvalidResultError(`${owner.label}: handleRequest must reply with a Response.`);

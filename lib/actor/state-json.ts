@@ -18,36 +18,48 @@ export function serializeState(state: unknown, owner: { readonly label: string }
     json = tryStringify(state);
     if (json === stored && !json.includes("{}")) return json;
   }
-  const problem = jsonProblem(state, "the state itself");
+  const { problem, json: checked } = checkJson(state, "the state itself");
   if (problem) {
     throw new StateNotSerializableError(
       `${owner.label}: ${problem.where} holds ${problem.problem}, which doesn't survive storage as JSON. Store plain objects, arrays, strings, numbers, booleans and null (e.g. a Date as its getTime(), a Map as an object or entries array).`,
     );
   }
-  return json ?? JSON.stringify(state);
+  return json ?? checked ?? JSON.stringify(state);
 }
 
 /**
  * Where JSON would change or drop part of `value` (`whole` names the value itself), or undefined:
  * the check state gets, for anything else that crosses as JSON (a socket call's reply).
  */
-export function jsonProblem(value: unknown, whole: string): { readonly where: string; readonly problem: string } | undefined {
+export function jsonProblem(value: unknown, whole: string): JsonProblem | undefined {
+  return checkJson(value, whole).problem;
+}
+
+interface JsonProblem {
+  readonly where: string;
+  readonly problem: string;
+}
+
+/** jsonProblem's check, with the JSON when the check had to encode the value (one too deep for the walk): not encoded twice. */
+function checkJson(value: unknown, whole: string): { readonly problem?: JsonProblem; readonly json?: string } {
   let unsupported: Unsupported | undefined;
+  let json: string | undefined;
   try {
     // Checked by a walk in JS, then encoded without a replacer: a replacer is a call from
     // JSON.stringify back into JS for every key, several times slower than both together.
     unsupported = findUnsupported(value, "", 0);
   } catch (error) {
     if (!(error instanceof TooDeep)) throw error;
-    // Very deep (or cyclic): the replacer checks it as JSON.stringify walks, which also reports a cycle.
+    // Very deep (or cyclic): the replacer checks it as JSON.stringify walks, which also reports a
+    // cycle. It returns every value as it is, so what it encodes is the JSON.
     try {
-      JSON.stringify(value, refuseUnsupported);
+      json = JSON.stringify(value, refuseUnsupported);
     } catch (inner) {
       if (!(inner instanceof Unsupported)) throw inner;
       unsupported = inner;
     }
   }
-  return unsupported && { where: unsupported.key === "" ? whole : `key "${unsupported.key}"`, problem: unsupported.problem };
+  return unsupported ? { problem: { where: unsupported.key === "" ? whole : `key "${unsupported.key}"`, problem: unsupported.problem } } : { json };
 }
 
 /** JSON.stringify, or undefined where it throws (a cycle, a BigInt): the walk below reports those. */

@@ -29,6 +29,18 @@ describe("serializeState", () => {
     expect(serializeState(deep, { label: "A:a" })).toContain(JSON.stringify({ from: fields }));
   });
 
+  it("encodes a state deeper than its walk once: the check's encoding is what is saved", () => {
+    let encoded = 0;
+    const leaf = { n: 1 };
+    // Not enumerable: the walk doesn't see it, JSON.stringify calls it whenever it encodes the leaf.
+    Object.defineProperty(leaf, "toJSON", { value: () => (encoded++, { n: 1 }) });
+    let deep: Record<string, unknown> = { leaf };
+    for (let i = 0; i < 150; i++) deep = { inner: deep };
+    const json = serializeState(deep, { label: "A:a" });
+    expect(encoded).toBe(1);
+    expect(json).toBe(JSON.stringify(deep));
+  });
+
   it("names the index of an array item it refuses", () => {
     expect(() => serializeState({ list: [1, new Map()] }, { label: "A:a" })).toThrow(/key "1" holds a Map/);
   });

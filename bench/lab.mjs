@@ -9,8 +9,8 @@
 //   node bench/lab.mjs rpc      # calls from the worker into the object: raw's RPC method against getActor(...).call
 //   node bench/lab.mjs http     # GETs the worker sends itself through its routing to each room, BENCH_HTTP_CONCURRENCY (20) in flight
 //
-// BENCH_KINDS (raw,partyserver,gp-server,gp-actor; also raw-mem, and gp-machine for echo; rpc:
-// raw,gp-actor), BENCH_ROUNDS (12), BENCH_ECHO (2000 round trips or calls a sample), BENCH_ROOMS
+// BENCH_KINDS (raw,partyserver,gp-server,gp-actor; also raw-mem, gp-machine for echo, gp-actor-direct
+// for http; rpc: raw,gp-actor), BENCH_ROUNDS (12), BENCH_ECHO (2000 round trips or calls a sample), BENCH_ROOMS
 // (echo and calls: 1 room a target; more answer in turn), BENCH_RPC_OP (ping; or incr, ping-fresh),
 // BENCH_FRESH=1 (echo and calls: new rooms for every sample, after 20 round trips, as the bench's passes),
 // BENCH_PARALLEL=1 (echo and calls: the rooms' clients at once, as the scenarios under load),

@@ -56,6 +56,7 @@ export class SocketTurns {
       if (left === 0) this.#connecting.delete(id);
       else this.#connecting.set(id, left);
     }
+    if (upgrade.connection && gaveUp(request)) await this.#abandoned(upgrade.connection);
     const headers = upgrade.protocol ? { "sec-websocket-protocol": upgrade.protocol } : undefined;
     return new Response(null, { status: 101, webSocket: client, headers });
   }
@@ -63,6 +64,8 @@ export class SocketTurns {
   /** The connect turn: tags, subprotocol, accept, then `handleInfo({ type: "connect" })`. */
   async connect(upgrade: Upgrade): Promise<unknown> {
     const { request, socket, id } = upgrade;
+    // Gone while the turn waited in the mailbox: its socket is never accepted, the actor never hears of it.
+    if (gaveUp(request)) return { kind: "noreply", state: undefined };
     const meta = { id, tags: [id], uri: request.url };
     // Before accept, state set in getConnectionTags lives on the pending socket and moves with it.
     const preview = previewConnection(socket, meta, this.#host.host);
@@ -73,6 +76,18 @@ export class SocketTurns {
     upgrade.protocol = this.#host.getSubprotocol(upgrade.offered, request);
     upgrade.connection = this.#host.connections.accept(socket, { ...meta, tags }, preview.state());
     return this.#host.handleInfo({ type: "connect", connection: upgrade.connection, request }, this.#host.state());
+  }
+
+  /**
+   * The client left while its connect turn ran: the 101 goes nowhere, and the accepted socket would
+   * stay open for nobody (the platform never closes it), in every broadcast and `getConnections()`,
+   * across hibernation, until a client reconnects with its id. It is closed, and the actor hears a
+   * close as for a client that vanished (1006), so presence kept in onConnect / onClose stays true.
+   */
+  async #abandoned(connection: Connection): Promise<void> {
+    this.#host.connections.retire(connection);
+    closeSilently(connection, 1001, closeReason("The client left before the connection was set up."));
+    await this.#host.enqueue({ kind: "closed", connection, code: 1006, reason: "", wasClean: false });
   }
 
   /** Closes the socket that held `id` before: the client reconnected with it and won't use the old one. */
@@ -110,4 +125,13 @@ export class SocketTurns {
     if (!connection) return reciprocateClose(socket, code, reason);
     await this.closed(connection, code, reason, wasClean, this.#host.connections.isRetired(connection));
   }
+}
+
+/**
+ * Whether the client gave up on this request. The platform says so on `request.signal` with the
+ * `enable_request_signal` compatibility flag; without it the signal never aborts, and a socket
+ * whose client left during its connect turn stays until that id reconnects (guides/deploying.md).
+ */
+function gaveUp(request: Request): boolean {
+  return request.signal?.aborted === true;
 }

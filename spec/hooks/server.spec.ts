@@ -87,6 +87,39 @@ describe.each(modes)("Server (%s)", (mode, party, namespace) => {
     expect(ids).toEqual(["ok"]);
   });
 
+  /** Starts an upgrade and gives up on it after `ms`, as a client that closed its tab would. */
+  const abandonedUpgrade = async (path: string, ms: number) => {
+    const controller = new AbortController();
+    const upgrade = SELF.fetch(`http://spec${path}`, { headers: { Upgrade: "websocket" }, signal: controller.signal });
+    setTimeout(() => controller.abort(), ms);
+    await expect(upgrade).rejects.toThrow(/abort/i);
+  };
+
+  it("closes a socket whose client gave up during onConnect, and runs onClose for it (1006), instead of keeping it open for nobody", async () => {
+    const name = room();
+    await abandonedUpgrade(`/parties/${party}/${name}?_pk=gone&slowConnect=300`, 50);
+    await vi.waitFor(async () => expect(await events(name)).toContain("close:gone:1006::false"), { timeout: 5_000 });
+    expect(await events(name)).toEqual([`start:${name}:null`, "connect:gone", "close:gone:1006::false"]);
+    const other = await connect(`/parties/${party}/${name}?_pk=other`);
+    await other.next();
+    expect(await other.ask("hello")).toBe("sent: hello");
+    const ids = await runInDurableObject(namespace().getByName(name), (instance) => instance.getConnections().map((c) => c.id));
+    expect(ids).toEqual(["other"]);
+  });
+
+  it("never runs onConnect for a client that gave up while its connect waited in the mailbox", async () => {
+    const name = room();
+    const first = connect(`/parties/${party}/${name}?_pk=first&slowConnect=300`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await abandonedUpgrade(`/parties/${party}/${name}?_pk=gone`, 50);
+    const socket = await first;
+    expect(await socket.next()).toBe(`welcome first to ${name}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(await events(name)).toEqual([`start:${name}:null`, "connect:first"]);
+    const ids = await runInDurableObject(namespace().getByName(name), (instance) => instance.getConnections().map((c) => c.id));
+    expect(ids).toEqual(["first"]);
+  });
+
   it("passes the peer's close code and reason to onClose and completes the handshake, even when onClose throws", async () => {
     const name = room();
     const socket = await connect(`/parties/${party}/${name}?_pk=c`);

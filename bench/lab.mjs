@@ -17,6 +17,7 @@
 // BENCH_WAKES (5 rounds), BENCH_WAKE_SOCKETS (1000). `--v8-flag=--perf-basic-prof` (repeatable) passes flags to V8:
 // with that one, `perf record -g -p <pid>` names the JIT frames. `--inspect` opens workerd's inspector and
 // holds a session on it with what `wrangler dev` turns on (Runtime and Network events): dev tooling's share.
+// `--mf-wrapper` exports each Durable Object class wrapped as miniflare wraps it under `wrangler dev`.
 import { spawn } from "node:child_process";
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
@@ -27,6 +28,7 @@ import { ratioText, samplesText } from "./stats.mjs";
 
 const [workload = "echo"] = process.argv.slice(2).filter((arg) => !arg.startsWith("--"));
 const inspect = process.argv.includes("--inspect");
+const mfWrapper = process.argv.includes("--mf-wrapper");
 const v8Flags = process.argv.filter((arg) => arg.startsWith("--v8-flag=")).map((arg) => arg.slice("--v8-flag=".length));
 const int = (name, fallback) => {
   const value = Number(process.env[`BENCH_${name}`] ?? fallback);
@@ -71,13 +73,31 @@ const config :Workerd.Config = (
   v8Flags = [ ${v8Flags.map(quote).join(", ")} ],
 );
 const bench :Workerd.Worker = (
-  modules = [ (name = "worker.js", esModule = embed ${quote(relative(DIR, bundle))}) ],
+  modules = [ ${mfWrapper ? `(name = "entry.js", esModule = embed "entry.js"), (name = "__mf_do_wrapper.js", esModule = embed "__mf_do_wrapper.js"), ` : ""}(name = "worker.js", esModule = embed ${quote(relative(DIR, bundle))}) ],
   compatibilityDate = ${quote(date)},
   bindings = [ ${bindings.map(({ name, cls }) => `(name = ${quote(name)}, durableObjectNamespace = ${quote(cls)})`).join(", ")} ],
   durableObjectNamespaces = [ ${bindings.map(({ cls }) => `(className = ${quote(cls)}, uniqueKey = ${quote(`${cls}-lab`)}, enableSql = true)`).join(", ")} ],
   durableObjectStorage = (localDisk = "disk"),
 );
 `;
+}
+
+/**
+ * `--mf-wrapper`: the entry miniflare makes under `wrangler dev`, every Durable Object class exported
+ * as a subclass from its `createDurableObjectWrapper` (miniflare's own module, read from
+ * node_modules), to tell what that wrapper costs from what the rest of `wrangler dev` does.
+ */
+function writeMiniflareEntry(classes) {
+  const wrapper = join(ROOT, "node_modules", "miniflare", "dist", "src", "workers", "core", "do-wrapper.worker.js");
+  writeFileSync(join(DIR, "__mf_do_wrapper.js"), readFileSync(wrapper, "utf8"));
+  const lines = [
+    `import { createDurableObjectWrapper } from "./__mf_do_wrapper.js";`,
+    `import * as original from "./worker.js";`,
+    `export * from "./worker.js";`,
+    `export default original.default;`,
+    ...classes.map((cls) => `export const ${cls} = createDurableObjectWrapper(original.${cls});`),
+  ];
+  writeFileSync(join(DIR, "entry.js"), `${lines.join("\n")}\n`);
 }
 
 /** Starts workerd in a session of its own (so it is stopped by its process group) and waits for it to answer. */
@@ -89,6 +109,7 @@ async function startWorkerd() {
   const inspectorPort = inspect ? await freePort() : undefined;
   const configPath = join(DIR, "config.capnp");
   writeFileSync(configPath, config(bundle, port));
+  if (mfWrapper) writeMiniflareEntry([...new Set([...readFileSync(join(ROOT, "bench", "wrangler.toml"), "utf8").matchAll(/class_name = "(\w+)"/g)].map(([, cls]) => cls))]);
   const out = openSync(join(DIR, "workerd.out"), "w");
   // With V8 flags (`--trace-gc`, `--trace-deopt`, …) its output is line-buffered: block-buffered, the last block is lost at the stop.
   const [command, args] = v8Flags.length > 0 ? ["stdbuf", ["-oL", WORKERD_BIN]] : [WORKERD_BIN, []];

@@ -56,7 +56,8 @@ export class SocketTurns {
       if (left === 0) this.#connecting.delete(id);
       else this.#connecting.set(id, left);
     }
-    if (upgrade.connection && gaveUp(request)) await this.#abandoned(upgrade.connection);
+    // (A connection the turn closed or refused is retired already, and its actor has heard of it.)
+    if (upgrade.connection && gaveUp(request) && !this.#host.connections.isRetired(upgrade.connection)) await this.#abandoned(upgrade.connection);
     const headers = upgrade.protocol ? { "sec-websocket-protocol": upgrade.protocol } : undefined;
     return new Response(null, { status: 101, webSocket: client, headers });
   }

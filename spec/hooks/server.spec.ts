@@ -107,6 +107,14 @@ describe.each(modes)("Server (%s)", (mode, party, namespace) => {
     expect(ids).toEqual(["other"]);
   });
 
+  it("runs onClose once for a client that gave up during an onConnect that closed it itself", async () => {
+    const name = room();
+    await abandonedUpgrade(`/parties/${party}/${name}?_pk=gone&slowConnect=300&closeInConnect=1`, 50);
+    await vi.waitFor(async () => expect(await events(name)).toContain("close:gone:4001:not today:true"), { timeout: 5_000 });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(await events(name)).toEqual([`start:${name}:null`, "connect:gone", "close:gone:4001:not today:true"]);
+  });
+
   it("never runs onConnect for a client that gave up while its connect waited in the mailbox", async () => {
     const name = room();
     const first = connect(`/parties/${party}/${name}?_pk=first&slowConnect=300`);

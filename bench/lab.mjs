@@ -18,6 +18,8 @@
 // with that one, `perf record -g -p <pid>` names the JIT frames. `--inspect` opens workerd's inspector and
 // holds a session on it with what `wrangler dev` turns on (Runtime and Network events): dev tooling's share.
 // `--mf-wrapper` exports each Durable Object class wrapped as miniflare wraps it under `wrangler dev`.
+// Last it prints how many of V8's concurrent optimizing compiles finished: a process that stalls them
+// runs what was still queued as baseline code to the end (bench/readings.md, "Processes that run slow").
 import { spawn } from "node:child_process";
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
@@ -29,7 +31,8 @@ import { ratioText, samplesText } from "./stats.mjs";
 const [workload = "echo"] = process.argv.slice(2).filter((arg) => !arg.startsWith("--"));
 const inspect = process.argv.includes("--inspect");
 const mfWrapper = process.argv.includes("--mf-wrapper");
-const v8Flags = process.argv.filter((arg) => arg.startsWith("--v8-flag=")).map((arg) => arg.slice("--v8-flag=".length));
+// `--trace-opt` always: its log tells a process whose optimizing compiles stalled (see compileReport).
+const v8Flags = ["--trace-opt", ...process.argv.filter((arg) => arg.startsWith("--v8-flag=")).map((arg) => arg.slice("--v8-flag=".length))];
 const int = (name, fallback) => {
   const value = Number(process.env[`BENCH_${name}`] ?? fallback);
   if (!Number.isInteger(value) || value < 1) throw new RangeError(`BENCH_${name} must be a positive integer.`);
@@ -111,10 +114,9 @@ async function startWorkerd() {
   writeFileSync(configPath, config(bundle, port));
   if (mfWrapper) writeMiniflareEntry([...new Set([...readFileSync(join(ROOT, "bench", "wrangler.toml"), "utf8").matchAll(/class_name = "(\w+)"/g)].map(([, cls]) => cls))]);
   const out = openSync(join(DIR, "workerd.out"), "w");
-  // With V8 flags (`--trace-gc`, `--trace-deopt`, …) its output is line-buffered: block-buffered, the last block is lost at the stop.
-  const [command, args] = v8Flags.length > 0 ? ["stdbuf", ["-oL", WORKERD_BIN]] : [WORKERD_BIN, []];
+  // V8's traces are line-buffered: block-buffered, the last block is lost at the stop.
   const inspectorArgs = inspectorPort === undefined ? [] : [`--inspector-addr=127.0.0.1:${inspectorPort}`];
-  const child = spawn(command, [...args, "serve", configPath, "--experimental", ...inspectorArgs], { cwd: ROOT, detached: true, stdio: ["ignore", out, out] });
+  const child = spawn("stdbuf", ["-oL", WORKERD_BIN, "serve", configPath, "--experimental", ...inspectorArgs], { cwd: ROOT, detached: true, stdio: ["ignore", out, out] });
   closeSync(out);
   const stop = () => {
     try {
@@ -324,6 +326,21 @@ function table({ samples, rates, unit, note }, server) {
   return lines.join("\n");
 }
 
+/**
+ * What V8's `--trace-opt` log says of the optimizing compiles (Maglev, Turbofan): how many were asked
+ * for and how many never finished. On this machine (one V8 worker thread) a process sometimes stops
+ * finishing them for good, and every function still queued then runs its baseline code to the end:
+ * genparty's rooms, with more functions to tier up, read ~15–25% slow in such a process.
+ */
+function compileReport() {
+  const log = readFileSync(join(DIR, "workerd.out"), "utf8");
+  const count = (pattern) => log.match(pattern)?.length ?? 0;
+  const asked = count(/^\[compiling method .*ConcurrencyMode::kConcurrent/gm);
+  const ended = count(/^\[(completed compiling|aborted optimizing)/gm);
+  const open = asked - ended;
+  return `V8: ${asked} concurrent optimizing compiles asked for, ${ended} finished${open > 4 ? `; ${open} never did: a stalled compile queue, the functions they were for ran baseline code to the end (bench/readings.md, "Processes that run slow")` : ""}.`;
+}
+
 const server = await startWorkerd();
 try {
   const deadline = Date.now() + TIMEOUT_MS;
@@ -334,3 +351,4 @@ try {
   terminateLiveSockets();
   server.stop();
 }
+console.log(`\n${compileReport()}`);

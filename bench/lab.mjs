@@ -336,7 +336,8 @@ function compileReport() {
   const log = readFileSync(join(DIR, "workerd.out"), "utf8");
   const count = (pattern) => log.match(pattern)?.length ?? 0;
   const asked = count(/^\[compiling method .*ConcurrencyMode::kConcurrent/gm);
-  const ended = count(/^\[(completed compiling|aborted optimizing)/gm);
+  // A synchronous compile (`--no-concurrent-recompilation`) logs its end too.
+  const ended = count(/^\[(completed compiling|aborted optimizing)/gm) - count(/^\[compiling method .*ConcurrencyMode::kSynchronous/gm);
   const open = asked - ended;
   return `V8: ${asked} concurrent optimizing compiles asked for, ${ended} finished${open > 4 ? `; ${open} never did: a stalled compile queue, the functions they were for ran baseline code to the end (bench/readings.md, "Processes that run slow")` : ""}.`;
 }

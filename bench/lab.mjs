@@ -328,9 +328,9 @@ function table({ samples, rates, unit, note }, server) {
 
 /**
  * What V8's `--trace-opt` log says of the optimizing compiles (Maglev, Turbofan): how many were asked
- * for and how many never finished. On this machine (one V8 worker thread) a process sometimes stops
+ * for and how many never finished. On this machine (one V8 worker thread) a process often stops
  * finishing them for good, and every function still queued then runs its baseline code to the end:
- * genparty's rooms, with more functions to tier up, read ~15–25% slow in such a process.
+ * when that comes before genparty's turn loop is optimized, its rooms read ~15–25% slow.
  */
 function compileReport() {
   const log = readFileSync(join(DIR, "workerd.out"), "utf8");

@@ -62,12 +62,17 @@ const WORKERD_BIN = workerd.default ?? workerd;
 const IDLE_MS = 13_000;
 const TIMEOUT_MS = 20 * 60_000;
 
-/** A workerd config for the bundle (embedded by a path relative to the config: a leading "/" means capnp's import root): every binding of bench/wrangler.toml, each class SQLite-backed, storage on disk. */
-function config(bundle, port) {
+/** bench/wrangler.toml's compatibility date and Durable Object bindings. */
+function benchWorker() {
   const toml = readFileSync(join(ROOT, "bench", "wrangler.toml"), "utf8");
   const date = /compatibility_date = "([^"]+)"/.exec(toml)?.[1];
   const bindings = [...toml.matchAll(/name = "(\w+)"\s*\nclass_name = "(\w+)"/g)].map(([, name, cls]) => ({ name, cls }));
   if (!date || bindings.length === 0) throw new Error("bench/wrangler.toml: no compatibility_date or Durable Object bindings found");
+  return { date, bindings };
+}
+
+/** A workerd config for the bundle (embedded by a path relative to the config: a leading "/" means capnp's import root): every binding of bench/wrangler.toml, each class SQLite-backed, storage on disk. */
+function config(bundle, port, { date, bindings }) {
   const quote = JSON.stringify;
   return `using Workerd = import "/workerd/workerd.capnp";
 const config :Workerd.Config = (
@@ -111,8 +116,9 @@ async function startWorkerd() {
   const port = await freePort();
   const inspectorPort = inspect ? await freePort() : undefined;
   const configPath = join(DIR, "config.capnp");
-  writeFileSync(configPath, config(bundle, port));
-  if (mfWrapper) writeMiniflareEntry([...new Set([...readFileSync(join(ROOT, "bench", "wrangler.toml"), "utf8").matchAll(/class_name = "(\w+)"/g)].map(([, cls]) => cls))]);
+  const worker = benchWorker();
+  writeFileSync(configPath, config(bundle, port, worker));
+  if (mfWrapper) writeMiniflareEntry([...new Set(worker.bindings.map(({ cls }) => cls))]);
   const out = openSync(join(DIR, "workerd.out"), "w");
   // V8's traces are line-buffered: block-buffered, the last block is lost at the stop.
   const inspectorArgs = inspectorPort === undefined ? [] : [`--inspector-addr=127.0.0.1:${inspectorPort}`];

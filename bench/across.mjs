@@ -4,7 +4,7 @@
 // takes each committed bench/results.json (and the work tree's, when a new run hasn't been
 // committed yet), each run's ratio per target row, and judges the median of those ratios.
 //
-//   node bench/across.mjs        # the last 8 full runs
+//   node bench/across.mjs        # the last 8 full runs (of those given the newest run's BENCH_V8_FLAGS)
 //   node bench/across.mjs 12     # the last 12
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -25,6 +25,8 @@ const callIds = (run) => run.config?.callIds ?? "reused";
 /** The commit that gave measured socket calls ids of their own: runs of it and after, made before CONFIG.callIds, measured "fresh" ids. */
 const FRESH_CALL_IDS_SINCE = "9aa3f4b";
 const MEASURED_AS = { persisted: persistedWrite, acks: persistedWrite, calls: callIds, "parallel-calls": callIds };
+/** A run's BENCH_V8_FLAGS (CONFIG.v8Flags; runs before the field had none). */
+const v8FlagsOf = (run) => (run.config?.v8Flags ?? []).join(" ");
 const sameMeasurement = (scenario, run, newest) => !MEASURED_AS[scenario] || MEASURED_AS[scenario](run) === MEASURED_AS[scenario](newest);
 
 /**
@@ -107,6 +109,8 @@ function loadRuns(count) {
   const add = (source, text) => {
     const run = JSON.parse(text);
     if (run.status !== "complete" || runs.length === count) return;
+    // V8 flags change every row: runs count only beside runs given the newest one's.
+    if (runs.length > 0 && v8FlagsOf(run) !== v8FlagsOf(runs[0])) return;
     if (run.config.callIds === undefined && isAncestor(FRESH_CALL_IDS_SINCE, run.environment.commit.split(" ")[0])) run.config.callIds = "fresh";
     runs.push({ source, ...run });
   };
@@ -129,7 +133,7 @@ function main() {
   const list = runs.map((run) => `${run.environment.date.slice(0, 16)}Z (genparty ${run.environment.commit}, from ${run.source})`).join(", ");
   console.log(
     [
-      `Issue 7's targets over ${runs.length} full runs: ${list}.`,
+      `Issue 7's targets over ${runs.length} full runs${v8FlagsOf(runs[0]) ? ` with V8 flags ${v8FlagsOf(runs[0])} (BENCH_V8_FLAGS)` : ""}: ${list}.`,
       "",
       `Each cell: the median of the runs' ratios, its 90% bootstrap interval over runs (from ${MIN_INTERVAL_SAMPLES} runs; a row fewer runs measured is judged on their samples pooled, as one run), the verdict on it, and in how many runs the target was met by that run's median. ${countsLine(counts)}`,
       "",

@@ -1,5 +1,6 @@
 // What a bench run measures: mode, sizes, targets and scenarios, from the command line and BENCH_* variables.
 // See bench/run.mjs for the list.
+import { benchV8Flags } from "./v8-flags.mjs";
 
 const argv = process.argv.slice(2);
 export const SMOKE = process.env.BENCH_SMOKE === "1" || argv.includes("--smoke");
@@ -56,6 +57,9 @@ export const CONFIG = {
   // didn't use, each answer checked to be the room's next ping. Before this field the measured
   // calls reused the warm-up's ids 0–19, and the Actor answered those from its remembered answers.
   callIds: "fresh",
+  // V8 flags for both workerd processes of `wrangler dev` (BENCH_V8_FLAGS, bench/v8-flags.mjs), kept
+  // for across.mjs: it compares a run only with runs given the same flags. Empty: workerd as is.
+  v8Flags: benchV8Flags(),
 };
 // A full round takes ~12 minutes (2026-11-27: 36 minutes for 3); the bound allows 15 a round, so
 // more rounds (BENCH_ROUNDS) get the time they need and a round that hangs still ends the run.

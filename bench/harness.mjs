@@ -6,7 +6,9 @@ import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync } fro
 import { createServer } from "node:net";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import workerd from "workerd";
 import WebSocket from "ws";
+import { benchV8Flags } from "./v8-flags.mjs";
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 export const LOG_DIR = join(ROOT, ".wrangler", "bench-logs");
@@ -18,6 +20,8 @@ const dirsOf = (tag = "bench") => ({
 });
 const BUILD_TIMEOUT_MS = 120_000;
 const WRANGLER_BIN = join(ROOT, "node_modules", "wrangler", "bin", "wrangler.js");
+/** The binary wrangler runs (the package is CommonJS: its path is the default export's `default`). */
+export const WORKERD_BIN = workerd.default ?? workerd;
 const READY_TIMEOUT_MS = 60_000;
 const STOP_GRACE_MS = 5_000;
 const CLK_TCK = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
@@ -91,6 +95,8 @@ export async function startWrangler({ fresh = true, tag, prebuilt } = {}) {
   const logFile = join(dirs.logs, "wrangler-dev.out");
   const out = openSync(logFile, "w");
   const env = wranglerEnv(dirs.logs);
+  const v8Flags = benchV8Flags();
+  if (v8Flags.length > 0) Object.assign(env, { MINIFLARE_WORKERD_PATH: join(ROOT, "bench", "workerd-v8-flags"), BENCH_WORKERD: WORKERD_BIN, BENCH_NODE: process.execPath });
   const args = [
     WRANGLER_BIN, "dev", "-c", "bench/wrangler.toml", "--no-bundle", bundle,
     "--ip", "127.0.0.1", "--port", String(port),

@@ -23,9 +23,8 @@
 import { spawn } from "node:child_process";
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
-import workerd from "workerd";
 import WebSocket from "ws";
-import { buildWorker, freePort, openSockets, preciseCpuSeconds, ROOT, sleep, terminateLiveSockets } from "./harness.mjs";
+import { buildWorker, freePort, WORKERD_BIN, openSockets, preciseCpuSeconds, ROOT, sleep, terminateLiveSockets } from "./harness.mjs";
 import { ratioText, samplesText } from "./stats.mjs";
 
 const [workload = "echo"] = process.argv.slice(2).filter((arg) => !arg.startsWith("--"));
@@ -57,8 +56,6 @@ if (!["echo", "calls", "wake", "rpc", "http"].includes(workload)) throw new Erro
 if (workload !== "echo" && kinds.includes("gp-machine")) throw new Error("gp-machine runs the echo workload only");
 if (workload === "rpc") for (const kind of kinds) if (!RPC_TARGETS[kind]) throw new Error(`rpc runs on ${Object.keys(RPC_TARGETS).join(" and ")}, not ${kind}`);
 const DIR = join(ROOT, ".wrangler", "bench-lab");
-/** The binary wrangler runs (the package is CommonJS: its path is the default export's `default`). */
-const WORKERD_BIN = workerd.default ?? workerd;
 const IDLE_MS = 13_000;
 const TIMEOUT_MS = 20 * 60_000;
 

@@ -221,7 +221,7 @@ export function report(status) {
     "",
     `Written by \`node bench/run.mjs${QUICK ? " --quick" : ""}\` on ${env.date}${status === "complete" ? "" : ` — **${status}**, partial results`}. How to read them: bench/README.md.`,
     "",
-    `- Node ${env.node}, wrangler ${env.wrangler} (workerd ${env.workerd}) via \`wrangler dev\` on 127.0.0.1, partyserver ${env.partyserver}, client \`ws\` ${env.ws}`,
+    `- Node ${env.node}, wrangler ${env.wrangler} (workerd ${env.workerd}${CONFIG.v8Flags.length > 0 ? `, V8 flags \`${CONFIG.v8Flags.join(" ")}\` from BENCH_V8_FLAGS` : ""}) via \`wrangler dev\` on 127.0.0.1, partyserver ${env.partyserver}, client \`ws\` ${env.ws}`,
     `- Machine: ${env.cores} cores (${env.cpuModel}), ${env.platform}; load average ${env.loadAtStart} at start, ${env.loadAtEnd} at end`,
     `- Other processes on the machine during the scenarios: median ${fmt(env.otherLoad.median)} cores, max ${fmt(env.otherLoad.max)} (${env.otherLoad.busy} of ${env.otherLoad.count} scenarios above 0.15 cores)`,
     `- genparty at ${env.commit}; bundle sha256 ${env.bundleSha ?? "?"}… (built once per run, so edits during a run don't reload it)`,

@@ -15,6 +15,9 @@
 // BENCH_SHORT_PASSES (passes of echo and calls under load, acks, connect, http and rpc per round), BENCH_LONE_PASSES
 // (passes of a lone client's echo and calls per round).
 // Subsets: BENCH_KINDS=raw,gp-actor  BENCH_SCENARIOS=echo,parallel,calls,parallel-calls,broadcast,persisted,acks,connect,http,rpc,wake,memory
+// V8: BENCH_V8_FLAGS="--no-concurrent-recompilation" runs both workerds with these V8 flags (bench/v8-flags.mjs):
+// on this machine V8's concurrent optimizing compiles stall partway through many processes
+// (bench/readings.md, "Processes that run slow"); synchronous ones finish every time.
 import { readFileSync, rmSync } from "node:fs";
 import { fmt, groupCpuSeconds, machineBusySeconds, serverProcesses, sleep, startWrangler, terminateLiveSockets } from "./harness.mjs";
 import { measureMemory } from "./memory.mjs";

@@ -4,8 +4,9 @@
 // takes each committed bench/results.json (and the work tree's, when a new run hasn't been
 // committed yet), each run's ratio per target row, and judges the median of those ratios.
 //
-//   node bench/across.mjs        # the last 8 full runs (of those given the newest run's BENCH_V8_FLAGS)
-//   node bench/across.mjs 12     # the last 12
+//   node bench/across.mjs             # the last 8 full runs
+//   node bench/across.mjs 12          # the last 12
+//   node bench/across.mjs --v8-flags  # the runs given BENCH_V8_FLAGS (those given the newest one's flags)
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -14,7 +15,8 @@ import { median, ROOT } from "./harness.mjs";
 import { medianInterval, MIN_INTERVAL_SAMPLES, ratioLabel } from "./stats.mjs";
 import { countsLine, meetsTarget, targetRows, verdictTable } from "./targets.mjs";
 
-const RESULTS = "bench/results.json";
+/** `--v8-flags`: the runs given BENCH_V8_FLAGS, which write results-v8-flags.json. */
+const RESULTS = process.argv.includes("--v8-flags") ? "bench/results-v8-flags.json" : "bench/results.json";
 
 /**
  * Scenarios whose measurement changed: their rows compare only runs that measured them as the newest
@@ -125,7 +127,7 @@ function loadRuns(count) {
 }
 
 function main() {
-  const count = Number(process.argv[2] ?? 8);
+  const count = Number(process.argv.slice(2).find((arg) => !arg.startsWith("--")) ?? 8);
   if (!Number.isInteger(count) || count < 1) throw new RangeError("The number of runs must be a positive integer (node bench/across.mjs 8).");
   const runs = loadRuns(count);
   if (runs.length === 0) throw new Error(`No complete run of ${RESULTS} in git history: run npm run bench first.`);
@@ -133,7 +135,7 @@ function main() {
   const list = runs.map((run) => `${run.environment.date.slice(0, 16)}Z (genparty ${run.environment.commit}, from ${run.source})`).join(", ");
   console.log(
     [
-      `Issue 7's targets over ${runs.length} full runs${v8FlagsOf(runs[0]) ? ` with V8 flags ${v8FlagsOf(runs[0])} (BENCH_V8_FLAGS)` : ""}: ${list}.`,
+      `Issue 7's targets over ${runs.length} full run${runs.length === 1 ? "" : "s"}${v8FlagsOf(runs[0]) ? ` with V8 flags ${v8FlagsOf(runs[0])} (BENCH_V8_FLAGS)` : ""}: ${list}.`,
       "",
       `Each cell: the median of the runs' ratios, its 90% bootstrap interval over runs (from ${MIN_INTERVAL_SAMPLES} runs; a row fewer runs measured is judged on their samples pooled, as one run), the verdict on it, and in how many runs the target was met by that run's median. ${countsLine(counts)}`,
       "",

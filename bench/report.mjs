@@ -206,7 +206,8 @@ function environment() {
 }
 
 /** A run narrowed with --only / BENCH_SCENARIOS writes its own files, not over the whole run's. */
-export const base = `${QUICK ? "results-quick" : "results"}${chosenScenarios ? `-${SCENARIOS.join("-")}` : ""}`;
+// A run given V8 flags is a run of another engine setup: its files sit beside the default run's.
+export const base = `${QUICK ? "results-quick" : "results"}${CONFIG.v8Flags.length > 0 ? "-v8-flags" : ""}${chosenScenarios ? `-${SCENARIOS.join("-")}` : ""}`;
 
 export function report(status) {
   footnotes.length = 0;

@@ -24,7 +24,7 @@ import { spawn } from "node:child_process";
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import WebSocket from "ws";
-import { buildWorker, freePort, WORKERD_BIN, openSockets, preciseCpuSeconds, ROOT, sleep, terminateLiveSockets } from "./harness.mjs";
+import { buildWorker, freePort, openSockets, preciseCpuSeconds, ROOT, sleep, terminateLiveSockets, WORKERD_BIN } from "./harness.mjs";
 import { ratioText, samplesText } from "./stats.mjs";
 
 const [workload = "echo"] = process.argv.slice(2).filter((arg) => !arg.startsWith("--"));

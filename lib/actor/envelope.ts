@@ -1,5 +1,6 @@
 import type { Connection } from "../connections/connection.js";
 import { InvalidResultError } from "./errors.js";
+import { keepShape } from "./kept-shapes.js";
 import type { CallResult, CastResult } from "./results.js";
 import type { TimerOp, TimerRow } from "./storage.js";
 import type { CastOrigin, From, Json } from "./types.js";
@@ -43,6 +44,43 @@ export interface Upgrade {
 }
 
 export type AnyResult = CallResult<unknown, unknown> | CastResult<unknown>;
+
+/**
+ * One object of each envelope's shape and of each `handleInfo` message's, keys in the order their
+ * sites write them: their maps outlive the messages (see kept-shapes.ts). A room that has run some
+ * time has optimized its turn loop for all of them; a connect, a close or a start happens rarely,
+ * and once the last such envelope was collected, every full GC threw that code away with its map
+ * (bench/readings.md, "rooms that come and go"). Values are of the kind the sites store (`due` a
+ * double, as `Date.now()` is), so a real message doesn't change the map.
+ */
+const ANY = {};
+const NONE = () => {};
+for (const shape of [
+  { kind: "call", msg: ANY, from: ANY, chain: [] },
+  { kind: "request", request: ANY, from: ANY },
+  { kind: "cast", msg: ANY, origin: ANY },
+  { kind: "timeout", row: ANY },
+  { kind: "continue", msg: ANY },
+  { kind: "continue", msg: ANY, then: ANY },
+  { kind: "self", msg: ANY },
+  { kind: "connect", upgrade: ANY },
+  { kind: "replaced", id: "" },
+  { kind: "frame", connection: ANY, data: "" },
+  { kind: "closed", connection: ANY, code: 1000, reason: "", wasClean: true },
+  { kind: "socketError", connection: ANY, error: ANY },
+  { kind: "start", failed: NONE },
+  { kind: "timers", ops: [] },
+  { kind: "timerRead", key: "", answer: NONE },
+  { type: "timeout", key: "", msg: ANY, attempt: 0, due: 0.5 },
+  { type: "self", msg: ANY },
+  { type: "connect", connection: ANY, request: ANY },
+  { type: "message", connection: ANY, data: "" },
+  { type: "close", connection: ANY, code: 1000, reason: "", wasClean: true },
+  { type: "close", connection: ANY, code: 1000, reason: "", wasClean: true, replaced: true },
+  { type: "error", connection: ANY, error: ANY },
+]) {
+  keepShape(shape);
+}
 
 const LEGAL: Record<Envelope["kind"], readonly string[]> = {
   call: ["reply", "noreply", "stop"],

@@ -1,7 +1,8 @@
 /**
  * Objects kept alive for their maps (V8's hidden classes). V8 reaches the map of a class instance
- * with fields, or of an object `JSON.parse` built, only through weak transitions. Between two
- * messages no turn and no parsed frame is alive, so a full GC collected those maps, and every
+ * with fields, of an object `JSON.parse` built, or of an object literal, only through weak
+ * transitions. Between two messages no turn, no parsed frame and no envelope is alive (a connect's
+ * or a close's, for minutes), so a full GC collected those maps, and every
  * optimized function that had seen one was thrown away ("embedded weak objects cleared" under
  * `--trace-deopt`, at every full GC: two or three times per 80,000 messages); some recompiles
  * never finished (`--trace-opt`), which left a busy actor's message path in baseline code from

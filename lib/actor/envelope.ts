@@ -50,8 +50,8 @@ export type AnyResult = CallResult<unknown, unknown> | CastResult<unknown>;
  * sites write them: their maps outlive the messages (see kept-shapes.ts). A room that has run some
  * time has optimized its turn loop for all of them; a connect, a close or a start happens rarely,
  * and once the last such envelope was collected, every full GC threw that code away with its map
- * (bench/readings.md, "What each full GC cleared, found, and kept"). Values are of the kind the sites store (`due` a
- * double, as `Date.now()` is), so a real message doesn't change the map.
+ * (bench/readings.md, "What each full GC cleared, found, and kept"). Values are of the kind the
+ * sites store (`due` a double, as `Date.now()` is), so a real message doesn't change the map.
  */
 const ANY = {};
 const NONE = () => {};

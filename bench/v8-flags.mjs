@@ -29,17 +29,23 @@ function segmentsOf(buffer) {
   return { view, segments };
 }
 
-/** The word a pointer at `word` of `segment` refers to, following a single far pointer. */
-function target(view, segments, segment, word) {
-  const low = view.getUint32(segments[segment].start + word * WORD, true);
-  const high = view.getUint32(segments[segment].start + word * WORD + 4, true);
+/** The pointer at `word` of `segment` (following a single far pointer): its kind, where its object starts, its high half. Null: no pointer. */
+function pointerAt(view, segments, segment, word) {
+  const at = segments[segment].start + word * WORD;
+  const low = view.getUint32(at, true);
+  const high = view.getUint32(at + 4, true);
+  if (low === 0 && high === 0) return null;
   const kind = low & 3;
-  if (kind === 2) {
-    if (low & 4) throw new Error("workerd config: a double-far pointer to the root struct; not handled");
-    return target(view, segments, high, low >>> 3);
-  }
-  if (kind !== 0) throw new Error(`workerd config: the root pointer is of kind ${kind}, not a struct`);
-  return { segment, word: word + 1 + (low >> 2), dataWords: high & 0xffff, pointers: high >>> 16 };
+  if (kind !== 2) return { kind, segment, word: word + 1 + (low >> 2), high };
+  if (low & 4) throw new Error("workerd config: a double-far pointer; not handled");
+  return pointerAt(view, segments, high, low >>> 3);
+}
+
+/** The root struct: where it starts, its data and pointer section sizes. */
+function rootOf(view, segments) {
+  const root = pointerAt(view, segments, 0, 0);
+  if (root?.kind !== 0) throw new Error("workerd config: the root pointer is not a struct");
+  return { segment: root.segment, word: root.word, dataWords: root.high & 0xffff, pointers: root.high >>> 16 };
 }
 
 /** A pointer word: `low` and `high` halves. */
@@ -57,10 +63,11 @@ function listPointer(offset, size, count) {
 export function withV8Flags(message, flags) {
   if (flags.length === 0) return message;
   const { view, segments } = segmentsOf(message);
-  const root = target(view, segments, 0, 0);
+  const root = rootOf(view, segments);
   if (root.pointers <= V8_FLAGS_POINTER) throw new Error("workerd config: the Config struct has no v8Flags pointer");
-  const slot = segments[root.segment].start + (root.word + root.dataWords + V8_FLAGS_POINTER) * WORD;
-  if (view.getUint32(slot, true) !== 0 || view.getUint32(slot + 4, true) !== 0) throw new Error("workerd config: v8Flags is set already");
+  const slotWord = root.word + root.dataWords + V8_FLAGS_POINTER;
+  if (pointerAt(view, segments, root.segment, slotWord)) throw new Error("workerd config: v8Flags is set already");
+  const slot = segments[root.segment].start + slotWord * WORD;
 
   // The new segment: a landing pad, the list of text pointers, then each text (NUL-terminated, word-padded).
   const texts = flags.map((flag) => Buffer.from(`${flag}\0`, "utf8"));
@@ -92,26 +99,15 @@ export function withV8Flags(message, flags) {
 /** The V8 flags of a serialized workerd Config (for the spec). */
 export function v8FlagsOf(message) {
   const { view, segments } = segmentsOf(message);
-  const root = target(view, segments, 0, 0);
+  const root = rootOf(view, segments);
   if (root.pointers <= V8_FLAGS_POINTER) return [];
-  let segment = root.segment;
-  let word = root.word + root.dataWords + V8_FLAGS_POINTER;
-  const read = (s, w) => [view.getUint32(segments[s].start + w * WORD, true), view.getUint32(segments[s].start + w * WORD + 4, true)];
-  let [low, high] = read(segment, word);
-  if (low === 0 && high === 0) return [];
-  if ((low & 3) === 2) {
-    segment = high;
-    word = low >>> 3;
-    [low, high] = read(segment, word);
-  }
-  const first = word + 1 + (low >> 2);
-  const flags = [];
-  for (let i = 0; i < high >>> 3; i++) {
-    const [tl, th] = read(segment, first + i);
-    const start = segments[segment].start + (first + i + 1 + (tl >> 2)) * WORD;
-    flags.push(Buffer.from(view.buffer, view.byteOffset + start, (th >>> 3) - 1).toString("utf8"));
-  }
-  return flags;
+  const list = pointerAt(view, segments, root.segment, root.word + root.dataWords + V8_FLAGS_POINTER);
+  if (!list) return [];
+  return Array.from({ length: list.high >>> 3 }, (_, i) => {
+    const text = pointerAt(view, segments, list.segment, list.word + i);
+    const start = view.byteOffset + segments[text.segment].start + text.word * WORD;
+    return Buffer.from(view.buffer, start, (text.high >>> 3) - 1).toString("utf8");
+  });
 }
 
 /** BENCH_V8_FLAGS, split on spaces. */

@@ -6,7 +6,7 @@ import { clock } from "./clock.js";
 import type { Envelope } from "./envelope.js";
 import type { Outcome } from "./replies.js";
 import { CallFrom } from "./call-from.js";
-import { keepShape } from "./kept-shapes.js";
+import { keepShape } from "../connections/kept-shapes.js";
 import { jsonProblem } from "./state-json.js";
 import type { From } from "./types.js";
 

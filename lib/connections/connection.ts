@@ -252,6 +252,19 @@ export class MemorySlot implements StateSlot {
   }
 }
 
+/**
+ * What the connections kept for their maps are made of (see kept-shapes.ts): the second socket of
+ * a pair nobody uses (never accepted, so it holds no I/O), and a host for a room that isn't there.
+ * Made once per isolate, from a manager's constructor: `WebSocketPair` needs a request to run in.
+ */
+export function idleConnectionParts(): { readonly socket: WebSocket; readonly meta: ConnectionMeta; readonly host: ConnectionHost } {
+  const socket = Object.values(new WebSocketPair())[1] as WebSocket;
+  // Keys in the order socket-turns.ts builds a connection's meta.
+  const meta: ConnectionMeta = { id: "", tags: [""], uri: null };
+  const host: ConnectionHost = { roomName: () => "", defer: () => false, closedByServer: () => undefined };
+  return { socket, meta, host };
+}
+
 /** Longest close reason the WebSocket protocol carries, in UTF-8 bytes. */
 const MAX_CLOSE_REASON_BYTES = 123;
 

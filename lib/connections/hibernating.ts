@@ -1,5 +1,6 @@
-import { type Connection, type ConnectionHost, type ConnectionMeta, isOpen, type StateSlot, toConnection } from "./connection.js";
+import { type Connection, type ConnectionHost, type ConnectionMeta, idleConnectionParts, isOpen, type StateSlot, toConnection } from "./connection.js";
 import { ConnectionStateTooLargeError } from "./errors.js";
+import { keepShape } from "./kept-shapes.js";
 import type { ConnectionManager } from "./manager.js";
 
 /** Attachment layout. `gp` marks sockets this runtime accepted; others are left alone. */
@@ -36,6 +37,7 @@ export class HibernatingConnections implements ConnectionManager {
   constructor(ctx: DurableObjectState, host: ConnectionHost) {
     this.#ctx = ctx;
     this.#host = host;
+    keepSlotShapes();
   }
 
   accept(socket: WebSocket, meta: ConnectionMeta, state: unknown): Connection {
@@ -128,4 +130,22 @@ class AttachmentSlot implements StateSlot {
     writeAttachment(this.socket, next);
     this.attachment = next;
   }
+}
+
+let slotShapesKept = false;
+
+/**
+ * One connection's socket, slot and attachment (as accepted, and as a wake decodes it) kept for the
+ * isolate's life (see kept-shapes.ts). A room whose only client left has none; at the next full GC
+ * their maps went, and with them the optimized code of every message (`of`, `receive`, `answer`…),
+ * recompiled for the next client (`--trace-deopt`; bench/readings.md, "Connections' maps kept").
+ */
+function keepSlotShapes(): void {
+  if (slotShapesKept) return;
+  slotShapesKept = true;
+  const { socket, meta, host } = idleConnectionParts();
+  const attachment: Attachment = { gp: { ...meta, tags: meta.tags }, state: null };
+  writeAttachment(socket, attachment);
+  keepShape(new AttachmentSlot(socket, attachment, host));
+  keepShape(readAttachment(socket)!);
 }

@@ -1,4 +1,5 @@
-import { type Connection, type ConnectionHost, type ConnectionMeta, isOpen, MemorySlot, toConnection } from "./connection.js";
+import { type Connection, type ConnectionHost, type ConnectionMeta, idleConnectionParts, isOpen, MemorySlot, toConnection } from "./connection.js";
+import { keepShape } from "./kept-shapes.js";
 import type { ConnectionManager, SocketEvents } from "./manager.js";
 
 class Entry extends MemorySlot {
@@ -26,6 +27,7 @@ export class InMemoryConnections implements ConnectionManager {
   constructor(host: ConnectionHost, events: SocketEvents) {
     this.#host = host;
     this.#events = events;
+    keepEntryShape();
   }
 
   accept(socket: WebSocket, meta: ConnectionMeta, state: unknown): Connection {
@@ -88,4 +90,14 @@ export class InMemoryConnections implements ConnectionManager {
 /** Open and not replaced: what `get` and `all` list. */
 function isLive(entry: Entry): boolean {
   return isOpen(entry.connection) && entry.meta.retired !== true;
+}
+
+let entryShapeKept = false;
+
+/** One connection's socket and entry kept for the isolate's life, as hibernating.ts keeps its own (see kept-shapes.ts). */
+function keepEntryShape(): void {
+  if (entryShapeKept) return;
+  entryShapeKept = true;
+  const { socket, meta, host } = idleConnectionParts();
+  keepShape(new Entry(socket, meta, null, host));
 }

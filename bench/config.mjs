@@ -106,6 +106,8 @@ const chosenKinds = process.env.BENCH_KINDS?.split(",").filter(Boolean);
 const unknownKinds = chosenKinds?.filter((key) => !ALL_KINDS.some((kind) => kind.key === key)) ?? [];
 if (unknownKinds.length > 0) throw new Error(`BENCH_KINDS names no target ${unknownKinds.join(", ")}; the targets are ${ALL_KINDS.map((kind) => kind.key).join(", ")}.`);
 export const KINDS = ALL_KINDS.filter((kind) => !chosenKinds || chosenKinds.includes(kind.key));
+/** Every target measured: only such a run stands for the whole bench. */
+export const ALL_TARGETS = KINDS.length === ALL_KINDS.length;
 
 export const RPC_TARGETS = [
   { key: "raw", label: "raw DO RPC" },

@@ -3,7 +3,8 @@
 // genparty Actor (hibernating), the in-memory variants of the first three, and a genparty
 // MachineServer room, in one `wrangler dev` run with interleaved rounds. See bench/README.md.
 //
-//   node bench/run.mjs            full size, 3 rounds, writes bench/results.md and results.json
+//   node bench/run.mjs            full size, 3 rounds, writes bench/results.md and results.json, and puts the
+//                                 table in bench/README.md ("Latest results") when every target ran
 //   node bench/run.mjs --quick    small sizes, 1 round (or BENCH_QUICK=1), writes bench/results-quick.*
 //   node bench/run.mjs --smoke    a few messages per target and scenario (or BENCH_SMOKE=1): checks that
 //                                 every target answers what it should, exits 1 if one doesn't; writes nothing
@@ -21,8 +22,9 @@
 import { readFileSync, rmSync } from "node:fs";
 import { fmt, groupCpuSeconds, machineBusySeconds, serverProcesses, sleep, startWrangler, terminateLiveSockets } from "./harness.mjs";
 import { measureMemory } from "./memory.mjs";
-import { CONFIG, KINDS, MODE, passesOf, RPC_OPS, RPC_TARGETS, SCENARIOS, SETTLE_MS, SMOKE, WAKE_KINDS, runId } from "./config.mjs";
+import { ALL_TARGETS, CONFIG, KINDS, MODE, passesOf, RPC_OPS, RPC_TARGETS, SCENARIOS, SETTLE_MS, SMOKE, WAKE_KINDS, runId } from "./config.mjs";
 import { acks, calls, connect, echo, fanOut, http, live, parallelCalls, parallelEcho, rpc, wakeRound, wakeWarmUp } from "./scenarios.mjs";
+import { refreshReadme } from "./readme-results.mjs";
 import { base, record, report, samples } from "./report.mjs";
 
 let initialPids = "";
@@ -267,6 +269,11 @@ try {
     const md = report("complete");
     console.log(`\n${md}`);
     console.log(`Written to bench/${base}.md and .json`);
+    // The whole bench at full size and V8's defaults: its table is README's "Latest results".
+    if (base === "results" && ALL_TARGETS) {
+      refreshReadme(md);
+      console.log("bench/README.md: Latest results refreshed");
+    }
   }
 } catch (error) {
   console.error(error);

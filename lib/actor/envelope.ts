@@ -1,6 +1,6 @@
 import type { Connection } from "../connections/connection.js";
-import { InvalidResultError } from "./errors.js";
 import { keepShape } from "../connections/kept-shapes.js";
+import { InvalidResultError } from "./errors.js";
 import type { CallResult, CastResult } from "./results.js";
 import type { TimerOp, TimerRow } from "./storage.js";
 import type { CastOrigin, From, Info, Json } from "./types.js";

@@ -1,6 +1,6 @@
+import { keepShape } from "../connections/kept-shapes.js";
 import { CallTimeoutError, type GenpartyError } from "../protocol/errors.js";
 import { CallFrom } from "./call-from.js";
-import { keepShape } from "../connections/kept-shapes.js";
 import type { From } from "./types.js";
 
 export type Outcome = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: GenpartyError };

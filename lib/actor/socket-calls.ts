@@ -1,4 +1,5 @@
 import { type Connection, isOpen, sendNow } from "../connections/connection.js";
+import { keepShape } from "../connections/kept-shapes.js";
 import type { ConnectionManager } from "../connections/manager.js";
 import { CallCancelledError, type GenpartyError, MailboxFullError, ProtocolError, toWire } from "../protocol/errors.js";
 import { encodeFrame, parseClientFrame, type ServerFrame } from "../protocol/frames.js";
@@ -6,7 +7,6 @@ import { clock } from "./clock.js";
 import type { Envelope } from "./envelope.js";
 import type { Outcome } from "./replies.js";
 import { CallFrom } from "./call-from.js";
-import { keepShape } from "../connections/kept-shapes.js";
 import { jsonProblem } from "./state-json.js";
 import type { From } from "./types.js";
 

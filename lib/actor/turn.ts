@@ -1,7 +1,7 @@
 import type { DeferredOp } from "../connections/connection.js";
+import { keepShape } from "../connections/kept-shapes.js";
 import type { Outcome } from "./replies.js";
 import type { TimerOp } from "./storage.js";
-import { keepShape } from "../connections/kept-shapes.js";
 import type { From } from "./types.js";
 
 const NONE: readonly never[] = Object.freeze([]);

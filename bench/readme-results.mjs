@@ -15,14 +15,14 @@ const END = "<!-- results:end -->";
 /** The block for README.md: what the run was and how far to trust it alone, then results.md from its environment list on. */
 export function latestResults(resultsMd) {
   const written = /^Written by `([^`]+)` on (\S+?)(?:\.\d+)?Z/m.exec(resultsMd);
-  const body = resultsMd.slice(resultsMd.indexOf("\n- ") + 1).trimEnd();
-  if (!written || body.length === 0) throw new Error("bench/results.md doesn't look like a report of bench/run.mjs (no \"Written by\" line or environment list).");
+  const list = resultsMd.indexOf("\n- ");
+  if (!written || list < 0) throw new Error("bench/results.md doesn't look like a report of bench/run.mjs (no \"Written by\" line or environment list).");
   return [
     `From \`bench/results.md\`, written by \`${written[1]}\` on ${written[2]}Z. One run moves ±10–20% on a`,
     "lone client's rows, and its fan-out rows have 3 samples a target: read it with the others,",
     '`node bench/across.mjs` (see "Where genparty stands" below).',
     "",
-    body,
+    resultsMd.slice(list + 1).trimEnd(),
   ].join("\n");
 }
 

@@ -32,5 +32,6 @@ describe("README's latest results", () => {
   it("refuses a README without the markers and a file that isn't a report", () => {
     expect(() => withLatestResults("# bench\n", "x")).toThrow(/no <!-- results:start -->/);
     expect(() => latestResults("# something else\n")).toThrow(/doesn't look like a report/);
+    expect(() => latestResults(RESULTS.split("\n").filter((line) => !line.startsWith("- ")).join("\n"))).toThrow(/doesn't look like a report/);
   });
 });

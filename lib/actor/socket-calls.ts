@@ -2,7 +2,7 @@ import { type Connection, isOpen, sendNow } from "../connections/connection.js";
 import { keepShape } from "../connections/kept-shapes.js";
 import type { ConnectionManager } from "../connections/manager.js";
 import { CallCancelledError, type GenpartyError, MailboxFullError, ProtocolError, toWire } from "../protocol/errors.js";
-import { encodeFrame, parseClientFrame, type ServerFrame } from "../protocol/frames.js";
+import { BadFrame, encodeFrame, parseClientFrame, type ServerFrame } from "../protocol/frames.js";
 import { clock } from "./clock.js";
 import type { Envelope } from "./envelope.js";
 import type { Outcome } from "./replies.js";
@@ -31,16 +31,38 @@ const SWEEP_EVERY_MS = 30_000;
  */
 export const MAX_STORED_REPLY_CHARS = 8 * 1024 * 1024;
 
-type Entry = Pending | { readonly status: "answered"; readonly frame: string; readonly at: number };
-
-/** A call not answered yet: it has no time, since only answers expire (`Date.now` is a call into workerd on every message). */
-interface Pending {
-  readonly status: "pending";
-  /** The socket the call came on: the reply goes there while it is open (else to the connection id's current socket). */
-  readonly connection: Connection;
+/**
+ * What is known of a call id: pending until `frame` is set, then answered. One object from the
+ * call's arrival until its answer is forgotten, changed in place when answered: an answered entry
+ * made per call, and the Map write to put it in the pending one's place, were work on every call.
+ */
+class Entry {
+  /** The reply frame, kept for a re-sent call; undefined while the call waits. */
+  frame: string | undefined = undefined;
+  /** When it was answered: only answers expire, so a call that waits has no time (`Date.now` is a call into workerd). */
+  at = 0;
+  /** While the call waits, the socket it came on: the reply goes there while it is open (else to the connection id's current socket). */
+  connection: Connection | undefined;
   /** Made when the handler reads `from.signal` or the client cancels: most calls do neither. */
-  controller?: AbortController;
+  controller: AbortController | undefined = undefined;
+
+  constructor(connection: Connection | undefined) {
+    this.connection = connection;
+  }
+
+  /** Keeps the reply; the socket and the controller are let go with the wait. */
+  answered(frame: string, at: number): void {
+    this.frame = frame;
+    this.at = at;
+    this.connection = undefined;
+    this.controller = undefined;
+  }
 }
+
+// The map of an answered entry, whose `at` holds a double as `Date.now()`'s are, outlives the calls (see kept-shapes.ts).
+const keptEntry = new Entry(undefined);
+keptEntry.answered("", 2 ** 40);
+keepShape(keptEntry);
 
 interface SocketCallHost {
   readonly connections: ConnectionManager;
@@ -68,18 +90,17 @@ export class SocketCalls {
   }
 
   receive(connection: Connection, data: string): void {
-    const parsed = parseClientFrame(data);
-    if (!parsed.ok) {
-      const err = toWire(new ProtocolError(`${this.#host.label()}: ${parsed.problem}`));
-      return this.#send(connection, parsed.id === undefined ? { gp: 1, t: "error", err } : { gp: 1, t: "error", id: parsed.id, err });
+    const frame = parseClientFrame(data);
+    if (frame instanceof BadFrame) {
+      const err = toWire(new ProtocolError(`${this.#host.label()}: ${frame.problem}`));
+      return this.#send(connection, frame.id === undefined ? { gp: 1, t: "error", err } : { gp: 1, t: "error", id: frame.id, err });
     }
-    const { frame } = parsed;
     switch (frame.t) {
       case "cast":
         return this.#host.admit({ kind: "cast", msg: frame.msg, origin: { type: "socket", connection } });
       case "cancel": {
         const entry = entryOf(this.#calls, connection.id, frame.id);
-        if (entry?.status === "pending") {
+        if (entry !== undefined && entry.frame === undefined) {
           entry.controller ??= new AbortController();
           entry.controller.abort(new CallCancelledError(`The caller cancelled call ${frame.id}.`));
         }
@@ -89,13 +110,12 @@ export class SocketCalls {
         // A connection's id is a getter that finds its slot: read it once.
         const connectionId = connection.id;
         const known = entryOf(this.#calls, connectionId, frame.id);
-        if (known?.status === "answered") return this.#sendRaw(connection, known.frame);
-        if (known?.status === "pending") return;
+        if (known !== undefined) return known.frame === undefined ? undefined : this.#sendRaw(connection, known.frame);
         if (this.#host.isFull()) {
           const error = new MailboxFullError(`${this.#host.label()}'s mailbox is full; call ${frame.id} was rejected. Retry later.`);
           return this.#send(connection, { gp: 1, t: "reply", id: frame.id, err: toWire(error) });
         }
-        this.#remember(connectionId, frame.id, { status: "pending", connection });
+        this.#remember(connectionId, frame.id, new Entry(connection));
         const from = new SocketCallFrom(frame.id, connectionId, this.#calls);
         return this.#host.enqueue({ kind: "call", msg: frame.msg, from, chain: NO_CHAIN });
       }
@@ -110,20 +130,28 @@ export class SocketCalls {
 
   /** Whether `from` may still be answered (unknown counts: it may be a call from before a hibernation). */
   canAnswer(from: SocketFrom): boolean {
-    return entryOf(this.#calls, from.connection, from.id)?.status !== "answered";
+    return entryOf(this.#calls, from.connection, from.id)?.frame === undefined;
   }
 
   /** Sends the answer to whichever socket holds the connection id now; remembers it for a re-sent call. */
   answer(from: SocketFrom, outcome: Outcome): boolean {
     const calls = this.#calls.get(from.connection);
     const entry = calls?.get(from.id);
-    if (entry?.status === "answered") return false;
+    if (entry?.frame !== undefined) return false;
     const frame = encodeReply(from.id, outcome, this.#host);
     this.#storedChars += frame.length;
-    this.#remember(from.connection, from.id, { status: "answered", frame, at: clock.now() }, calls);
-    if (this.#storedChars > MAX_STORED_REPLY_CHARS) this.#shrink();
+    const at = clock.now();
     // The socket the call came on, while it is still the connection's; after a reconnect (or a wake), whichever holds the id now.
     const sent = entry?.connection;
+    if (entry) entry.answered(frame, at);
+    else {
+      // A call from before a wake, or one forgotten meanwhile: its answer is kept all the same.
+      const known = new Entry(undefined);
+      known.answered(frame, at);
+      this.#remember(from.connection, from.id, known, calls);
+    }
+    if (at >= this.#nextSweep) this.#forgetExpired(at);
+    if (this.#storedChars > MAX_STORED_REPLY_CHARS) this.#shrink();
     const connection = sent !== undefined && isOpen(sent) && !this.#host.connections.isRetired(sent) ? sent : this.#host.connections.get(from.connection);
     if (connection) this.#sendRaw(connection, frame);
     return true;
@@ -133,7 +161,7 @@ export class SocketCalls {
   rejectPending(error: GenpartyError, except: ReadonlySet<string>): void {
     for (const [connection, calls] of this.#calls) {
       for (const [id, entry] of calls) {
-        if (entry.status === "pending" && !except.has(callKey({ type: "socket", id, connection }))) {
+        if (entry.frame === undefined && !except.has(callKey({ type: "socket", id, connection }))) {
           this.answer({ type: "socket", id, connection }, { ok: false, error });
         }
       }
@@ -155,10 +183,8 @@ export class SocketCalls {
   /** `calls`: the connection's list, when the caller has already looked it up. */
   #remember(connection: string, id: string, entry: Entry, calls = this.#calls.get(connection)): void {
     if (!calls) this.#calls.set(connection, (calls = new Map()));
-    // An answer takes its call's place: ids stay in the order the calls came.
     calls.set(id, entry);
     if (calls.size > CALLS_PER_CONNECTION + FORGET_BATCH) this.#forgetOldest(calls, calls.size - CALLS_PER_CONNECTION);
-    if (entry.status === "answered" && entry.at >= this.#nextSweep) this.#forgetExpired(entry.at);
   }
 
   /**
@@ -170,7 +196,7 @@ export class SocketCalls {
     const cutoff = now - ANSWERED_CALL_TTL_MS;
     for (const [connection, calls] of this.#calls) {
       for (const [id, old] of calls) {
-        if (old.status === "answered" && old.at < cutoff) this.#forgetAnswer(calls, id, old.frame);
+        if (old.frame !== undefined && old.at < cutoff) this.#forgetAnswer(calls, id, old.frame);
       }
       if (calls.size === 0) this.#calls.delete(connection);
     }
@@ -182,7 +208,7 @@ export class SocketCalls {
     for (const [connection, calls] of this.#calls) {
       for (const [id, old] of calls) {
         if (this.#storedChars <= target) return;
-        if (old.status === "answered") this.#forgetAnswer(calls, id, old.frame);
+        if (old.frame !== undefined) this.#forgetAnswer(calls, id, old.frame);
       }
       if (calls.size === 0) this.#calls.delete(connection);
     }
@@ -192,7 +218,7 @@ export class SocketCalls {
   #forgetOldest(calls: Map<string, Entry>, count: number): void {
     for (const [id, old] of calls) {
       if (count === 0) return;
-      if (old.status === "answered") {
+      if (old.frame !== undefined) {
         this.#forgetAnswer(calls, id, old.frame);
         count--;
       }
@@ -251,9 +277,9 @@ class SocketCallFrom extends CallFrom {
     this.#calls = calls;
   }
 
-  protected waiting(): Pending | undefined {
+  protected waiting(): Entry | undefined {
     const entry = entryOf(this.#calls, this.connection, this.id);
-    return entry?.status === "pending" ? entry : undefined;
+    return entry?.frame === undefined ? entry : undefined;
   }
 }
 

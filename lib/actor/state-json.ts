@@ -18,10 +18,10 @@ export function serializeState(state: unknown, owner: { readonly label: string }
     json = tryStringify(state);
     if (json === stored && !json.includes("{}")) return json;
   }
-  const { problem, json: checked } = checkJson(state, "the state itself");
-  if (problem) {
+  const checked = checkJson(state, "the state itself");
+  if (checked instanceof JsonProblem) {
     throw new StateNotSerializableError(
-      `${owner.label}: ${problem.where} holds ${problem.problem}, which doesn't survive storage as JSON. Store plain objects, arrays, strings, numbers, booleans and null (e.g. a Date as its getTime(), a Map as an object or entries array).`,
+      `${owner.label}: ${checked.where} holds ${checked.problem}, which doesn't survive storage as JSON. Store plain objects, arrays, strings, numbers, booleans and null (e.g. a Date as its getTime(), a Map as an object or entries array).`,
     );
   }
   return json ?? checked ?? JSON.stringify(state);
@@ -32,16 +32,23 @@ export function serializeState(state: unknown, owner: { readonly label: string }
  * the check state gets, for anything else that crosses as JSON (a socket call's reply).
  */
 export function jsonProblem(value: unknown, whole: string): JsonProblem | undefined {
-  return checkJson(value, whole).problem;
+  const checked = checkJson(value, whole);
+  return checked instanceof JsonProblem ? checked : undefined;
 }
 
-interface JsonProblem {
-  readonly where: string;
-  readonly problem: string;
+class JsonProblem {
+  constructor(
+    readonly where: string,
+    readonly problem: string,
+  ) {}
 }
 
-/** jsonProblem's check, with the JSON when the check had to encode the value (one too deep for the walk): not encoded twice. */
-function checkJson(value: unknown, whole: string): { readonly problem?: JsonProblem; readonly json?: string } {
+/**
+ * jsonProblem's check: the problem, or the JSON when the check had to encode the value (one too
+ * deep for the walk: not encoded twice), or undefined. Not an object of both: that was one more
+ * made for every reply to a socket call.
+ */
+function checkJson(value: unknown, whole: string): JsonProblem | string | undefined {
   let unsupported: Unsupported | undefined;
   let json: string | undefined;
   try {
@@ -59,7 +66,7 @@ function checkJson(value: unknown, whole: string): { readonly problem?: JsonProb
       unsupported = inner;
     }
   }
-  return unsupported ? { problem: { where: unsupported.key === "" ? whole : `key "${unsupported.key}"`, problem: unsupported.problem } } : { json };
+  return unsupported ? new JsonProblem(unsupported.key === "" ? whole : `key "${unsupported.key}"`, unsupported.problem) : json;
 }
 
 /** JSON.stringify, or undefined where it throws (a cycle, a BigInt): the walk below reports those. */

@@ -40,10 +40,19 @@ export function encodeFrame(frame: ClientFrame | ServerFrame): string {
   return JSON.stringify(frame);
 }
 
-export type Parsed<F> = { readonly ok: true; readonly frame: F } | { readonly ok: false; readonly id?: string; readonly problem: string };
+/** A client frame refused: what is wrong with it and, when it can be found, the call id. */
+export class BadFrame {
+  constructor(
+    readonly problem: string,
+    readonly id?: string,
+  ) {}
+}
 
-/** Reads a client frame; a bad one yields what is wrong with it and, when it can be found, the call id. */
-export function parseClientFrame(data: string): Parsed<ClientFrame> {
+/**
+ * Reads a client frame; a bad one yields a {@link BadFrame}. The frame itself, not wrapped in an
+ * `{ ok, frame }`: that was an object made for every message.
+ */
+export function parseClientFrame(data: string): ClientFrame | BadFrame {
   // Characters first (cheap); bytes only when non-ASCII text could make the difference.
   const bytes = data.length > MAX_PROTOCOL_FRAME_BYTES || data.length * 3 <= MAX_PROTOCOL_FRAME_BYTES ? data.length : new TextEncoder().encode(data).byteLength;
   if (bytes > MAX_PROTOCOL_FRAME_BYTES) return bad(data, `The frame is ${bytes} bytes or more; protocol frames are at most ${MAX_PROTOCOL_FRAME_BYTES} bytes.`);
@@ -72,16 +81,15 @@ export function parseClientFrame(data: string): Parsed<ClientFrame> {
       return bad(data, `Unknown frame type ${JSON.stringify(frame.t)}; expected "call", "cast" or "cancel".`);
   }
   // The parsed object itself, checked: a copy per frame was garbage on every socket call.
-  return { ok: true, frame: frame as unknown as ClientFrame };
+  return frame as unknown as ClientFrame;
 }
 
 /**
  * A bad frame: what is wrong, and the call's id when the frame starts as the client writes a call
  * (it may not even be JSON). Only there: an `"id"` inside a cast's message names no call.
  */
-function bad(data: string, problem: string): Parsed<ClientFrame> {
-  const id = /^\{"gp":\d+,"t":"call","id":"([^"\\]{1,128})"/.exec(data.slice(0, 512))?.[1];
-  return id === undefined ? { ok: false, problem } : { ok: false, id, problem };
+function bad(data: string, problem: string): BadFrame {
+  return new BadFrame(problem, /^\{"gp":\d+,"t":"call","id":"([^"\\]{1,128})"/.exec(data.slice(0, 512))?.[1]);
 }
 
 /** Reads a server frame (in the client). */

@@ -751,7 +751,6 @@ export class ActorRuntime {
   #isFull(): boolean {
     return this.#mailbox.size >= this.#options.mailboxLimit;
   }
-
 }
 
 const noop = () => undefined;

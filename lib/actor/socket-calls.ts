@@ -109,13 +109,14 @@ export class SocketCalls {
       case "call": {
         // A connection's id is a getter that finds its slot: read it once.
         const connectionId = connection.id;
-        const known = entryOf(this.#calls, connectionId, frame.id);
+        const calls = this.#calls.get(connectionId);
+        const known = calls?.get(frame.id);
         if (known !== undefined) return known.frame === undefined ? undefined : this.#sendRaw(connection, known.frame);
         if (this.#host.isFull()) {
           const error = new MailboxFullError(`${this.#host.label()}'s mailbox is full; call ${frame.id} was rejected. Retry later.`);
           return this.#send(connection, { gp: 1, t: "reply", id: frame.id, err: toWire(error) });
         }
-        this.#remember(connectionId, frame.id, new Entry(connection));
+        this.#remember(connectionId, frame.id, new Entry(connection), calls);
         const from = new SocketCallFrom(frame.id, connectionId, this.#calls);
         return this.#host.enqueue({ kind: "call", msg: frame.msg, from, chain: NO_CHAIN });
       }

@@ -7,6 +7,7 @@
 //   node bench/across.mjs             # the last 8 full runs
 //   node bench/across.mjs 12          # the last 12
 //   node bench/across.mjs --v8-flags  # the runs given BENCH_V8_FLAGS (those given the newest one's flags)
+//   node bench/across.mjs --by-round  # a lone client's CPU per message ÷ raw's, round by round, in each run
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -88,6 +89,54 @@ function poolSamples(runs) {
   return pooled;
 }
 
+/** The lone client's scenarios, whose rooms' code a run compiles in its first round's passes. */
+const LONE_SCENARIOS = ["echo", "calls"];
+
+/**
+ * `--by-round`: each room's CPU per message ÷ raw's, for every round of every run (a round's value
+ * is the median of its passes, each target's over raw's), and the median over runs of each round.
+ * Whether a row's excess is in the first round, where a room's code for the scenario is compiled,
+ * or in every round. A run whose samples aren't `rounds × passes` a target (cut short) is left out.
+ */
+export function byRound(runs, scenario) {
+  const perRun = [];
+  for (const run of runs) {
+    const byKind = run.samples[scenario];
+    const rounds = run.config?.rounds;
+    const passes = run.config?.lonePasses;
+    if (!byKind?.raw || !rounds || !passes) continue;
+    const full = (samples) => samples?.length === rounds * passes;
+    if (!full(byKind.raw)) continue;
+    const roundMedian = (samples, round) => median(samples.slice(round * passes, (round + 1) * passes).map((sample) => sample.cpuUserUsPerMsg));
+    const ratios = {};
+    for (const [kind, samples] of Object.entries(byKind)) {
+      if (kind === "raw" || !full(samples)) continue;
+      ratios[kind] = Array.from({ length: rounds }, (_, round) => roundMedian(samples, round) / roundMedian(byKind.raw, round));
+    }
+    perRun.push({ date: run.environment.date, ratios });
+  }
+  const kinds = [...new Set(perRun.flatMap(({ ratios }) => Object.keys(ratios)))];
+  const medians = Object.fromEntries(
+    kinds.map((kind) => {
+      const rows = perRun.map(({ ratios }) => ratios[kind]).filter(Boolean);
+      const rounds = Math.max(...rows.map((row) => row.length));
+      return [kind, Array.from({ length: rounds }, (_, round) => median(rows.map((row) => row[round]).filter((value) => value !== undefined)))];
+    }),
+  );
+  return { kinds, perRun, medians };
+}
+
+function byRoundTable(runs, scenario) {
+  const { kinds, perRun, medians } = byRound(runs, scenario);
+  const cell = (values) => (values ? values.map((value) => `${value.toFixed(2)}×`).join(" · ") : "–");
+  return [
+    `| ${scenario}: run | ${kinds.join(" | ")} |`,
+    `|---|${kinds.map(() => "---:").join("|")}|`,
+    ...perRun.map(({ date, ratios }) => `| ${date.slice(0, 16)}Z | ${kinds.map((kind) => cell(ratios[kind])).join(" | ")} |`),
+    `| median of the runs | ${kinds.map((kind) => cell(medians[kind])).join(" | ")} |`,
+  ].join("\n");
+}
+
 /** A cell: the median of the runs' ratios (or of their samples pooled), its interval, and in how many runs the target was met. */
 function cellLabel(cell) {
   return `${ratioLabel(cell)} (${cell.met} of ${cell.runs} runs${cell.pooled ? ", samples pooled" : ""})`;
@@ -131,6 +180,12 @@ function main() {
   if (!Number.isInteger(count) || count < 1) throw new RangeError("The number of runs must be a positive integer (node bench/across.mjs 8).");
   const runs = loadRuns(count);
   if (runs.length === 0) throw new Error(`No complete run of ${RESULTS} in git history: run npm run bench first.`);
+  if (process.argv.includes("--by-round")) {
+    const list = runs.map((run) => `${run.environment.date.slice(0, 16)}Z`).join(", ");
+    const intro = `A lone client's DO CPU per message, each room's ÷ raw's, round by round (each round the median of its passes), over ${runs.length} full runs: ${list}. Round 1 is where each room's code for the scenario is compiled.`;
+    console.log([intro, ...LONE_SCENARIOS.map((scenario) => byRoundTable(runs, scenario))].join("\n\n"));
+    return;
+  }
   const { table, counts } = verdictTable(acrossRuns(runs), cellLabel);
   const list = runs.map((run) => `${run.environment.date.slice(0, 16)}Z (genparty ${run.environment.commit}, from ${run.source})`).join(", ");
   console.log(

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { acrossRuns } from "./across.mjs";
+import { acrossRuns, byRound } from "./across.mjs";
 
 /** A run whose lone echo CPU per message is `raw`, `server` and `actor` for every sample. */
 function run(raw, server, actor) {
@@ -54,5 +54,32 @@ describe("acrossRuns", () => {
     const rows = acrossRuns([withScenario(field, newest), withScenario({}, before), withScenario({}, before)]);
     expect(rowOf(rows, heading, label).cells["gp-actor"]).toMatchObject({ ratio: newest / 100, runs: 1, pooled: true });
     expect(rowOf(rows, "≤ 1.10× raw", "echo, 1 client: DO CPU per message").cells["gp-actor"].runs).toBe(3);
+  });
+});
+
+describe("byRound", () => {
+  /** A run of `rounds` rounds of two passes, each target's CPU per call given pass by pass. */
+  const roundsRun = (date, raw, actor, rounds = 2) => ({
+    environment: { date },
+    config: { rounds, lonePasses: 2 },
+    samples: { calls: { raw: raw.map((v) => ({ cpuUserUsPerMsg: v })), "gp-actor": actor.map((v) => ({ cpuUserUsPerMsg: v })) } },
+  });
+
+  it("gives each room's ratio to raw round by round, each round the median of its passes, and the median over runs", () => {
+    const runs = [roundsRun("2026-11-28T02:00:00Z", [30, 34, 32, 32], [40, 40, 33, 33]), roundsRun("2026-11-28T01:00:00Z", [40, 40, 30, 30], [44, 44, 30, 36])];
+    const { kinds, perRun, medians } = byRound(runs, "calls");
+    expect(kinds).toEqual(["gp-actor"]);
+    expect(perRun.map(({ ratios }) => ratios["gp-actor"])).toEqual([
+      [40 / 32, 33 / 32],
+      [44 / 40, 33 / 30],
+    ]);
+    expect(medians["gp-actor"][0]).toBeCloseTo((40 / 32 + 44 / 40) / 2, 10);
+    expect(medians["gp-actor"][1]).toBeCloseTo((33 / 32 + 33 / 30) / 2, 10);
+  });
+
+  it("leaves out a run cut short, whose passes can't be told into rounds, and a room it measured fewer times", () => {
+    const cut = roundsRun("2026-11-28T02:00:00Z", [30, 30, 30], [33, 33, 33]);
+    const short = roundsRun("2026-11-28T01:00:00Z", [30, 30, 30, 30], [33, 33]);
+    expect(byRound([cut, short], "calls")).toEqual({ kinds: [], perRun: [{ date: "2026-11-28T01:00:00Z", ratios: {} }], medians: {} });
   });
 });

@@ -26,6 +26,16 @@ const READY_TIMEOUT_MS = 60_000;
 const STOP_GRACE_MS = 5_000;
 const CLK_TCK = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
 
+/**
+ * A `ping` call as its socket sends it: genparty's protocol to the Actor, as `genparty/client` writes
+ * it (with `ack`, the call answered before it on that socket, whose reply the server may then drop);
+ * the hand-written call to the other rooms (see bench/worker.ts).
+ */
+export function callFrame(kind, id, acked) {
+  if (kind !== "gp-actor") return `{"t":"call","id":"${id}","msg":{"type":"ping"}}`;
+  return `{"gp":1,"t":"call","id":"${id}","msg":{"type":"ping"}${acked === undefined ? "" : `,"ack":["${acked}"]`}}`;
+}
+
 export const sleep = (ms) => new Promise((done) => setTimeout(done, ms));
 
 /** A TCP port nothing listens on right now (another session may run `wrangler dev` on 8787 / 9229). */

@@ -24,7 +24,7 @@ import { spawn } from "node:child_process";
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import WebSocket from "ws";
-import { buildWorker, freePort, openSockets, preciseCpuSeconds, ROOT, sleep, terminateLiveSockets, WORKERD_BIN } from "./harness.mjs";
+import { buildWorker, callFrame, freePort, openSockets, preciseCpuSeconds, ROOT, sleep, terminateLiveSockets, WORKERD_BIN } from "./harness.mjs";
 import { ratioText, samplesText } from "./stats.mjs";
 
 const [workload = "echo"] = process.argv.slice(2).filter((arg) => !arg.startsWith("--"));
@@ -164,11 +164,15 @@ async function roundTrips(server, deadline) {
   const count = int("ECHO", 2000);
   const rounds = int("ROUNDS", 12);
   let seq = 0;
+  // Each target's last call id, acknowledged by its next call (on a new socket, an id the room never saw: ignored).
+  const lastCall = {};
   const frame = (kind) => {
     const id = seq++;
     if (kind === "gp-machine") return `{"type":"say","text":"e${id}"}`;
     if (workload === "echo") return `e${id}`;
-    return kind === "gp-actor" ? `{"gp":1,"t":"call","id":"${id}","msg":{"type":"ping"}}` : `{"t":"call","id":"${id}","msg":{"type":"ping"}}`;
+    const acked = lastCall[kind];
+    lastCall[kind] = id;
+    return callFrame(kind, id, acked);
   };
   // Several rooms (objects of one class in one isolate) answer in turn: what one object's code sees, many instances share.
   const rooms = int("ROOMS", 1);

@@ -20,7 +20,7 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { SourceMap } from "node:module";
 import { join } from "node:path";
-import { closeSockets, inspector, LOG_DIR, openSockets, startWrangler, terminateLiveSockets } from "./harness.mjs";
+import { callFrame, closeSockets, inspector, LOG_DIR, openSockets, startWrangler, terminateLiveSockets } from "./harness.mjs";
 
 const [workload = "rpc", a = "gp", b = "ping"] = process.argv.slice(2);
 const int = (name, fallback) => Number(process.env[`BENCH_${name}`] ?? fallback);
@@ -70,9 +70,8 @@ async function runWorkload(server) {
     const { sockets } = await openSockets(`${server.wsBase}${path(b === "persisted")}/profile-${workload}`, 1, 1, deadline);
     const [socket] = sockets;
     // calls: genparty's protocol on the Actor, the same call written by hand on the other rooms (see bench/worker.ts).
-    const head = a === "gp-actor" ? '{"gp":1,"t":"call","id":"' : '{"t":"call","id":"';
     const plain = a === "gp-machine" ? (i) => `{"type":"say","text":"e${i}"}` : (i) => `e${i}`;
-    const frame = workload === "calls" ? (i) => `${head}${i}","msg":{"type":"ping"}}` : plain;
+    const frame = workload === "calls" ? (i) => callFrame(a, i, i > 0 ? i - 1 : undefined) : plain;
     // The MachineServer room pushes its state on connect: let that arrive before the first round trip.
     if (a === "gp-machine") await new Promise((settle) => setTimeout(settle, 200));
     const t0 = performance.now();

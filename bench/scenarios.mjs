@@ -1,5 +1,5 @@
 // The scenarios of bench/run.mjs: each drives one target through one workload and returns its metrics.
-import { closeSockets, openSocket, openSockets, percentile, preciseCpuSeconds, rssKiB, sleep } from "./harness.mjs";
+import { callFrame, closeSockets, openSocket, openSockets, percentile, preciseCpuSeconds, rssKiB, sleep } from "./harness.mjs";
 import { CONFIG, CONNECT_WARMUP, ECHO_WARMUP, runId, SMOKE, STALL_MS } from "./config.mjs";
 
 const WAKE_WARMUP_SOCKETS = 20;
@@ -52,9 +52,9 @@ export function parallelCalls(kind, tag, deadline) {
  * n-th call must be the room's n-th ping, not an answer the Actor remembered for a repeated id.
  */
 function callProtocol(kind) {
-  const head = kind.key === "gp-actor" ? '{"gp":1,"t":"call","id":"' : '{"t":"call","id":"';
   return {
-    frame: (i) => `${head}${i}","msg":{"type":"ping"}}`,
+    // One call at a time on the socket: the one before was answered.
+    frame: (i) => callFrame(kind.key, i, i > 0 ? i - 1 : undefined),
     check: (data, i, nth) => data.includes(`"id":"${i}","ok":${nth}}`),
   };
 }

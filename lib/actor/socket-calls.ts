@@ -110,6 +110,7 @@ export class SocketCalls {
         // A connection's id is a getter that finds its slot: read it once.
         const connectionId = connection.id;
         const calls = this.#calls.get(connectionId);
+        if (frame.ack !== undefined && calls !== undefined) this.#forgetAcknowledged(calls, frame.ack);
         const known = calls?.get(frame.id);
         if (known !== undefined) return known.frame === undefined ? undefined : this.#sendRaw(connection, known.frame);
         if (this.#host.isFull()) {
@@ -215,6 +216,19 @@ export class SocketCalls {
     }
   }
 
+  /**
+   * The client has these replies: it will never send those calls again, so their answers go now
+   * rather than after five minutes or 512 more calls. Kept that long, every answer outlived the
+   * young generation of V8's heap, to be copied and collected with the old. Calls still waiting stay.
+   */
+  #forgetAcknowledged(calls: Map<string, Entry>, ids: readonly string[]): void {
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i]!;
+      const frame = calls.get(id)?.frame;
+      if (frame !== undefined) this.#forgetAnswer(calls, id, frame);
+    }
+  }
+
   /** The `count` oldest answers of a connection. */
   #forgetOldest(calls: Map<string, Entry>, count: number): void {
     for (const [id, old] of calls) {
@@ -258,6 +272,7 @@ const NO_CHAIN: readonly string[] = [];
 
 // Frames as the client writes them (lib/client), keys in its order: their maps outlive the frames (see kept-shapes.ts).
 keepShape(JSON.parse('{"gp":1,"t":"call","id":"0","msg":{}}'));
+keepShape(JSON.parse('{"gp":1,"t":"call","id":"0","msg":{},"ack":["0"]}'));
 keepShape(JSON.parse('{"gp":1,"t":"cast","msg":{}}'));
 
 function entryOf(calls: Map<string, Map<string, Entry>>, connection: string, id: string): Entry | undefined {

@@ -16,5 +16,5 @@ export {
   SelfCallError,
   type WireError,
 } from "../protocol/errors.js";
-export { MAX_PROTOCOL_FRAME_BYTES, PROTOCOL_VERSION } from "../protocol/frames.js";
+export { MAX_ACKS, MAX_PROTOCOL_FRAME_BYTES, PROTOCOL_VERSION } from "../protocol/frames.js";
 export type { Call, CallOptions, Json, ReplyFor, ReplyOf } from "../actor/types.js";

@@ -1,5 +1,5 @@
 import { ActorStoppedError, CallTimeoutError, fromWire, type GenpartyError, ProtocolError } from "../protocol/errors.js";
-import { encodeFrame, type ServerFrame } from "../protocol/frames.js";
+import { encodeFrame, MAX_ACKS, type ServerFrame } from "../protocol/frames.js";
 
 export const DEFAULT_CLIENT_CALL_TIMEOUT_MS = 5_000;
 /** The longest delay timers keep: browsers and Node fire a longer one at once. */
@@ -35,6 +35,12 @@ export class ClientCalls {
   /** Calls and casts (their frames) made while the socket was not open, in the order they were made. */
   #waiting: Array<Pending | string> = [];
   #next = 0;
+  /**
+   * Ids of the calls whose replies came since the last call was sent. The next call frame carries
+   * them (`ack`), and the server drops those replies, which it would otherwise keep for minutes in
+   * case the call is sent again.
+   */
+  #acks: string[] = [];
 
   constructor(private readonly transport: Transport) {}
 
@@ -114,6 +120,9 @@ export class ClientCalls {
   /** A reply (or an error frame about a call): settles that call once; later duplicates are ignored. */
   receive(frame: ServerFrame): boolean {
     if (frame.t === "push" || frame.t === "stopped" || frame.id === undefined) return false;
+    // Only replies are kept by the server (an error frame answers a frame it couldn't read). A
+    // duplicate, or a reply to a call given up, is acknowledged all the same: the server has it.
+    if (frame.t === "reply") this.#acknowledge(frame.id);
     const pending = this.#settle(frame.id);
     if (!pending) return true;
     if (frame.t === "reply" && frame.err === undefined) pending.resolve(frame.ok);
@@ -141,6 +150,7 @@ export class ClientCalls {
     }
     for (const id of [...this.#pending.keys()]) this.#settle(id)?.reject(error);
     this.#waiting = [];
+    this.#acks = [];
   }
 
   /** What a timeout means depends on whether the call ever left. */
@@ -154,9 +164,20 @@ export class ClientCalls {
     );
   }
 
+  /** A call's first send, with the acks gathered so far. (Sent again after a reconnect, it goes as it was made.) */
   #send(pending: Pending): void {
     pending.sent = true;
-    this.transport.send(pending.frame);
+    const acks = this.#acks;
+    if (acks.length === 0) return this.transport.send(pending.frame);
+    this.#acks = [];
+    // The frame is an encoded object: `ack` joins it as its last key.
+    this.transport.send(`${pending.frame.slice(0, -1)},"ack":${JSON.stringify(acks)}}`);
+  }
+
+  #acknowledge(id: string): void {
+    // Past the limit the oldest goes unacknowledged: the server forgets it in time anyway.
+    if (this.#acks.length === MAX_ACKS) this.#acks.shift();
+    this.#acks.push(id);
   }
 
   #sendOrWait(frame: string): void {

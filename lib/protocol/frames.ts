@@ -5,7 +5,7 @@ import type { WireError } from "./errors.js";
  * server tells them from any other frame by their first bytes and plain partysocket clients keep
  * working untouched.
  *
- * client → server: `call {id, msg}` · `cast {msg}` · `cancel {id}`
+ * client → server: `call {id, msg, ack?}` · `cast {msg}` · `cancel {id}`
  * server → client: `reply {id, ok}` or `reply {id, err}` · `error {id?, err}` (a bad frame) · `push {msg}`
  *   · `stopped {reason, keep}` (the actor stopped, then the socket closes: calls sent on it go
  *   unanswered, except those in `keep`, still queued, which the restarted actor answers once sent again)
@@ -18,7 +18,7 @@ export const REPLACED_REASON = "Replaced by a newer connection with the same id"
 const PREFIX = `{"gp":`;
 
 export type ClientFrame =
-  | { readonly gp: 1; readonly t: "call"; readonly id: string; readonly msg: unknown }
+  | { readonly gp: 1; readonly t: "call"; readonly id: string; readonly msg: unknown; readonly ack?: readonly string[] }
   | { readonly gp: 1; readonly t: "cast"; readonly msg: unknown }
   | { readonly gp: 1; readonly t: "cancel"; readonly id: string };
 
@@ -30,6 +30,11 @@ export type ServerFrame =
 
 /** Longest call id accepted. */
 export const MAX_CALL_ID_LENGTH = 128;
+/**
+ * Most call ids one call frame acknowledges (`ack`): calls whose replies the client has received,
+ * which the server then stops keeping for re-sends.
+ */
+export const MAX_ACKS = 256;
 
 export function isProtocolFrame(data: unknown): data is string {
   return typeof data === "string" && data.startsWith(PREFIX);
@@ -70,6 +75,7 @@ export function parseClientFrame(data: string): ClientFrame | BadFrame {
         return bad(data, `A call needs an "id": a string of 1 to ${MAX_CALL_ID_LENGTH} characters.`);
       }
       if (!("msg" in frame)) return bad(data, `A call needs a "msg".`);
+      if (frame.ack !== undefined && !isAckList(frame.ack)) return bad(data, `A call's "ack" must be an array of at most ${MAX_ACKS} call ids (strings).`);
       break;
     case "cast":
       if (!("msg" in frame)) return bad(data, `A cast needs a "msg".`);
@@ -82,6 +88,12 @@ export function parseClientFrame(data: string): ClientFrame | BadFrame {
   }
   // The parsed object itself, checked: a copy per frame was garbage on every socket call.
   return frame as unknown as ClientFrame;
+}
+
+function isAckList(value: unknown): value is readonly string[] {
+  if (!Array.isArray(value) || value.length > MAX_ACKS) return false;
+  for (let i = 0; i < value.length; i++) if (typeof value[i] !== "string") return false;
+  return true;
 }
 
 /**

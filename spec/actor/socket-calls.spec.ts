@@ -115,6 +115,38 @@ describe("Calls and casts over a socket", () => {
     expect(await frame(socket)).toEqual({ gp: 1, t: "reply", id: "a65", ok: 66 });
   });
 
+  it("forgets the answers a call frame acknowledges, so a re-sent acknowledged call runs again", async () => {
+    const { socket } = await counterSocket();
+    socket.send(call("k1", { type: "add", by: 1 }));
+    expect(await frame(socket)).toMatchObject({ id: "k1", ok: 1 });
+    socket.send(call("k2", { type: "add", by: 1 }));
+    expect(await frame(socket)).toMatchObject({ id: "k2", ok: 2 });
+    socket.send(JSON.stringify({ gp: 1, t: "call", id: "k3", msg: { type: "add", by: 1 }, ack: ["k1", "unknown"] }));
+    expect(await frame(socket)).toMatchObject({ id: "k3", ok: 3 });
+    // k1 was acknowledged: a new call under its id runs. k2 was not: its stored reply comes back.
+    socket.send(call("k1", { type: "add", by: 1 }));
+    expect(await frame(socket)).toEqual({ gp: 1, t: "reply", id: "k1", ok: 4 });
+    socket.send(call("k2", { type: "add", by: 1 }));
+    expect(await frame(socket)).toEqual({ gp: 1, t: "reply", id: "k2", ok: 2 });
+  });
+
+  it("keeps a call that still waits when a frame acknowledges its id, and after a wake ignores acks it can't match", async () => {
+    const { socket, counter } = await counterSocket();
+    socket.send(call("held", { type: "wait" }));
+    await vi.waitFor(async () => expect((await counter.call({ type: "state" })).waiting).toHaveLength(1));
+    socket.send(JSON.stringify({ gp: 1, t: "call", id: "n1", msg: { type: "add", by: 1 }, ack: ["held"] }));
+    expect(await frame(socket)).toMatchObject({ id: "n1", ok: 1 });
+    // Still waiting: a re-send is not run a second time.
+    socket.send(call("held", { type: "wait" }));
+    await counter.call({ type: "get" });
+    expect((await counter.call({ type: "state" })).waiting).toHaveLength(1);
+    await hibernate(counter);
+    socket.send(JSON.stringify({ gp: 1, t: "call", id: "n2", msg: { type: "add", by: 1 }, ack: ["n1", "held"] }));
+    expect(await frame(socket)).toMatchObject({ id: "n2", ok: 2 });
+    expect(await counter.call({ type: "release", value: "kept" })).toBe(1);
+    expect(await frame(socket)).toEqual({ gp: 1, t: "reply", id: "held", ok: "kept" });
+  });
+
   it("keeps at most MAX_STORED_REPLY_CHARS of replies for re-sends, the oldest going first", async () => {
     const { socket } = await counterSocket();
     const chars = MAX_STORED_REPLY_CHARS / 8;

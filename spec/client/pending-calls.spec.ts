@@ -1,13 +1,14 @@
 import { describe, expect, it } from "vitest";
 import { ActorStoppedError } from "../../lib/client/index.js";
 import { ClientCalls } from "../../lib/client/pending-calls.js";
+import { MAX_ACKS } from "../../lib/protocol/frames.js";
 
 /**
  * The calls' own transport, driven by hand: what the client hands an open socket, in order. (Over
  * the test pool's sockets one socket's frames may be reordered, so order is checked here.)
  */
 function socketStub() {
-  const sent: Array<{ t: string; id?: string; msg?: unknown }> = [];
+  const sent: Array<{ t: string; id?: string; msg?: unknown; ack?: string[] }> = [];
   let open = false;
   const calls = new ClientCalls({ send: (frame) => void sent.push(JSON.parse(frame)), isOpen: () => open, room: () => "counter/r" });
   return {
@@ -87,6 +88,42 @@ describe("ClientCalls", () => {
     await expect(timedOut).rejects.toMatchObject({ name: "CallTimeoutError" });
     socket.open();
     expect(socket.sent).toEqual([]);
+  });
+
+  it("acknowledges the replies it received on its next call, once, and not on a call sent again", async () => {
+    const socket = socketStub();
+    socket.open();
+    const first = socket.calls.call({ type: "a" }, {});
+    const firstId = socket.sent[0]!.id!;
+    socket.calls.receive({ gp: 1, t: "reply", id: firstId, ok: 1 });
+    await first;
+    // An error frame about a frame the server couldn't read is not kept there: nothing to acknowledge.
+    socket.calls.receive({ gp: 1, t: "error", id: "unread", err: { name: "ProtocolError", code: "bad_frame", message: "bad" } });
+    void socket.calls.call({ type: "b" }, {}).catch(() => undefined);
+    void socket.calls.call({ type: "c" }, {}).catch(() => undefined);
+    expect(socket.sent.map((frame) => frame.ack)).toEqual([undefined, [firstId], undefined]);
+    expect(socket.sent[1]).toMatchObject({ t: "call", msg: { type: "b" } });
+    // A reply for b, then the socket drops: c goes again as it was first sent; the ack rides on the next new call.
+    socket.calls.receive({ gp: 1, t: "reply", id: socket.sent[1]!.id!, ok: 2 });
+    socket.drop();
+    socket.open();
+    void socket.calls.call({ type: "d" }, {}).catch(() => undefined);
+    expect(socket.sent.slice(3).map((frame) => [(frame.msg as { type: string }).type, frame.ack])).toEqual([
+      ["c", undefined],
+      ["d", [socket.sent[1]!.id]],
+    ]);
+    socket.calls.rejectAll(new Error("done"));
+  });
+
+  it("acknowledges at most MAX_ACKS replies in one frame, the latest", () => {
+    const socket = socketStub();
+    socket.open();
+    for (let i = 0; i <= MAX_ACKS; i++) socket.calls.receive({ gp: 1, t: "reply", id: `late-${i}`, ok: i });
+    void socket.calls.call({ type: "next" }, {}).catch(() => undefined);
+    const ack = socket.sent[0]!.ack!;
+    expect(ack).toHaveLength(MAX_ACKS);
+    expect([ack[0], ack.at(-1)]).toEqual(["late-1", `late-${MAX_ACKS}`]);
+    socket.calls.rejectAll(new Error("done"));
   });
 
   it("tells the server to cancel a call it was sent, when the caller gives up", async () => {

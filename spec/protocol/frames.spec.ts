@@ -12,6 +12,8 @@ describe("Protocol frames", () => {
   it("round-trip through JSON", () => {
     const call = { gp: 1, t: "call", id: "7", msg: { type: "add", by: 2 } } as const;
     expect(parseClientFrame(encodeFrame(call))).toEqual(call);
+    const acking = { ...call, ack: ["5", "6"] };
+    expect(parseClientFrame(encodeFrame(acking))).toEqual(acking);
     expect(parseServerFrame(encodeFrame({ gp: 1, t: "reply", id: "7", ok: 3 }))).toEqual({ gp: 1, t: "reply", id: "7", ok: 3 });
     expect(parseServerFrame("not json")).toBeUndefined();
   });
@@ -23,6 +25,9 @@ describe("Protocol frames", () => {
     [`{"gp":1,"t":"call","msg":1}`, undefined, /A call needs an "id"/],
     [`{"gp":1,"t":"call","id":"8"}`, "8", /A call needs a "msg"/],
     [`{"gp":1,"t":"cast"}`, undefined, /A cast needs a "msg"/],
+    [`{"gp":1,"t":"call","id":"9","msg":1,"ack":"8"}`, "9", /A call's "ack" must be an array of at most 256 call ids/],
+    [`{"gp":1,"t":"call","id":"9","msg":1,"ack":[8]}`, "9", /A call's "ack" must be an array/],
+    [`{"gp":1,"t":"call","id":"9","msg":1,"ack":${JSON.stringify(Array.from({ length: 257 }, (_, i) => `${i}`))}}`, "9", /at most 256 call ids/],
   ])("explain what is wrong with %s", (frame, id, problem) => {
     const parsed = parseClientFrame(frame);
     expect(parsed).toBeInstanceOf(BadFrame);

@@ -18,6 +18,8 @@
 // with that one, `perf record -g -p <pid>` names the JIT frames. `--inspect` opens workerd's inspector and
 // holds a session on it with what `wrangler dev` turns on (Runtime and Network events): dev tooling's share.
 // `--mf-wrapper` exports each Durable Object class wrapped as miniflare wraps it under `wrangler dev`.
+// `--cold` keeps V8 to its baseline compiler (`--no-opt --no-maglev`): every function runs as the code a
+// room runs before V8 optimizes it (a run's first round, a stalled compile queue, a fresh isolate).
 // Last it prints how many of V8's concurrent optimizing compiles finished: a process that stalls them
 // runs what was still queued as baseline code to the end (bench/readings.md, "Processes that run slow").
 import { spawn } from "node:child_process";
@@ -30,8 +32,9 @@ import { ratioText, samplesText } from "./stats.mjs";
 const [workload = "echo"] = process.argv.slice(2).filter((arg) => !arg.startsWith("--"));
 const inspect = process.argv.includes("--inspect");
 const mfWrapper = process.argv.includes("--mf-wrapper");
+const cold = process.argv.includes("--cold");
 // `--trace-opt` always: its log tells a process whose optimizing compiles stalled (see compileReport).
-const v8Flags = ["--trace-opt", ...process.argv.filter((arg) => arg.startsWith("--v8-flag=")).map((arg) => arg.slice("--v8-flag=".length))];
+const v8Flags = ["--trace-opt", ...(cold ? ["--no-opt", "--no-maglev"] : []), ...process.argv.filter((arg) => arg.startsWith("--v8-flag=")).map((arg) => arg.slice("--v8-flag=".length))];
 const int = (name, fallback) => {
   const value = Number(process.env[`BENCH_${name}`] ?? fallback);
   if (!Number.isInteger(value) || value < 1) throw new RangeError(`BENCH_${name} must be a positive integer.`);
@@ -314,7 +317,7 @@ async function wakes(server, deadline) {
 
 function table({ samples, rates, unit, note }, server) {
   const lines = [
-    `${workload} on workerd run by hand${inspect ? ", an inspector session open" : ""}, bundle ${server.sha} (${note}); ${unit}, median <sub>min–max</sub>; ratios with their 90% bootstrap interval`,
+    `${workload} on workerd run by hand${inspect ? ", an inspector session open" : ""}${cold ? ", baseline code only (--cold)" : ""}, bundle ${server.sha} (${note}); ${unit}, median <sub>min–max</sub>; ratios with their 90% bootstrap interval`,
     "",
     "| target | CPU | ÷ raw | ÷ partyserver |",
     "|---|---:|---:|---:|",

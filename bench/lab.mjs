@@ -8,9 +8,10 @@
 //   node bench/lab.mjs wake     # rounds of a room per target left silent until evicted, then one frame wakes each
 //   node bench/lab.mjs rpc      # calls from the worker into the object: raw's RPC method against getActor(...).call
 //   node bench/lab.mjs http     # GETs the worker sends itself through its routing to each room, BENCH_HTTP_CONCURRENCY (20) in flight
+//   node bench/lab.mjs connect  # handshakes into a running room per target, BENCH_CONNECT (200) a sample, 20 at a time; then closed
 //
 // BENCH_KINDS (raw,partyserver,gp-server,gp-actor; also raw-mem, gp-machine for echo, gp-actor-direct
-// for http; rpc: raw,gp-actor), BENCH_ROUNDS (12), BENCH_ECHO (2000 round trips or calls a sample), BENCH_ROOMS
+// for http and connect; rpc: raw,gp-actor), BENCH_ROUNDS (12), BENCH_ECHO (2000 round trips or calls a sample), BENCH_ROOMS
 // (echo and calls: 1 room a target; more answer in turn), BENCH_RPC_OP (ping; or incr, ping-fresh),
 // BENCH_FRESH=1 (echo and calls: new rooms for every sample, after 20 round trips, as the bench's passes),
 // BENCH_PARALLEL=1 (echo and calls: the rooms' clients at once, as the scenarios under load),
@@ -26,7 +27,7 @@ import { spawn } from "node:child_process";
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import WebSocket from "ws";
-import { buildWorker, callFrame, freePort, openSockets, preciseCpuSeconds, ROOT, sleep, terminateLiveSockets, WORKERD_BIN } from "./harness.mjs";
+import { buildWorker, callFrame, closeSockets, freePort, openSockets, preciseCpuSeconds, ROOT, sleep, terminateLiveSockets, WORKERD_BIN } from "./harness.mjs";
 import { ratioText, samplesText } from "./stats.mjs";
 
 const [workload = "echo"] = process.argv.slice(2).filter((arg) => !arg.startsWith("--"));
@@ -55,7 +56,7 @@ const PATHS = {
 const RPC_TARGETS = { raw: "raw", "gp-actor": "gp" };
 const kinds = (process.env.BENCH_KINDS ?? (workload === "rpc" ? "raw,gp-actor" : "raw,partyserver,gp-server,gp-actor")).split(",");
 for (const kind of kinds) if (!PATHS[kind]) throw new Error(`unknown target ${kind}; one of ${Object.keys(PATHS).join(", ")}`);
-if (!["echo", "calls", "wake", "rpc", "http"].includes(workload)) throw new Error(`unknown workload ${workload}: echo, calls, wake, rpc or http`);
+if (!["echo", "calls", "wake", "rpc", "http", "connect"].includes(workload)) throw new Error(`unknown workload ${workload}: echo, calls, wake, rpc, http or connect`);
 if (workload !== "echo" && kinds.includes("gp-machine")) throw new Error("gp-machine runs the echo workload only");
 if (workload === "rpc") for (const kind of kinds) if (!RPC_TARGETS[kind]) throw new Error(`rpc runs on ${Object.keys(RPC_TARGETS).join(" and ")}, not ${kind}`);
 const DIR = join(ROOT, ".wrangler", "bench-lab");
@@ -315,6 +316,42 @@ async function wakes(server, deadline) {
   return { samples, unit: "ms of CPU per wake", note: `${rounds} rounds of a room of ${perRoom} sockets a target` };
 }
 
+/**
+ * Each sample opens BENCH_CONNECT (200) sockets into a room of the target that is already running
+ * (one socket stays open in it), 20 handshakes at a time, as the bench's connect scenario does but
+ * with no proxy in front; then closes them, and lets the closes be handled before the next sample.
+ * CPU per socket, the closes not counted.
+ */
+async function handshakes(server, deadline) {
+  const count = int("CONNECT", 200);
+  const rounds = int("ROUNDS", 12);
+  const url = (kind) => `ws://127.0.0.1:${server.port}${PATHS[kind](`lab-connect-${kind}`)}`;
+  const held = [];
+  for (const kind of kinds) held.push((await openSockets(url(kind), 1, 1, deadline)).sockets[0]);
+  const open = async (kind) => {
+    const { sockets } = await openSockets(url(kind), count, 20, deadline);
+    return sockets;
+  };
+  const closeAll = async (sockets) => {
+    await closeSockets(sockets);
+    await sleep(300);
+  };
+  // Every target's connect path optimized before the first sample.
+  for (let i = 0; i < 3; i++) for (const kind of kinds) await closeAll(await open(kind));
+  const samples = Object.fromEntries(kinds.map((kind) => [kind, []]));
+  for (let round = 0; round < rounds && Date.now() < deadline; round++) {
+    const order = kinds.map((_, i) => kinds[(i + round) % kinds.length]);
+    for (const kind of round % 2 ? order.reverse() : order) {
+      const before = cpuMs(server.pid);
+      const sockets = await open(kind);
+      samples[kind].push(((cpuMs(server.pid) - before) * 1000) / count);
+      await closeAll(sockets);
+    }
+  }
+  await closeSockets(held);
+  return { samples, unit: "µs of CPU per handshake (worker and object together)", note: `${rounds} rounds of ${count}, 20 at a time, into a running room` };
+}
+
 function table({ samples, rates, unit, note }, server) {
   const lines = [
     `${workload} on workerd run by hand${inspect ? ", an inspector session open" : ""}${cold ? ", baseline code only (--cold)" : ""}, bundle ${server.sha} (${note}); ${unit}, median <sub>min–max</sub>; ratios with their 90% bootstrap interval`,
@@ -355,7 +392,7 @@ function compileReport() {
 const server = await startWorkerd();
 try {
   const deadline = Date.now() + TIMEOUT_MS;
-  const result = workload === "wake" ? await wakes(server, deadline) : workload === "rpc" ? await rpcCalls(server, deadline) : workload === "http" ? await requests(server, deadline) : await roundTrips(server, deadline);
+  const result = workload === "wake" ? await wakes(server, deadline) : workload === "rpc" ? await rpcCalls(server, deadline) : workload === "http" ? await requests(server, deadline) : workload === "connect" ? await handshakes(server, deadline) : await roundTrips(server, deadline);
   if (Date.now() > deadline) throw new Error("the lab run timed out");
   console.log(table(result, { sha: server.sha }));
 } finally {

@@ -56,7 +56,9 @@ const PATHS = {
 const RPC_TARGETS = { raw: "raw", "gp-actor": "gp" };
 const kinds = (process.env.BENCH_KINDS ?? (workload === "rpc" ? "raw,gp-actor" : "raw,partyserver,gp-server,gp-actor")).split(",");
 for (const kind of kinds) if (!PATHS[kind]) throw new Error(`unknown target ${kind}; one of ${Object.keys(PATHS).join(", ")}`);
-if (!["echo", "calls", "wake", "rpc", "http", "connect"].includes(workload)) throw new Error(`unknown workload ${workload}: echo, calls, wake, rpc, http or connect`);
+// (Function declarations, hoisted: defined below.)
+const WORKLOADS = { echo: roundTrips, calls: roundTrips, wake: wakes, rpc: rpcCalls, http: requests, connect: handshakes };
+if (!Object.hasOwn(WORKLOADS, workload)) throw new Error(`unknown workload ${workload}: ${Object.keys(WORKLOADS).join(", ")}`);
 if (workload !== "echo" && kinds.includes("gp-machine")) throw new Error("gp-machine runs the echo workload only");
 if (workload === "rpc") for (const kind of kinds) if (!RPC_TARGETS[kind]) throw new Error(`rpc runs on ${Object.keys(RPC_TARGETS).join(" and ")}, not ${kind}`);
 const DIR = join(ROOT, ".wrangler", "bench-lab");
@@ -163,6 +165,12 @@ async function attachInspector(port) {
 
 const cpuMs = (pid) => preciseCpuSeconds([{ pid, role: "user" }]).user * 1000;
 
+/** The targets in a round: rotated by one each round, and every other round reversed, so none is always measured first or after the same one. */
+const orderOf = (round) => {
+  const order = kinds.map((_, i) => kinds[(i + round) % kinds.length]);
+  return round % 2 ? order.reverse() : order;
+};
+
 /** One socket per target, held open; each sample is `count` sequential round trips, the targets in a new order every round. */
 async function roundTrips(server, deadline) {
   const count = int("ECHO", 2000);
@@ -212,8 +220,7 @@ async function roundTrips(server, deadline) {
   for (const kind of kinds) await run(kind, 3000);
   const samples = Object.fromEntries(kinds.map((kind) => [kind, []]));
   for (let round = 0; round < rounds; round++) {
-    const order = kinds.map((_, i) => kinds[(i + round) % kinds.length]);
-    for (const kind of round % 2 ? order.reverse() : order) {
+    for (const kind of orderOf(round)) {
       if (fresh) {
         await openRooms(kind, `r${round}`);
         await run(kind, parallel ? 20 * rooms : 20);
@@ -239,8 +246,7 @@ async function rpcCalls(server, deadline) {
   for (const kind of kinds) await loop(kind, 3000);
   const samples = Object.fromEntries(kinds.map((kind) => [kind, []]));
   for (let round = 0; round < rounds && Date.now() < deadline; round++) {
-    const order = kinds.map((_, i) => kinds[(i + round) % kinds.length]);
-    for (const kind of round % 2 ? order.reverse() : order) {
+    for (const kind of orderOf(round)) {
       const before = cpuMs(server.pid);
       await loop(kind, count);
       samples[kind].push(((cpuMs(server.pid) - before) * 1000) / count);
@@ -269,8 +275,7 @@ async function requests(server, deadline) {
   const samples = Object.fromEntries(kinds.map((kind) => [kind, []]));
   const rates = Object.fromEntries(kinds.map((kind) => [kind, []]));
   for (let round = 0; round < rounds; round++) {
-    const order = kinds.map((_, i) => kinds[(i + round) % kinds.length]);
-    for (const kind of round % 2 ? order.reverse() : order) {
+    for (const kind of orderOf(round)) {
       const before = cpuMs(server.pid);
       const ms = await run(kind, count);
       rates[kind].push((count * 1000) / ms);
@@ -340,8 +345,7 @@ async function handshakes(server, deadline) {
   for (let i = 0; i < 3; i++) for (const kind of kinds) await closeAll(await open(kind));
   const samples = Object.fromEntries(kinds.map((kind) => [kind, []]));
   for (let round = 0; round < rounds && Date.now() < deadline; round++) {
-    const order = kinds.map((_, i) => kinds[(i + round) % kinds.length]);
-    for (const kind of round % 2 ? order.reverse() : order) {
+    for (const kind of orderOf(round)) {
       const before = cpuMs(server.pid);
       const sockets = await open(kind);
       samples[kind].push(((cpuMs(server.pid) - before) * 1000) / count);
@@ -392,7 +396,7 @@ function compileReport() {
 const server = await startWorkerd();
 try {
   const deadline = Date.now() + TIMEOUT_MS;
-  const result = workload === "wake" ? await wakes(server, deadline) : workload === "rpc" ? await rpcCalls(server, deadline) : workload === "http" ? await requests(server, deadline) : workload === "connect" ? await handshakes(server, deadline) : await roundTrips(server, deadline);
+  const result = await WORKLOADS[workload](server, deadline);
   if (Date.now() > deadline) throw new Error("the lab run timed out");
   console.log(table(result, { sha: server.sha }));
 } finally {

@@ -20,10 +20,8 @@ export interface ActorRefOptions {
 }
 
 interface RefInternals extends ActorRefOptions {
-  /** The running turn's call chain (set for refs made with `this.getActor` inside an actor). */
-  chain?: () => readonly string[];
-  /** The label of the actor making the calls, for the error that names a cycle. */
-  caller?: () => string;
+  /** The actor whose turns make the calls (for refs made with `this.getActor`): its running turn's call chain, and its label for the error that names a cycle. */
+  caller?: { outgoingChain(): readonly string[]; readonly label: string };
 }
 
 /** What the ref needs of the stub; the generated RPC types of a generic actor are too deep to use here. */
@@ -76,9 +74,9 @@ export class ActorRef<A extends AnyActor> {
     if (timeout !== undefined && !(Number.isFinite(timeout) && timeout > 0)) {
       return Promise.reject(new RangeError(`A call timeout must be a positive number of ms, got ${timeout}`));
     }
-    const chain = this.#options.chain?.();
+    const chain = this.#options.caller?.outgoingChain();
     if (chain !== undefined && chain.includes(this.id.toString())) {
-      return Promise.reject(selfCall(this.name, this.id.toString(), chain, this.#options.caller?.()));
+      return Promise.reject(selfCall(this.name, this.id.toString(), chain, this.#options.caller?.label));
     }
     // Called directly, not through #rpc: this is the hot path, one promise chain and no closures per call.
     const stub = this.stub as unknown as RpcActor;

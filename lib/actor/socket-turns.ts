@@ -73,9 +73,9 @@ export class SocketTurns {
     const userTags = await this.#host.getConnectionTags(preview.connection, { request });
     const tags = connectionTags(id, Array.isArray(userTags) ? userTags : []);
     // Before accept: a hibernating socket accepted with an attachment that doesn't fit could be neither used nor refused.
-    checkStateBudget({ ...meta, tags }, preview.state());
+    checkStateBudget({ ...meta, tags }, preview.slot.state);
     upgrade.protocol = this.#host.getSubprotocol(upgrade.offered, request);
-    upgrade.connection = this.#host.connections.accept(socket, { ...meta, tags }, preview.state());
+    upgrade.connection = this.#host.connections.accept(socket, { ...meta, tags }, preview.slot.state);
     return this.#host.handleInfo({ type: "connect", connection: upgrade.connection, request }, this.#host.state());
   }
 

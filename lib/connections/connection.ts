@@ -107,9 +107,9 @@ function closeNow(socket: WebSocket, host: ConnectionHost, code?: number, reason
 }
 
 /**
- * The properties a Connection adds to its socket. One set of functions for every connection (they
- * find theirs through `this`), so turning a socket into a connection allocates no closures: a
- * room waking with a thousand sockets pays for a thousand `defineProperties`, nothing more.
+ * The properties a Connection adds to its socket, on a prototype between the socket and
+ * `WebSocket.prototype`. One set of functions for every connection (they find theirs through
+ * `this`), so turning a socket into a connection allocates no closures and defines nothing on it.
  */
 const CONNECTION_PROPERTIES: PropertyDescriptorMap = {
   id: { configurable: true, enumerable: true, get: function (this: object) { return bindingOf(this).slot.meta.id; } },
@@ -161,14 +161,19 @@ const CONNECTION_PROPERTIES: PropertyDescriptorMap = {
   deserializeAttachment: { configurable: true, enumerable: true, value: function (this: object) { return bindingOf(this).slot.state ?? null; } },
 };
 
+let connectionPrototype: object | undefined;
+
 /**
- * Turns a WebSocket into a Connection in place. Properties are configurable, so code that
- * redefines `state`/`setState` (as the agents SDK does) keeps working.
+ * Turns a WebSocket into a Connection in place, by giving it the connections' prototype: one
+ * step, where defining the ten properties on each socket measured ~10 µs of every handshake
+ * (bench/readings.md, "Connections by prototype"). Code that redefines `state`/`setState` on a
+ * connection (as the agents SDK does) defines its own over the prototype's.
  */
 export function toConnection<TState>(socket: WebSocket, slot: StateSlot, host: ConnectionHost): Connection<TState> {
   const fresh = !bindings.has(socket);
   bindings.set(socket, { slot, host });
-  if (fresh) Object.defineProperties(socket, CONNECTION_PROPERTIES);
+  // Made on first use, so importing this module needs no global `WebSocket` (Node 20 has none).
+  if (fresh) Object.setPrototypeOf(socket, (connectionPrototype ??= Object.create(WebSocket.prototype, CONNECTION_PROPERTIES) as object));
   return socket as Connection<TState>;
 }
 
@@ -234,9 +239,10 @@ export function checkStateBudget(meta: ConnectionMeta, state: unknown): void {
  * The connection as `getConnectionTags` sees it, before the socket is accepted: its id and uri
  * are known, and state set here moves to the accepted connection.
  */
-export function previewConnection(socket: WebSocket, meta: ConnectionMeta, host: ConnectionHost): { connection: Connection; state: () => unknown } {
+export function previewConnection(socket: WebSocket, meta: ConnectionMeta, host: ConnectionHost): { connection: Connection; slot: MemorySlot } {
   const slot = new MemorySlot(meta, null);
-  return { connection: toConnection(socket, slot, host), state: () => slot.state };
+  // The slot, not a closure reading it: under wrangler's keepNames each closure made per handshake costs a defineProperty.
+  return { connection: toConnection(socket, slot, host), slot };
 }
 
 /** A slot kept in memory: the preview before accept, and in-memory sockets. */

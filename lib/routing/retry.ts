@@ -45,14 +45,17 @@ export function checkRetryOptions(retry: RoutingRetryOptions | false | undefined
   if (!Array.isArray(options.methods) || !options.methods.every((method) => typeof method === "string")) {
     throw new TypeError(`routingRetry.methods must be an array of HTTP method names like ["GET", "POST"], got ${JSON.stringify(options.methods)}.`);
   }
-  const check = (key: "maxAttempts" | "baseDelayMs" | "maxDelayMs", min: number) => {
-    const value = options[key];
-    if (!Number.isFinite(value) || value < min) throw new RangeError(`routingRetry.${key} must be a number >= ${min}, got ${value}.`);
-  };
-  check("maxAttempts", 1);
-  check("baseDelayMs", 0);
-  check("maxDelayMs", 0);
+  checkAtLeast(options, "maxAttempts", 1);
+  checkAtLeast(options, "baseDelayMs", 0);
+  checkAtLeast(options, "maxDelayMs", 0);
   return options;
+}
+
+// A function of the module, not a closure per call: this runs on every routed request that passes
+// options, and a bundle built with keepNames (wrangler's default) names each closure with a defineProperty.
+function checkAtLeast(options: CheckedRetryOptions, key: "maxAttempts" | "baseDelayMs" | "maxDelayMs", min: number): void {
+  const value = options[key];
+  if (!Number.isFinite(value) || value < min) throw new RangeError(`routingRetry.${key} must be a number >= ${min}, got ${value}.`);
 }
 
 /**

@@ -186,10 +186,20 @@ describe.each(modes)("Connections (%s)", (mode, route, namespace) => {
     expect(await roomJson(`${path}/events`)).toEqual(["connect:twin", "close:twin:1000:replaced:true", "connect:twin"]);
   });
 
-  it("lets user code redefine connection.state", async () => {
-    const socket = await connect(`${room()}?_pk=re`);
-    await socket.next();
+  it("lets user code redefine one connection's state, leaving the others' alone", async () => {
+    const path = room();
+    const socket = await connect(`${path}?_pk=re`);
+    const other = await connect(`${path}?_pk=other`);
+    await Promise.all([socket.next(), other.next()]);
+    expect(await other.ask("attach:{\"mine\":1}")).toBe("attached");
     expect(JSON.parse(await socket.ask("redefine"))).toEqual({ redefined: true });
+    expect(JSON.parse(await other.ask("getstate"))).toEqual({ mine: 1 });
+  });
+
+  it("is the WebSocket itself, its methods and the platform's both callable", async () => {
+    const socket = await connect(`${room()}?_pk=ws`);
+    await socket.next();
+    expect(JSON.parse(await socket.ask("isSocket"))).toEqual({ instance: true, ownKeys: [], readyState: 1 });
   });
 
   it("echoes the first subprotocol the client offers", async () => {

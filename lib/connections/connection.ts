@@ -165,7 +165,7 @@ let connectionPrototype: object | undefined;
 
 /**
  * Turns a WebSocket into a Connection in place, by giving it the connections' prototype: one
- * step, where defining the ten properties on each socket measured ~10 µs of every handshake
+ * step, where defining the ten properties on each socket was ~1.5 µs of every handshake by `perf`
  * (bench/readings.md, "Connections by prototype"). Code that redefines `state`/`setState` on a
  * connection (as the agents SDK does) defines its own over the prototype's.
  */

@@ -21,13 +21,16 @@ const RESULTS = process.argv.includes("--v8-flags") ? "bench/results-v8-flags.js
 
 /**
  * Scenarios whose measurement changed: their rows compare only runs that measured them as the newest
- * run did. Persisted rooms' write per message (CONFIG.persistedWrite) and socket calls' ids (CONFIG.callIds).
+ * run did. Persisted rooms' write per message (CONFIG.persistedWrite), socket calls' ids (CONFIG.callIds), and
+ * the lone client's warm-up before the first round (CONFIG.loneWarmUpPasses).
  */
 const persistedWrite = (run) => run.config?.persistedWrite ?? "append";
 const callIds = (run) => run.config?.callIds ?? "reused";
+/** Unmeasured passes of the lone client's scenarios before the first round (CONFIG.loneWarmUpPasses; none before the field). */
+const loneWarmUp = (run) => String(run.config?.loneWarmUpPasses ?? 0);
 /** The commit that gave measured socket calls ids of their own: runs of it and after, made before CONFIG.callIds, measured "fresh" ids. */
 const FRESH_CALL_IDS_SINCE = "9aa3f4b";
-const MEASURED_AS = { persisted: persistedWrite, acks: persistedWrite, calls: callIds, "parallel-calls": callIds };
+const MEASURED_AS = { persisted: persistedWrite, acks: persistedWrite, echo: loneWarmUp, calls: (run) => `${callIds(run)} ${loneWarmUp(run)}`, "parallel-calls": callIds };
 /** A run's BENCH_V8_FLAGS (CONFIG.v8Flags; runs before the field had none). */
 const v8FlagsOf = (run) => (run.config?.v8Flags ?? []).join(" ");
 const sameMeasurement = (scenario, run, newest) => !MEASURED_AS[scenario] || MEASURED_AS[scenario](run) === MEASURED_AS[scenario](newest);

@@ -55,6 +55,14 @@ describe("acrossRuns", () => {
     expect(rowOf(rows, heading, label).cells["gp-actor"]).toMatchObject({ ratio: newest / 100, runs: 1, pooled: true });
     expect(rowOf(rows, "≤ 1.10× raw", "echo, 1 client: DO CPU per message").cells["gp-actor"].runs).toBe(3);
   });
+
+  // Runs without unmeasured passes first measured V8's compiling in their first rounds.
+  it("compares a lone client's rows only between runs with as many warm-up passes, and other rows across them", () => {
+    const withWarmUp = (passes, actor) => ({ config: passes === undefined ? {} : { loneWarmUpPasses: passes }, samples: { ...run(100, 100, actor).samples, parallel: { raw: [{ cpuUserUsPerMsg: 100 }], "gp-actor": [{ cpuUserUsPerMsg: 100 }] } } });
+    const rows = acrossRuns([withWarmUp(12, 105), withWarmUp(undefined, 130), withWarmUp(0, 130)]);
+    expect(rowOf(rows, "≤ 1.10× raw", "echo, 1 client: DO CPU per message").cells["gp-actor"]).toMatchObject({ ratio: 1.05, runs: 1, pooled: true });
+    expect(rowOf(rows, "≤ 1.10× raw", "echo, 20 clients: DO CPU per message").cells["gp-actor"].runs).toBe(3);
+  });
 });
 
 describe("byRound", () => {

@@ -7,11 +7,11 @@ export const SMOKE = process.env.BENCH_SMOKE === "1" || argv.includes("--smoke")
 export const QUICK = !SMOKE && (process.env.BENCH_QUICK === "1" || argv.includes("--quick"));
 export const MODE = SMOKE ? "smoke" : QUICK ? "quick" : "full";
 
-function setting(name, full, quick, smoke = quick) {
+function setting(name, full, quick, smoke = quick, least = 1) {
   const raw = process.env[`BENCH_${name}`];
   if (raw === undefined || raw === "") return SMOKE ? smoke : QUICK ? quick : full;
   const value = Number(raw);
-  if (!Number.isInteger(value) || value < 1) throw new RangeError(`BENCH_${name} must be a positive integer, got "${raw}".`);
+  if (!Number.isInteger(value) || value < least) throw new RangeError(`BENCH_${name} must be an integer of at least ${least}, got "${raw}".`);
   return value;
 }
 
@@ -41,6 +41,13 @@ export const CONFIG = {
   shortPasses: setting("SHORT_PASSES", 3, 1, 1),
   // A lone client's echo and socket calls: the rows that move most between runs, and ~10 s a pass.
   lonePasses: setting("LONE_PASSES", 6, 1, 1),
+  // Unmeasured passes of the lone client's echo and calls before the first round, each target in
+  // turn: V8 gives a function its optimizing compile (Turbofan) only after ~15,000–20,000 calls of
+  // it, so a round before that measures V8 compiling each room's code, the most for the room with
+  // the most code (bench/readings.md, "A lone client before and after V8's optimizing compiles").
+  // Their figures are kept as `echo-cold` and `calls-cold`. Kept with each run's results for across.mjs.
+  // A smoke run makes one, so that the path can't rot.
+  loneWarmUpPasses: setting("LONE_WARMUP_PASSES", 12, 0, 1, 0),
   wakeSockets: setting("WAKE_SOCKETS", 1000, 100, 5),
   // Silences and wakes per room and round: each wake is a sample for the price of 13 s, not of a new room.
   wakesPerRound: setting("WAKES_PER_ROUND", 3, 2, 1),

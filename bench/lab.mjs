@@ -21,6 +21,7 @@
 // `--mf-wrapper` exports each Durable Object class wrapped as miniflare wraps it under `wrangler dev`.
 // `--cold` keeps V8 to its baseline compiler (`--no-opt --no-maglev`): every function runs as the code a
 // room runs before V8 optimizes it (a run's first round, a stalled compile queue, a fresh isolate).
+// `--samples` prints every sample in the order taken, after the table.
 // Last it prints how many of V8's concurrent optimizing compiles finished: a process that stalls them
 // runs what was still queued as baseline code to the end (bench/readings.md, "Processes that run slow").
 import { spawn } from "node:child_process";
@@ -34,6 +35,7 @@ const [workload = "echo"] = process.argv.slice(2).filter((arg) => !arg.startsWit
 const inspect = process.argv.includes("--inspect");
 const mfWrapper = process.argv.includes("--mf-wrapper");
 const cold = process.argv.includes("--cold");
+const printSamples = process.argv.includes("--samples");
 // `--trace-opt` always: its log tells a process whose optimizing compiles stalled (see compileReport).
 const v8Flags = ["--trace-opt", ...(cold ? ["--no-opt", "--no-maglev"] : []), ...process.argv.filter((arg) => arg.startsWith("--v8-flag=")).map((arg) => arg.slice("--v8-flag=".length))];
 const int = (name, fallback) => {
@@ -399,6 +401,8 @@ try {
   const result = await WORKLOADS[workload](server, deadline);
   if (Date.now() > deadline) throw new Error("the lab run timed out");
   console.log(table(result, { sha: server.sha }));
+  // Each target's samples in the order taken: how a process warms up, round by round.
+  if (printSamples) for (const [kind, values] of Object.entries(result.samples)) console.log(`${kind}: ${values.map((v) => v.toFixed(1)).join(" ")}`);
 } finally {
   terminateLiveSockets();
   server.stop();

@@ -35,6 +35,9 @@ const ROOM_ROWS = [
   ["echo", "p99", "echo: p99 ms ↓"],
   ["echo", "cpuUserUsPerMsg", "echo: DO workerd CPU µs per message ↓"],
   ["echo", "cpuAllUsPerMsg", "echo: both workerds CPU µs per message ↓"],
+  // The unmeasured passes before the first round: a new isolate, V8 still compiling (CONFIG.loneWarmUpPasses). No target is judged on them.
+  ["echo-cold", "perSec", "echo, warm-up passes (V8 compiling): round trips/s, 1 client ↑"],
+  ["echo-cold", "cpuUserUsPerMsg", "echo, warm-up passes (V8 compiling): DO workerd CPU µs per message ↓"],
   ["parallel", "perSec", `echo, ${CONFIG.parallelClients} clients at once (a room each): round trips/s ↑`],
   ["parallel", "p50", `echo, ${CONFIG.parallelClients} clients at once: p50 ms ↓`],
   ["parallel", "cpuUserUsPerMsg", `echo, ${CONFIG.parallelClients} clients at once: DO workerd CPU µs per message ↓`],
@@ -44,6 +47,8 @@ const ROOM_ROWS = [
   ["calls", "p99", "socket call: p99 ms ↓"],
   ["calls", "cpuUserUsPerMsg", "socket call: DO workerd CPU µs per call ↓"],
   ["calls", "cpuAllUsPerMsg", "socket call: both workerds CPU µs per call ↓"],
+  ["calls-cold", "perSec", "socket call, warm-up passes (V8 compiling): round trips/s, 1 client ↑"],
+  ["calls-cold", "cpuUserUsPerMsg", "socket call, warm-up passes (V8 compiling): DO workerd CPU µs per call ↓"],
   ["parallel-calls", "perSec", `socket call, ${CONFIG.parallelClients} clients at once (a room each): round trips/s ↑`],
   ["parallel-calls", "p50", `socket call, ${CONFIG.parallelClients} clients at once: p50 ms ↓`],
   ["parallel-calls", "cpuUserUsPerMsg", `socket call, ${CONFIG.parallelClients} clients at once: DO workerd CPU µs per call ↓`],

@@ -14,7 +14,8 @@
 // BENCH_RPC_CALLS, BENCH_RPC_CONCURRENCY, BENCH_HTTP, BENCH_HTTP_CONCURRENCY, BENCH_ROUNDS,
 // BENCH_SCENARIO_TIMEOUT_S, BENCH_RUN_TIMEOUT_S, BENCH_WAKE_SOCKETS, BENCH_WAKE_IDLE_S, BENCH_MEMORY_SOCKETS,
 // BENCH_SHORT_PASSES (passes of echo and calls under load, acks, connect, http and rpc per round), BENCH_LONE_PASSES
-// (passes of a lone client's echo and calls per round).
+// (passes of a lone client's echo and calls per round), BENCH_LONE_WARMUP_PASSES (unmeasured passes of those before
+// the first round; 0 for none).
 // Subsets: BENCH_KINDS=raw,gp-actor  BENCH_SCENARIOS=echo,parallel,calls,parallel-calls,broadcast,persisted,acks,connect,http,rpc,wake,memory
 // V8: BENCH_V8_FLAGS="--no-concurrent-recompilation" runs both workerds with these V8 flags (bench/v8-flags.mjs):
 // on this machine V8's concurrent optimizing compiles stall partway through many processes
@@ -22,7 +23,7 @@
 import { readFileSync, rmSync } from "node:fs";
 import { fmt, groupCpuSeconds, machineBusySeconds, serverProcesses, sleep, startWrangler, terminateLiveSockets } from "./harness.mjs";
 import { measureMemory } from "./memory.mjs";
-import { ALL_TARGETS, CONFIG, KINDS, MODE, passesOf, RPC_OPS, RPC_TARGETS, SCENARIOS, SETTLE_MS, SMOKE, WAKE_KINDS, runId } from "./config.mjs";
+import { ALL_TARGETS, CONFIG, KINDS, LONE_SCENARIOS, MODE, passesOf, RPC_OPS, RPC_TARGETS, SCENARIOS, SETTLE_MS, SMOKE, WAKE_KINDS, runId } from "./config.mjs";
 import { acks, calls, connect, echo, fanOut, http, live, parallelCalls, parallelEcho, rpc, wakeRound, wakeWarmUp } from "./scenarios.mjs";
 import { refreshReadme } from "./readme-results.mjs";
 import { base, record, report, samples } from "./report.mjs";
@@ -106,6 +107,12 @@ async function runAll() {
     console.log(`wake warm-up: ${kinds.map((kind) => kind.key).join(", ")} woken once, not measured`);
     await bounded("wake warm-up", (deadline) => wakeWarmUp(kinds, deadline));
   }
+  // Until V8 has optimized a room's code, a lone client's passes measure the compiling (see CONFIG.loneWarmUpPasses).
+  for (const scenario of SCENARIOS.filter((name) => LONE_SCENARIOS.has(name))) {
+    for (let pass = 1; pass <= CONFIG.loneWarmUpPasses; pass++) {
+      await runScenario(scenario, balancedOrder(targetsOf(scenario), pass - 1), 0, `w${pass}`, pass - 1, `${scenario}-cold`);
+    }
+  }
   for (let round = 1; round <= CONFIG.rounds; round++) {
     for (const scenario of SCENARIOS) {
       // Short scenarios move ±20% between passes: several passes a round, each target in turn.
@@ -140,9 +147,12 @@ export function balancedOrder(items, turn) {
   return n % 2 === 1 && Math.floor(turn / n) % 2 === 1 ? row.reverse() : row;
 }
 
-/** One pass of one scenario over every target it applies to; `tag` keeps each pass's rooms apart. */
-async function runScenario(scenario, kinds, round, tag, turn) {
-  const where = `round ${round}/${CONFIG.rounds}`;
+/**
+ * One pass of one scenario over every target it applies to; `tag` keeps each pass's rooms apart.
+ * Round 0 is the warm-up, whose figures are recorded as `recordAs`.
+ */
+async function runScenario(scenario, kinds, round, tag, turn, recordAs = scenario) {
+  const where = round === 0 ? "warm-up" : `round ${round}/${CONFIG.rounds}`;
   if (scenario === "rpc") {
     for (const spec of RPC_OPS) {
       const targets = turn % 2 === 0 ? RPC_TARGETS : [...RPC_TARGETS].reverse();
@@ -188,8 +198,8 @@ async function runScenario(scenario, kinds, round, tag, turn) {
     };
     const metrics = await bounded(`${scenario} ${kind.key}`, runs[scenario]);
     // Where it ran in its pass, so order effects can be looked for in results.json.
-    record(scenario, kind.key, { ...metrics, position });
-    console.log(`${where}  ${scenario.padEnd(14)} ${kind.label.padEnd(25)} ${describe(metrics)}`);
+    record(recordAs, kind.key, { ...metrics, position });
+    console.log(`${where}  ${recordAs.padEnd(14)} ${kind.label.padEnd(25)} ${describe(metrics)}`);
   }
 }
 

@@ -110,7 +110,7 @@ async function runAll() {
   // Until V8 has optimized a room's code, a lone client's passes measure the compiling (see CONFIG.loneWarmUpPasses).
   for (const scenario of SCENARIOS.filter((name) => LONE_SCENARIOS.has(name))) {
     for (let pass = 1; pass <= CONFIG.loneWarmUpPasses; pass++) {
-      await runScenario(scenario, balancedOrder(targetsOf(scenario), pass - 1), 0, `w${pass}`, pass - 1, `${scenario}-cold`);
+      await runScenario(scenario, balancedOrder(targetsOf(scenario), pass - 1), 0, `w${pass}`, pass - 1);
     }
   }
   for (let round = 1; round <= CONFIG.rounds; round++) {
@@ -149,10 +149,11 @@ export function balancedOrder(items, turn) {
 
 /**
  * One pass of one scenario over every target it applies to; `tag` keeps each pass's rooms apart.
- * Round 0 is the warm-up, whose figures are recorded as `recordAs`.
+ * Round 0 is the lone client's warm-up, whose figures are recorded as `<scenario>-cold`.
  */
-async function runScenario(scenario, kinds, round, tag, turn, recordAs = scenario) {
+async function runScenario(scenario, kinds, round, tag, turn) {
   const where = round === 0 ? "warm-up" : `round ${round}/${CONFIG.rounds}`;
+  const recordAs = round === 0 ? `${scenario}-cold` : scenario;
   if (scenario === "rpc") {
     for (const spec of RPC_OPS) {
       const targets = turn % 2 === 0 ? RPC_TARGETS : [...RPC_TARGETS].reverse();

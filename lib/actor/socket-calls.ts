@@ -2,7 +2,7 @@ import { type Connection, isOpen, sendNow } from "../connections/connection.js";
 import { keepShape } from "../connections/kept-shapes.js";
 import type { ConnectionManager } from "../connections/manager.js";
 import { CallCancelledError, type GenpartyError, MailboxFullError, ProtocolError, toWire } from "../protocol/errors.js";
-import { BadFrame, encodeFrame, parseClientFrame, type ServerFrame } from "../protocol/frames.js";
+import { encodeFrame, parseClientFrame, type ServerFrame } from "../protocol/frames.js";
 import { clock } from "./clock.js";
 import type { Envelope } from "./envelope.js";
 import type { Outcome } from "./replies.js";
@@ -84,6 +84,8 @@ export class SocketCalls {
   #nextSweep = 0;
   /** Characters of the reply frames remembered. */
   #storedChars = 0;
+  /** The socket whose call frame is being received: a call answered before `receive` returns is answered on it. */
+  #receiving: Connection | undefined = undefined;
 
   constructor(host: SocketCallHost) {
     this.#host = host;
@@ -91,11 +93,11 @@ export class SocketCalls {
 
   receive(connection: Connection, data: string): void {
     const frame = parseClientFrame(data);
-    if (frame instanceof BadFrame) {
-      const err = toWire(new ProtocolError(`${this.#host.label()}: ${frame.problem}`));
-      return this.#send(connection, frame.id === undefined ? { gp: 1, t: "error", err } : { gp: 1, t: "error", id: frame.id, err });
-    }
     switch (frame.t) {
+      case "bad": {
+        const err = toWire(new ProtocolError(`${this.#host.label()}: ${frame.problem}`));
+        return this.#send(connection, frame.id === undefined ? { gp: 1, t: "error", err } : { gp: 1, t: "error", id: frame.id, err });
+      }
       case "cast":
         return this.#host.admit({ kind: "cast", msg: frame.msg, origin: { type: "socket", connection } });
       case "cancel": {
@@ -110,16 +112,24 @@ export class SocketCalls {
         // A connection's id is a getter that finds its slot: read it once.
         const connectionId = connection.id;
         const calls = this.#calls.get(connectionId);
-        if (frame.ack !== undefined && calls !== undefined) this.#forgetAcknowledged(calls, frame.ack);
         const known = calls?.get(frame.id);
+        const full = known === undefined && this.#host.isFull();
+        if (known === undefined && !full) this.#remember(connectionId, frame.id, new Entry(connection), calls);
+        // The acknowledged answers go after the new call is in: a list emptied first was shrunk and
+        // grown again, a rehash on every call of a client that makes one at a time (`perf`).
+        if (frame.ack !== undefined && calls !== undefined) this.#forgetAcknowledged(calls, frame.ack);
         if (known !== undefined) return known.frame === undefined ? undefined : this.#sendRaw(connection, known.frame);
-        if (this.#host.isFull()) {
+        if (full) {
           const error = new MailboxFullError(`${this.#host.label()}'s mailbox is full; call ${frame.id} was rejected. Retry later.`);
           return this.#send(connection, { gp: 1, t: "reply", id: frame.id, err: toWire(error) });
         }
-        this.#remember(connectionId, frame.id, new Entry(connection), calls);
         const from = new SocketCallFrom(frame.id, connectionId, this.#calls);
-        return this.#host.enqueue({ kind: "call", msg: frame.msg, from, chain: NO_CHAIN });
+        this.#receiving = connection;
+        try {
+          return this.#host.enqueue({ kind: "call", msg: frame.msg, from, chain: NO_CHAIN });
+        } finally {
+          this.#receiving = undefined;
+        }
       }
     }
   }
@@ -154,7 +164,12 @@ export class SocketCalls {
     }
     if (at >= this.#nextSweep) this.#forgetExpired(at);
     if (this.#storedChars > MAX_STORED_REPLY_CHARS) this.#shrink();
-    const connection = sent !== undefined && isOpen(sent) && !this.#host.connections.isRetired(sent) ? sent : this.#host.connections.get(from.connection);
+    // Answered while its frame is received, the socket is still the connection's and open (the
+    // runtime checked it), so its state isn't read, a call into workerd per reply. Should the turn
+    // have closed it, the send throws and the answer waits for the re-send, as it would have had
+    // the state been read: no open socket holds the id.
+    const current = sent !== undefined && (sent === this.#receiving || (isOpen(sent) && !this.#host.connections.isRetired(sent)));
+    const connection = current ? sent : this.#host.connections.get(from.connection);
     if (connection) this.#sendRaw(connection, frame);
     return true;
   }

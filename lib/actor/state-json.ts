@@ -16,10 +16,11 @@ export function serializeState(state: unknown, owner: { readonly label: string }
     // unless its JSON shows nothing of it: a Map, a Set or an instance with no own fields is `{}`
     // whatever it holds, so a state with an empty object in its JSON is walked anyway.
     json = tryStringify(state);
-    if (json === stored && !json.includes("{}")) return json;
+    // `stored` itself, not its equal: the caller keeps it, so the next turn finds it searched.
+    if (json === stored && hasNoEmptyObject(stored)) return stored;
   }
   const checked = checkJson(state, "the state itself");
-  if (checked instanceof JsonProblem) {
+  if (typeof checked === "object") {
     throw new StateNotSerializableError(
       `${owner.label}: ${checked.where} holds ${checked.problem}, which doesn't survive storage as JSON. Store plain objects, arrays, strings, numbers, booleans and null (e.g. a Date as its getTime(), a Map as an object or entries array).`,
     );
@@ -33,7 +34,7 @@ export function serializeState(state: unknown, owner: { readonly label: string }
  */
 export function jsonProblem(value: unknown, whole: string): JsonProblem | undefined {
   const checked = checkJson(value, whole);
-  return checked instanceof JsonProblem ? checked : undefined;
+  return typeof checked === "object" ? checked : undefined;
 }
 
 class JsonProblem {
@@ -46,7 +47,8 @@ class JsonProblem {
 /**
  * jsonProblem's check: the problem, or the JSON when the check had to encode the value (one too
  * deep for the walk: not encoded twice), or undefined. Not an object of both: that was one more
- * made for every reply to a socket call.
+ * made for every reply to a socket call. The problem is the only object, told by `typeof`: an
+ * `instanceof` of this module's class was a generic builtin call on every reply (`perf`).
  */
 function checkJson(value: unknown, whole: string): JsonProblem | string | undefined {
   let unsupported: Unsupported | undefined;
@@ -67,6 +69,21 @@ function checkJson(value: unknown, whole: string): JsonProblem | string | undefi
     }
   }
   return unsupported ? new JsonProblem(unsupported.key === "" ? whole : `key "${unsupported.key}"`, unsupported.problem) : json;
+}
+
+/**
+ * The last stored JSON found without `{}`: a small state left as it was is searched once, not on
+ * every turn (the search's builtin call cost more than the search). A long one is searched each
+ * time, as its encoding costs far more, and isn't held here after its actor is gone.
+ */
+let searched: string | undefined;
+const SEARCHED_MAX_LENGTH = 4096;
+
+function hasNoEmptyObject(json: string): boolean {
+  if (json === searched) return true;
+  if (json.includes("{}")) return false;
+  if (json.length <= SEARCHED_MAX_LENGTH) searched = json;
+  return true;
 }
 
 /** JSON.stringify, or undefined where it throws (a cycle, a BigInt): the walk below reports those. */

@@ -216,6 +216,21 @@ describe("Calls and casts over a socket", () => {
     expect(await frame(again)).toEqual({ gp: 1, t: "reply", id: "r", ok: "found you" });
   });
 
+  it("keeps the answer of a call whose handler closed its socket for the client's re-send", async () => {
+    const { socket, counter, name } = await counterSocket(undefined, "hung");
+    socket.send(call("h", { type: "hangUp" }));
+    expect(await socket.closed).toMatchObject({ code: 4000, reason: "hung up" });
+    // The reply came after the close: not sent on the closed socket.
+    expect(socket.received).toEqual([]);
+    const again = await connect(`/counter/${name}?_pk=hung`);
+    again.send(call("h", { type: "hangUp" }));
+    expect(await frame(again)).toEqual({ gp: 1, t: "reply", id: "h", ok: "bye" });
+    // Answered from the stored reply: the handler ran once, and the new socket stays open.
+    expect(await counter.call({ type: "get" })).toBe(1);
+    again.send(call("g", { type: "get" }));
+    expect(await frame(again)).toMatchObject({ id: "g", ok: 1 });
+  });
+
   it("delivers a deferred reply after eviction to the client that reconnected", async () => {
     const { socket, counter, name } = await counterSocket(undefined, "evicted");
     socket.send(call("e", { type: "wait" }));

@@ -22,6 +22,8 @@ describe("Protocol frames", () => {
     [`{"gp":1,"t":"call","id":"5"`, "5", /not valid JSON/],
     [`{"gp":2,"t":"call","id":"6","msg":1}`, "6", /Protocol version 2 is not spoken here/],
     [`{"gp":1,"t":"shout","msg":1}`, undefined, /Unknown frame type "shout"/],
+    // A bad frame's own tag, sent by a client, is no way to make one.
+    [`{"gp":1,"t":"bad","problem":"none","msg":1}`, undefined, /Unknown frame type "bad"/],
     [`{"gp":1,"t":"call","msg":1}`, undefined, /A call needs an "id"/],
     [`{"gp":1,"t":"call","id":"8"}`, "8", /A call needs a "msg"/],
     [`{"gp":1,"t":"cast"}`, undefined, /A cast needs a "msg"/],

@@ -4,7 +4,7 @@
 // takes each committed bench/results.json (and the work tree's, when a new run hasn't been
 // committed yet), each run's ratio per target row, and judges the median of those ratios.
 //
-//   node bench/across.mjs             # the last 8 full runs
+//   node bench/across.mjs             # the last 8 full runs on the newest run's kind of machine
 //   node bench/across.mjs 12          # the last 12
 //   node bench/across.mjs --v8-flags  # the runs given BENCH_V8_FLAGS (those given the newest one's flags)
 //   node bench/across.mjs --by-round  # a lone client's CPU per message ÷ raw's, round by round, in each run
@@ -33,6 +33,12 @@ const FRESH_CALL_IDS_SINCE = "9aa3f4b";
 const MEASURED_AS = { persisted: persistedWrite, acks: persistedWrite, echo: loneWarmUp, calls: (run) => `${callIds(run)} ${loneWarmUp(run)}`, "parallel-calls": callIds };
 /** A run's BENCH_V8_FLAGS (CONFIG.v8Flags; runs before the field had none). */
 const v8FlagsOf = (run) => (run.config?.v8Flags ?? []).join(" ");
+/**
+ * The machine a run measured: its cores, CPU and kernel build. The same code reads different ratios
+ * on two kinds of machine (a lone call 1.03–1.05× raw's CPU on one, 1.08–1.14× on one whose every
+ * system call and wake-up costs three times as much: bench/readings.md, "A second kind of machine").
+ */
+const machineOf = (run) => `${run.environment.cores} cores (${run.environment.cpuModel}), ${run.environment.platform}`;
 const sameMeasurement = (scenario, run, newest) => !MEASURED_AS[scenario] || MEASURED_AS[scenario](run) === MEASURED_AS[scenario](newest);
 
 /**
@@ -163,8 +169,8 @@ function loadRuns(count) {
   const add = (source, text) => {
     const run = JSON.parse(text);
     if (run.status !== "complete" || runs.length === count) return;
-    // V8 flags change every row: runs count only beside runs given the newest one's.
-    if (runs.length > 0 && v8FlagsOf(run) !== v8FlagsOf(runs[0])) return;
+    // V8 flags change every row, and so does the machine: runs count only beside runs given the newest one's, on its kind of machine.
+    if (runs.length > 0 && (v8FlagsOf(run) !== v8FlagsOf(runs[0]) || machineOf(run) !== machineOf(runs[0]))) return;
     if (run.config.callIds === undefined && isAncestor(FRESH_CALL_IDS_SINCE, run.environment.commit.split(" ")[0])) run.config.callIds = "fresh";
     runs.push({ source, ...run });
   };
@@ -193,7 +199,7 @@ function main() {
   const list = runs.map((run) => `${run.environment.date.slice(0, 16)}Z (genparty ${run.environment.commit}, from ${run.source})`).join(", ");
   console.log(
     [
-      `Issue 7's targets over ${runs.length} full run${runs.length === 1 ? "" : "s"}${v8FlagsOf(runs[0]) ? ` with V8 flags ${v8FlagsOf(runs[0])} (BENCH_V8_FLAGS)` : ""}: ${list}.`,
+      `Issue 7's targets over ${runs.length} full run${runs.length === 1 ? "" : "s"} on ${machineOf(runs[0])}${v8FlagsOf(runs[0]) ? ` with V8 flags ${v8FlagsOf(runs[0])} (BENCH_V8_FLAGS)` : ""}: ${list}.`,
       "",
       `Each cell: the median of the runs' ratios, its 90% bootstrap interval over runs (from ${MIN_INTERVAL_SAMPLES} runs; a row fewer runs measured is judged on their samples pooled, as one run), the verdict on it, and in how many runs the target was met by that run's median. ${countsLine(counts)}`,
       "",

@@ -5,6 +5,7 @@
 // committed yet), each run's ratio per target row, and judges the median of those ratios.
 //
 //   node bench/across.mjs             # the last 8 full runs on the newest run's kind of machine
+//   node bench/across.mjs --machine=fc-v669  # the last 8 on machines whose description holds that text
 //   node bench/across.mjs 12          # the last 12
 //   node bench/across.mjs --v8-flags  # the runs given BENCH_V8_FLAGS (those given the newest one's flags)
 //   node bench/across.mjs --by-round  # a lone client's CPU per message ÷ raw's, round by round, in each run
@@ -39,6 +40,8 @@ const v8FlagsOf = (run) => (run.config?.v8Flags ?? []).join(" ");
  * system call and wake-up costs three times as much: bench/readings.md, "A second kind of machine").
  */
 const machineOf = (run) => `${run.environment.cores} cores (${run.environment.cpuModel}), ${run.environment.platform}`;
+/** `--machine=<text>`: only runs on a machine whose description (machineOf) holds the text. */
+const machineWanted = process.argv.find((arg) => arg.startsWith("--machine="))?.slice("--machine=".length);
 const sameMeasurement = (scenario, run, newest) => !MEASURED_AS[scenario] || MEASURED_AS[scenario](run) === MEASURED_AS[scenario](newest);
 
 /**
@@ -169,6 +172,7 @@ function loadRuns(count) {
   const add = (source, text) => {
     const run = JSON.parse(text);
     if (run.status !== "complete" || runs.length === count) return;
+    if (machineWanted !== undefined && !machineOf(run).includes(machineWanted)) return;
     // V8 flags change every row, and so does the machine: runs count only beside runs given the newest one's, on its kind of machine.
     if (runs.length > 0 && (v8FlagsOf(run) !== v8FlagsOf(runs[0]) || machineOf(run) !== machineOf(runs[0]))) return;
     if (run.config.callIds === undefined && isAncestor(FRESH_CALL_IDS_SINCE, run.environment.commit.split(" ")[0])) run.config.callIds = "fresh";
@@ -188,7 +192,7 @@ function main() {
   const count = Number(process.argv.slice(2).find((arg) => !arg.startsWith("--")) ?? 8);
   if (!Number.isInteger(count) || count < 1) throw new RangeError("The number of runs must be a positive integer (node bench/across.mjs 8).");
   const runs = loadRuns(count);
-  if (runs.length === 0) throw new Error(`No complete run of ${RESULTS} in git history: run npm run bench first.`);
+  if (runs.length === 0) throw new Error(`No complete run of ${RESULTS} in git history${machineWanted === undefined ? "" : ` on a machine matching "${machineWanted}"`}: run npm run bench first.`);
   if (process.argv.includes("--by-round")) {
     const list = runs.map((run) => `${run.environment.date.slice(0, 16)}Z`).join(", ");
     const intro = `A lone client's DO CPU per message, each room's ÷ raw's, round by round (each round the median of its passes), over ${runs.length} full runs: ${list}. Round 1 is where each room's code for the scenario is compiled.`;

@@ -39,7 +39,7 @@ const v8FlagsOf = (run) => (run.config?.v8Flags ?? []).join(" ");
  * on two kinds of machine (a lone call 1.03–1.05× raw's CPU on one, 1.08–1.14× on one whose every
  * system call and wake-up costs three times as much: bench/readings.md, "A second kind of machine").
  */
-const machineOf = (run) => `${run.environment.cores} cores (${run.environment.cpuModel}), ${run.environment.platform}`;
+const machineOf = ({ environment: env = {} }) => `${env.cores} cores (${env.cpuModel}), ${env.platform}`;
 /** `--machine=<text>`: only runs on a machine whose description (machineOf) holds the text. */
 const machineWanted = process.argv.find((arg) => arg.startsWith("--machine="))?.slice("--machine=".length);
 const sameMeasurement = (scenario, run, newest) => !MEASURED_AS[scenario] || MEASURED_AS[scenario](run) === MEASURED_AS[scenario](newest);

@@ -9,6 +9,7 @@
 //   node bench/lab.mjs rpc      # calls from the worker into the object: raw's RPC method against getActor(...).call
 //   node bench/lab.mjs http     # GETs the worker sends itself through its routing to each room, BENCH_HTTP_CONCURRENCY (20) in flight
 //   node bench/lab.mjs connect  # handshakes into a running room per target, BENCH_CONNECT (200) a sample, 20 at a time; then closed
+//   node bench/lab.mjs fanout   # a room of BENCH_CLIENTS (50) per target held open; each client sends BENCH_MESSAGES (40), each to all
 //
 // BENCH_KINDS (raw,partyserver,gp-server,gp-actor; also raw-mem, gp-machine for echo, gp-actor-direct
 // for http and connect; rpc: raw,gp-actor), BENCH_ROUNDS (12), BENCH_ECHO (2000 round trips or calls a sample), BENCH_ROOMS
@@ -59,7 +60,7 @@ const RPC_TARGETS = { raw: "raw", "gp-actor": "gp" };
 const kinds = (process.env.BENCH_KINDS ?? (workload === "rpc" ? "raw,gp-actor" : "raw,partyserver,gp-server,gp-actor")).split(",");
 for (const kind of kinds) if (!PATHS[kind]) throw new Error(`unknown target ${kind}; one of ${Object.keys(PATHS).join(", ")}`);
 // (Function declarations, hoisted: defined below.)
-const WORKLOADS = { echo: roundTrips, calls: roundTrips, wake: wakes, rpc: rpcCalls, http: requests, connect: handshakes };
+const WORKLOADS = { echo: roundTrips, calls: roundTrips, wake: wakes, rpc: rpcCalls, http: requests, connect: handshakes, fanout: fanOuts };
 if (!Object.hasOwn(WORKLOADS, workload)) throw new Error(`unknown workload ${workload}: ${Object.keys(WORKLOADS).join(", ")}`);
 if (workload !== "echo" && kinds.includes("gp-machine")) throw new Error("gp-machine runs the echo workload only");
 if (workload === "rpc") for (const kind of kinds) if (!RPC_TARGETS[kind]) throw new Error(`rpc runs on ${Object.keys(RPC_TARGETS).join(" and ")}, not ${kind}`);
@@ -356,6 +357,48 @@ async function handshakes(server, deadline) {
   }
   await closeSockets(held);
   return { samples, unit: "µs of CPU per handshake (worker and object together)", note: `${rounds} rounds of ${count}, 20 at a time, into a running room` };
+}
+
+/**
+ * One room of BENCH_CLIENTS (50) sockets per target, held open. Each sample: every client sends
+ * BENCH_MESSAGES (40) frames, each broadcast to every client, until all n × n × m have arrived; CPU
+ * per delivery. The bench's fan-out rows with no proxy in front and one process to read.
+ */
+async function fanOuts(server, deadline) {
+  const clients = int("CLIENTS", 50);
+  const messages = int("MESSAGES", 40);
+  const rounds = int("ROUNDS", 12);
+  const rooms = {};
+  for (const kind of kinds) rooms[kind] = (await openSockets(`ws://127.0.0.1:${server.port}${PATHS[kind]("lab-fanout")}`, clients, 20, deadline)).sockets;
+  const run = (kind, m) => {
+    const sockets = rooms[kind];
+    const expected = sockets.length * sockets.length * m;
+    let delivered = 0;
+    return new Promise((done, fail) => {
+      const timer = setTimeout(() => fail(new Error(`${kind}: ${delivered} of ${expected} deliveries within the deadline`)), Math.max(1, deadline - Date.now()));
+      const count = () => {
+        if (++delivered === expected) {
+          clearTimeout(timer);
+          for (const socket of sockets) socket.off("message", count);
+          done();
+        }
+      };
+      for (const socket of sockets) socket.on("message", count);
+      for (let seq = 0; seq < m; seq++) for (const socket of sockets) socket.send(`f${seq}`);
+    });
+  };
+  // Every target's broadcast path optimized before the first sample.
+  for (const kind of kinds) await run(kind, 3 * messages);
+  const samples = Object.fromEntries(kinds.map((kind) => [kind, []]));
+  for (let round = 0; round < rounds; round++) {
+    for (const kind of orderOf(round)) {
+      const before = cpuMs(server.pid);
+      await run(kind, messages);
+      samples[kind].push(((cpuMs(server.pid) - before) * 1000) / (clients * clients * messages));
+    }
+  }
+  for (const kind of kinds) await closeSockets(rooms[kind]);
+  return { samples, unit: "µs of CPU per delivery", note: `${rounds} rounds of ${clients} clients × ${messages} messages, each to all` };
 }
 
 function table({ samples, rates, unit, note }, server) {

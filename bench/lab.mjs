@@ -179,14 +179,16 @@ async function roundTrips(server, deadline) {
   const count = int("ECHO", 2000);
   const rounds = int("ROUNDS", 12);
   let seq = 0;
-  // Each target's last call id, acknowledged by its next call (on a new socket, an id the room never saw: ignored).
-  const lastCall = {};
-  const frame = (kind) => {
+  // Each socket's last call id, acknowledged by its next call, as a client does. (Kept per target,
+  // the acks of rooms answering at once or in turn named other rooms' calls: the Actor's rooms kept
+  // every answer until its list's cap, and paid for trimming it.)
+  const lastCall = new WeakMap();
+  const frame = (kind, socket) => {
     const id = seq++;
     if (kind === "gp-machine") return `{"type":"say","text":"e${id}"}`;
     if (workload === "echo") return `e${id}`;
-    const acked = lastCall[kind];
-    lastCall[kind] = id;
+    const acked = lastCall.get(socket);
+    lastCall.set(socket, id);
     return callFrame(kind, id, acked);
   };
   // Several rooms (objects of one class in one isolate) answer in turn: what one object's code sees, many instances share.
@@ -207,7 +209,7 @@ async function roundTrips(server, deadline) {
   if (kinds.includes("gp-machine")) await sleep(500);
   // BENCH_PARALLEL=1: the rooms' clients at once, n / rooms round trips each (the bench's scenarios under load); else in turn.
   const parallel = process.env.BENCH_PARALLEL === "1";
-  const roundTrip = (socket, kind) => new Promise((reply) => (socket.once("message", reply), socket.send(frame(kind))));
+  const roundTrip = (socket, kind) => new Promise((reply) => (socket.once("message", reply), socket.send(frame(kind, socket))));
   const run = async (kind, n) => {
     const own = sockets[kind];
     if (parallel) {

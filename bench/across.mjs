@@ -7,6 +7,7 @@
 //   node bench/across.mjs             # the last 8 full runs on the newest run's kind of machine
 //   node bench/across.mjs --machine=fc-v669  # the last 8 on machines whose description holds that text
 //   node bench/across.mjs 12          # the last 12
+//   node bench/across.mjs --same-bundle  # every run of the newest run's bundle (the same code under test), however many
 //   node bench/across.mjs --v8-flags  # the runs given BENCH_V8_FLAGS (those given the newest one's flags)
 //   node bench/across.mjs --by-round  # a lone client's CPU per message ÷ raw's, round by round, in each run
 import { execFileSync } from "node:child_process";
@@ -42,6 +43,12 @@ const v8FlagsOf = (run) => (run.config?.v8Flags ?? []).join(" ");
 const machineOf = ({ environment: env = {} }) => `${env.cores} cores (${env.cpuModel}), ${env.platform}`;
 /** `--machine=<text>`: only runs on a machine whose description (machineOf) holds the text. */
 const machineWanted = process.argv.find((arg) => arg.startsWith("--machine="))?.slice("--machine=".length);
+/**
+ * `--same-bundle`: only runs whose bench bundle (genparty's lib, the rooms, partyserver) hashed as
+ * the newest run's did. Runs of one bundle measure one code; more of them narrow the interval over
+ * runs, where "the last 8" would mix in runs of an older lib once a change lands.
+ */
+const sameBundle = process.argv.includes("--same-bundle");
 const sameMeasurement = (scenario, run, newest) => !MEASURED_AS[scenario] || MEASURED_AS[scenario](run) === MEASURED_AS[scenario](newest);
 
 /**
@@ -175,6 +182,7 @@ function loadRuns(count) {
     if (machineWanted !== undefined && !machineOf(run).includes(machineWanted)) return;
     // V8 flags change every row, and so does the machine: runs count only beside runs given the newest one's, on its kind of machine.
     if (runs.length > 0 && (v8FlagsOf(run) !== v8FlagsOf(runs[0]) || machineOf(run) !== machineOf(runs[0]))) return;
+    if (sameBundle && runs.length > 0 && run.environment.bundleSha !== runs[0].environment.bundleSha) return;
     if (run.config.callIds === undefined && isAncestor(FRESH_CALL_IDS_SINCE, run.environment.commit.split(" ")[0])) run.config.callIds = "fresh";
     runs.push({ source, ...run });
   };
@@ -189,8 +197,8 @@ function loadRuns(count) {
 }
 
 function main() {
-  const count = Number(process.argv.slice(2).find((arg) => !arg.startsWith("--")) ?? 8);
-  if (!Number.isInteger(count) || count < 1) throw new RangeError("The number of runs must be a positive integer (node bench/across.mjs 8).");
+  const count = Number(process.argv.slice(2).find((arg) => !arg.startsWith("--")) ?? (sameBundle ? Infinity : 8));
+  if (!(Number.isInteger(count) || count === Infinity) || count < 1) throw new RangeError("The number of runs must be a positive integer (node bench/across.mjs 8).");
   const runs = loadRuns(count);
   if (runs.length === 0) throw new Error(`No complete run of ${RESULTS} in git history${machineWanted === undefined ? "" : ` on a machine matching "${machineWanted}"`}: run npm run bench first.`);
   if (process.argv.includes("--by-round")) {
@@ -203,7 +211,7 @@ function main() {
   const list = runs.map((run) => `${run.environment.date.slice(0, 16)}Z (genparty ${run.environment.commit}, from ${run.source})`).join(", ");
   console.log(
     [
-      `Issue 7's targets over ${runs.length} full run${runs.length === 1 ? "" : "s"} on ${machineOf(runs[0])}${v8FlagsOf(runs[0]) ? ` with V8 flags ${v8FlagsOf(runs[0])} (BENCH_V8_FLAGS)` : ""}: ${list}.`,
+      `Issue 7's targets over ${runs.length} full run${runs.length === 1 ? "" : "s"} on ${machineOf(runs[0])}${v8FlagsOf(runs[0]) ? ` with V8 flags ${v8FlagsOf(runs[0])} (BENCH_V8_FLAGS)` : ""}${sameBundle ? `, every one of bundle ${runs[0].environment.bundleSha.slice(0, 12)}…` : ""}: ${list}.`,
       "",
       `Each cell: the median of the runs' ratios, its 90% bootstrap interval over runs (from ${MIN_INTERVAL_SAMPLES} runs; a row fewer runs measured is judged on their samples pooled, as one run), the verdict on it, and in how many runs the target was met by that run's median. ${countsLine(counts)}`,
       "",

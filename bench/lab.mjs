@@ -174,6 +174,25 @@ const orderOf = (round) => {
   return round % 2 ? order.reverse() : order;
 };
 
+/**
+ * `rounds` interleaved rounds, every target once a round in `orderOf(round)`. A sample is workerd's
+ * CPU in µs over what `measure(kind)` did, divided by the units it resolves with (round trips,
+ * calls, deliveries); `prepare(kind, round)` runs before it and `settle(kind)` after, not counted.
+ */
+async function cpuRounds(server, deadline, rounds, { measure, prepare, settle }) {
+  const samples = Object.fromEntries(kinds.map((kind) => [kind, []]));
+  for (let round = 0; round < rounds && Date.now() < deadline; round++) {
+    for (const kind of orderOf(round)) {
+      await prepare?.(kind, round);
+      const before = cpuMs(server.pid);
+      const units = await measure(kind);
+      samples[kind].push(((cpuMs(server.pid) - before) * 1000) / units);
+      await settle?.(kind);
+    }
+  }
+  return samples;
+}
+
 /** One socket per target, held open; each sample is `count` sequential round trips, the targets in a new order every round. */
 async function roundTrips(server, deadline) {
   const count = int("ECHO", 2000);
@@ -223,18 +242,15 @@ async function roundTrips(server, deadline) {
   };
   // Every target's code optimized before the first sample.
   for (const kind of kinds) await run(kind, 3000);
-  const samples = Object.fromEntries(kinds.map((kind) => [kind, []]));
-  for (let round = 0; round < rounds; round++) {
-    for (const kind of orderOf(round)) {
-      if (fresh) {
-        await openRooms(kind, `r${round}`);
-        await run(kind, parallel ? 20 * rooms : 20);
-      }
-      const before = cpuMs(server.pid);
-      await run(kind, count);
-      samples[kind].push(((cpuMs(server.pid) - before) * 1000) / count);
-    }
-  }
+  const samples = await cpuRounds(server, deadline, rounds, {
+    prepare: fresh
+      ? async (kind, round) => {
+          await openRooms(kind, `r${round}`);
+          await run(kind, parallel ? 20 * rooms : 20);
+        }
+      : undefined,
+    measure: async (kind) => (await run(kind, count), count),
+  });
   return { samples, unit: `µs of CPU per ${workload === "echo" ? "round trip" : "call"}`, note: `${rounds} rounds of ${count}${rooms > 1 ? `, ${rooms} rooms a target ${parallel ? "at once" : "in turn"}` : ""}${fresh ? ", new rooms every sample" : ""}` };
 }
 
@@ -249,14 +265,7 @@ async function rpcCalls(server, deadline) {
     if (result.errors > 0 || result.done !== n) throw new Error(`${kind}: ${result.done} of ${n} calls answered; first error: ${result.firstError}`);
   };
   for (const kind of kinds) await loop(kind, 3000);
-  const samples = Object.fromEntries(kinds.map((kind) => [kind, []]));
-  for (let round = 0; round < rounds && Date.now() < deadline; round++) {
-    for (const kind of orderOf(round)) {
-      const before = cpuMs(server.pid);
-      await loop(kind, count);
-      samples[kind].push(((cpuMs(server.pid) - before) * 1000) / count);
-    }
-  }
+  const samples = await cpuRounds(server, deadline, rounds, { measure: async (kind) => (await loop(kind, count), count) });
   return { samples, unit: `µs of CPU per ${op} call (worker and object together)`, note: `${rounds} rounds of ${count}` };
 }
 
@@ -277,16 +286,13 @@ async function requests(server, deadline) {
     return result.ms;
   };
   for (const kind of kinds) await run(kind, 3000);
-  const samples = Object.fromEntries(kinds.map((kind) => [kind, []]));
   const rates = Object.fromEntries(kinds.map((kind) => [kind, []]));
-  for (let round = 0; round < rounds; round++) {
-    for (const kind of orderOf(round)) {
-      const before = cpuMs(server.pid);
-      const ms = await run(kind, count);
-      rates[kind].push((count * 1000) / ms);
-      samples[kind].push(((cpuMs(server.pid) - before) * 1000) / count);
-    }
-  }
+  const measure = async (kind) => {
+    const ms = await run(kind, count);
+    rates[kind].push((count * 1000) / ms);
+    return count;
+  };
+  const samples = await cpuRounds(server, deadline, rounds, { measure });
   return { samples, rates, unit: "µs of CPU per request (worker and object together)", note: `${rounds} rounds of ${count}, ${concurrency} in flight, sent by the worker itself` };
 }
 
@@ -338,25 +344,24 @@ async function handshakes(server, deadline) {
   const url = (kind) => `ws://127.0.0.1:${server.port}${PATHS[kind](`lab-connect-${kind}`)}`;
   const held = [];
   for (const kind of kinds) held.push((await openSockets(url(kind), 1, 1, deadline)).sockets[0]);
+  let opened = [];
   const open = async (kind) => {
-    const { sockets } = await openSockets(url(kind), count, 20, deadline);
-    return sockets;
+    opened = (await openSockets(url(kind), count, 20, deadline)).sockets;
+    return count;
   };
-  const closeAll = async (sockets) => {
-    await closeSockets(sockets);
+  // The closes are handled before the next sample, and not counted.
+  const closeAll = async () => {
+    await closeSockets(opened);
     await sleep(300);
   };
   // Every target's connect path optimized before the first sample.
-  for (let i = 0; i < 3; i++) for (const kind of kinds) await closeAll(await open(kind));
-  const samples = Object.fromEntries(kinds.map((kind) => [kind, []]));
-  for (let round = 0; round < rounds && Date.now() < deadline; round++) {
-    for (const kind of orderOf(round)) {
-      const before = cpuMs(server.pid);
-      const sockets = await open(kind);
-      samples[kind].push(((cpuMs(server.pid) - before) * 1000) / count);
-      await closeAll(sockets);
+  for (let i = 0; i < 3; i++) {
+    for (const kind of kinds) {
+      await open(kind);
+      await closeAll();
     }
   }
+  const samples = await cpuRounds(server, deadline, rounds, { measure: open, settle: closeAll });
   await closeSockets(held);
   return { samples, unit: "µs of CPU per handshake (worker and object together)", note: `${rounds} rounds of ${count}, 20 at a time, into a running room` };
 }
@@ -392,14 +397,7 @@ async function fanOuts(server, deadline) {
   };
   // Every target's broadcast path optimized before the first sample.
   for (const kind of kinds) await run(kind, 3 * messages);
-  const samples = Object.fromEntries(kinds.map((kind) => [kind, []]));
-  for (let round = 0; round < rounds; round++) {
-    for (const kind of orderOf(round)) {
-      const before = cpuMs(server.pid);
-      const deliveries = await run(kind, messages);
-      samples[kind].push(((cpuMs(server.pid) - before) * 1000) / deliveries);
-    }
-  }
+  const samples = await cpuRounds(server, deadline, rounds, { measure: (kind) => run(kind, messages) });
   for (const kind of kinds) await closeSockets(rooms[kind]);
   return { samples, unit: "µs of CPU per delivery", note: `${rounds} rounds of ${clients} clients × ${messages} messages, each to all` };
 }

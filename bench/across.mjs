@@ -7,7 +7,7 @@
 //   node bench/across.mjs             # the last 8 full runs on the newest run's kind of machine
 //   node bench/across.mjs --machine=fc-v669  # the last 8 on machines whose description holds that text
 //   node bench/across.mjs 12          # the last 12
-//   node bench/across.mjs --same-bundle  # every run of the newest run's bundle (the same code under test), however many
+//   node bench/across.mjs --same-bundle  # every run since the bench bundle (the code under test) last changed, however many
 //   node bench/across.mjs --v8-flags  # the runs given BENCH_V8_FLAGS (those given the newest one's flags)
 //   node bench/across.mjs --by-round  # a lone client's CPU per message ÷ raw's, round by round, in each run
 import { execFileSync } from "node:child_process";
@@ -44,9 +44,9 @@ const machineOf = ({ environment: env = {} }) => `${env.cores} cores (${env.cpuM
 /** `--machine=<text>`: only runs on a machine whose description (machineOf) holds the text. */
 const machineWanted = process.argv.find((arg) => arg.startsWith("--machine="))?.slice("--machine=".length);
 /**
- * `--same-bundle`: only runs whose bench bundle (genparty's lib, the rooms, partyserver) hashed as
- * the newest run's did. Runs of one bundle measure one code; more of them narrow the interval over
- * runs, where "the last 8" would mix in runs of an older lib once a change lands.
+ * `--same-bundle`: the runs since the bench bundle (genparty's lib, the rooms, partyserver) last
+ * changed on the newest run's kind of machine: all of them measure one code. More of them narrow
+ * the interval over runs, where "the last 8" would mix in runs of an older lib once a change lands.
  */
 const sameBundle = process.argv.includes("--same-bundle");
 const sameMeasurement = (scenario, run, newest) => !MEASURED_AS[scenario] || MEASURED_AS[scenario](run) === MEASURED_AS[scenario](newest);
@@ -168,6 +168,7 @@ function cellLabel(cell) {
 function loadRuns(count) {
   const git = (...args) => execFileSync("git", args, { cwd: ROOT, encoding: "utf8", maxBuffer: 64 << 20 });
   const runs = [];
+  let bundleChanged = false;
   const isAncestor = (commit, of) => {
     try {
       git("merge-base", "--is-ancestor", commit, of);
@@ -182,7 +183,10 @@ function loadRuns(count) {
     if (machineWanted !== undefined && !machineOf(run).includes(machineWanted)) return;
     // V8 flags change every row, and so does the machine: runs count only beside runs given the newest one's, on its kind of machine.
     if (runs.length > 0 && (v8FlagsOf(run) !== v8FlagsOf(runs[0]) || machineOf(run) !== machineOf(runs[0]))) return;
-    if (sameBundle && runs.length > 0 && run.environment.bundleSha !== runs[0].environment.bundleSha) return;
+    if (sameBundle && runs.length > 0 && run.environment.bundleSha !== runs[0].environment.bundleSha) {
+      bundleChanged = true;
+      return;
+    }
     if (run.config.callIds === undefined && isAncestor(FRESH_CALL_IDS_SINCE, run.environment.commit.split(" ")[0])) run.config.callIds = "fresh";
     runs.push({ source, ...run });
   };
@@ -190,7 +194,7 @@ function loadRuns(count) {
   const working = readFileSync(join(ROOT, RESULTS), "utf8");
   if (commits.length === 0 || working !== git("show", `HEAD:${RESULTS}`)) add("work tree", working);
   for (const commit of commits) {
-    if (runs.length === count) break;
+    if (runs.length === count || bundleChanged) break;
     add(commit, git("show", `${commit}:${RESULTS}`));
   }
   return runs;

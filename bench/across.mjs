@@ -43,11 +43,7 @@ const v8FlagsOf = (run) => (run.config?.v8Flags ?? []).join(" ");
 const machineOf = ({ environment: env = {} }) => `${env.cores} cores (${env.cpuModel}), ${env.platform}`;
 /** `--machine=<text>`: only runs on a machine whose description (machineOf) holds the text. */
 const machineWanted = process.argv.find((arg) => arg.startsWith("--machine="))?.slice("--machine=".length);
-/**
- * `--same-bundle`: the runs since the bench bundle (genparty's lib, the rooms, partyserver) last
- * changed on the newest run's kind of machine: all of them measure one code. More of them narrow
- * the interval over runs, where "the last 8" would mix in runs of an older lib once a change lands.
- */
+/** `--same-bundle`: see selectRuns. */
 const sameBundle = process.argv.includes("--same-bundle");
 const sameMeasurement = (scenario, run, newest) => !MEASURED_AS[scenario] || MEASURED_AS[scenario](run) === MEASURED_AS[scenario](newest);
 
@@ -162,13 +158,38 @@ function cellLabel(cell) {
 }
 
 /**
- * The newest `count` complete runs, newest first: the work tree's if it differs from HEAD's (a run
- * not committed yet), then each commit's. A run a timeout cut short is skipped, not counted.
+ * Which runs to judge together, from `candidates` (`{ source, run }`, newest first, read lazily: each
+ * is a commit's results.json): the newest `count` complete ones, on the newest one's kind of machine
+ * and with its V8 flags (both change every row), on a machine whose description holds `machine` if
+ * given. A run a timeout cut short is skipped, not counted. `sameBundle` stops at the first run whose
+ * bench bundle (genparty's lib, the rooms, partyserver) hashed otherwise than the newest one's: the
+ * runs since the code under test last changed, all of one code. More of them narrow the interval
+ * over runs, where "the last 8" would mix in runs of an older lib once a change lands.
  */
+export function selectRuns(candidates, { count = 8, machine, sameBundle = false } = {}) {
+  const runs = [];
+  for (const { source, run } of candidates) {
+    if (runs.length === count) break;
+    if (run.status !== "complete") continue;
+    if (machine !== undefined && !machineOf(run).includes(machine)) continue;
+    const newest = runs[0];
+    if (newest && (v8FlagsOf(run) !== v8FlagsOf(newest) || machineOf(run) !== machineOf(newest))) continue;
+    if (sameBundle && newest && run.environment.bundleSha !== newest.environment.bundleSha) break;
+    runs.push({ source, ...run });
+  }
+  return runs;
+}
+
+/** Every results.json git has, newest first, parsed one at a time: the work tree's if it differs from HEAD's (a run not committed yet), then each commit's. */
+function* committedRuns(git) {
+  const commits = git("log", "--format=%h", "--", RESULTS).split("\n").filter(Boolean);
+  const working = readFileSync(join(ROOT, RESULTS), "utf8");
+  if (commits.length === 0 || working !== git("show", `HEAD:${RESULTS}`)) yield { source: "work tree", run: JSON.parse(working) };
+  for (const commit of commits) yield { source: commit, run: JSON.parse(git("show", `${commit}:${RESULTS}`)) };
+}
+
 function loadRuns(count) {
   const git = (...args) => execFileSync("git", args, { cwd: ROOT, encoding: "utf8", maxBuffer: 64 << 20 });
-  const runs = [];
-  let bundleChanged = false;
   const isAncestor = (commit, of) => {
     try {
       git("merge-base", "--is-ancestor", commit, of);
@@ -177,25 +198,9 @@ function loadRuns(count) {
       return false;
     }
   };
-  const add = (source, text) => {
-    const run = JSON.parse(text);
-    if (run.status !== "complete" || runs.length === count) return;
-    if (machineWanted !== undefined && !machineOf(run).includes(machineWanted)) return;
-    // V8 flags change every row, and so does the machine: runs count only beside runs given the newest one's, on its kind of machine.
-    if (runs.length > 0 && (v8FlagsOf(run) !== v8FlagsOf(runs[0]) || machineOf(run) !== machineOf(runs[0]))) return;
-    if (sameBundle && runs.length > 0 && run.environment.bundleSha !== runs[0].environment.bundleSha) {
-      bundleChanged = true;
-      return;
-    }
+  const runs = selectRuns(committedRuns(git), { count, machine: machineWanted, sameBundle });
+  for (const run of runs) {
     if (run.config.callIds === undefined && isAncestor(FRESH_CALL_IDS_SINCE, run.environment.commit.split(" ")[0])) run.config.callIds = "fresh";
-    runs.push({ source, ...run });
-  };
-  const commits = git("log", "--format=%h", "--", RESULTS).split("\n").filter(Boolean);
-  const working = readFileSync(join(ROOT, RESULTS), "utf8");
-  if (commits.length === 0 || working !== git("show", `HEAD:${RESULTS}`)) add("work tree", working);
-  for (const commit of commits) {
-    if (runs.length === count || bundleChanged) break;
-    add(commit, git("show", `${commit}:${RESULTS}`));
   }
   return runs;
 }

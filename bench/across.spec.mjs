@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { acrossRuns, byRound } from "./across.mjs";
+import { acrossRuns, byRound, selectRuns } from "./across.mjs";
 
 /** A run whose lone echo CPU per message is `raw`, `server` and `actor` for every sample. */
 function run(raw, server, actor) {
@@ -89,5 +89,33 @@ describe("byRound", () => {
     const cut = roundsRun("2026-11-28T02:00:00Z", [30, 30, 30], [33, 33, 33]);
     const short = roundsRun("2026-11-28T01:00:00Z", [30, 30, 30, 30], [33, 33]);
     expect(byRound([cut, short], "calls")).toEqual({ kinds: [], perRun: [{ date: "2026-11-28T01:00:00Z", ratios: {} }], medians: {} });
+  });
+});
+
+describe("selectRuns", () => {
+  /** A complete run on machine `kernel` of bundle `bundle`. */
+  const made = (source, bundle, kernel = "fc-v595", status = "complete") => ({
+    source,
+    run: { status, config: {}, environment: { bundleSha: bundle, cores: 2, cpuModel: "AMD EPYC", platform: `Linux 6.18.44-${kernel}` } },
+  });
+  const sources = (runs) => runs.map((run) => run.source);
+
+  it("takes the newest runs on the newest one's kind of machine, skipping runs cut short", () => {
+    const candidates = [made("a", "x"), made("b", "x", "fc-v669"), made("c", "y", "fc-v595", "timed out"), made("d", "y"), made("e", "z")];
+    expect(sources(selectRuns(candidates, { count: 2 }))).toEqual(["a", "d"]);
+    expect(sources(selectRuns(candidates, { machine: "fc-v669" }))).toEqual(["b"]);
+  });
+
+  it("with sameBundle, takes every run since the bundle last changed, and reads no candidate past that", () => {
+    let read = 0;
+    function* lazily() {
+      for (const candidate of [made("a", "x"), made("b", "y", "fc-v669"), made("c", "x"), made("d", "y"), made("e", "x")]) {
+        read++;
+        yield candidate;
+      }
+    }
+    expect(sources(selectRuns(lazily(), { count: Infinity, sameBundle: true }))).toEqual(["a", "c"]);
+    expect(read).toBe(4);
+    expect(sources(selectRuns([made("a", "x"), made("c", "x"), made("e", "x")], { count: 2, sameBundle: true }))).toEqual(["a", "c"]);
   });
 });

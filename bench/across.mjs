@@ -159,17 +159,19 @@ function cellLabel(cell) {
 
 /**
  * Which runs to judge together, from `candidates` (`{ source, run }`, newest first, read lazily: each
- * is a commit's results.json): the newest `count` complete ones, on the newest one's kind of machine
- * and with its V8 flags (both change every row), on a machine whose description holds `machine` if
- * given. A run a timeout cut short is skipped, not counted. `sameBundle` stops at the first run whose
- * bench bundle (genparty's lib, the rooms, partyserver) hashed otherwise than the newest one's: the
- * runs since the code under test last changed, all of one code. More of them narrow the interval
- * over runs, where "the last 8" would mix in runs of an older lib once a change lands.
+ * is a commit's results.json): the newest `count` complete ones (8 unless told; with `sameBundle`,
+ * as many as there are), on the newest one's kind of machine and with its V8 flags (both change
+ * every row), on a machine whose description holds `machine` if given. A run a timeout cut short
+ * is skipped, not counted. `sameBundle` stops at the first run whose bench bundle (genparty's lib,
+ * the rooms, partyserver) hashed otherwise than the newest one's: the runs since the code under test
+ * last changed, all of one code. More of them narrow the interval over runs, where "the last 8"
+ * would mix in runs of an older lib once a change lands.
  */
-export function selectRuns(candidates, { count = 8, machine, sameBundle = false } = {}) {
+export function selectRuns(candidates, { count, machine, sameBundle = false } = {}) {
+  const limit = count ?? (sameBundle ? Infinity : 8);
   const runs = [];
   for (const { source, run } of candidates) {
-    if (runs.length === count) break;
+    if (runs.length === limit) break;
     if (run.status !== "complete") continue;
     if (machine !== undefined && !machineOf(run).includes(machine)) continue;
     const newest = runs[0];
@@ -206,8 +208,9 @@ function loadRuns(count) {
 }
 
 function main() {
-  const count = Number(process.argv.slice(2).find((arg) => !arg.startsWith("--")) ?? (sameBundle ? Infinity : 8));
-  if (!(Number.isInteger(count) || count === Infinity) || count < 1) throw new RangeError("The number of runs must be a positive integer (node bench/across.mjs 8).");
+  const told = process.argv.slice(2).find((arg) => !arg.startsWith("--"));
+  const count = told === undefined ? undefined : Number(told);
+  if (count !== undefined && (!Number.isInteger(count) || count < 1)) throw new RangeError("The number of runs must be a positive integer (node bench/across.mjs 8).");
   const runs = loadRuns(count);
   if (runs.length === 0) throw new Error(`No complete run of ${RESULTS} in git history${machineWanted === undefined ? "" : ` on a machine matching "${machineWanted}"`}: run npm run bench first.`);
   if (process.argv.includes("--by-round")) {

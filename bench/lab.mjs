@@ -10,6 +10,7 @@
 //   node bench/lab.mjs http     # GETs the worker sends itself through its routing to each room, BENCH_HTTP_CONCURRENCY (20) in flight
 //   node bench/lab.mjs connect  # handshakes into a running room per target, BENCH_CONNECT (200) a sample, 20 at a time; then closed
 //   node bench/lab.mjs fanout   # a room of BENCH_CLIENTS (50) per target held open; each client sends BENCH_MESSAGES (40), each to all
+//   node bench/lab.mjs acks     # one client per target in a persisted room, BENCH_ECHO (1000) frames pipelined a sample, each written and acked
 //
 // BENCH_KINDS (raw,partyserver,gp-server,gp-actor; also raw-mem, gp-machine for echo, gp-actor-direct
 // for http and connect; rpc: raw,gp-actor), BENCH_ROUNDS (12), BENCH_ECHO (2000 round trips or calls a sample), BENCH_ROOMS
@@ -55,14 +56,22 @@ const PATHS = {
   // Echo only: a `say` event, a transition, a committed snapshot and the state pushed back.
   "gp-machine": (room) => `/gp/bench-gp-machine/${room}`,
 };
+/** The `…Persisted` rooms (acks): each message counted in storage, the Actor's by its state commit. */
+const PERSISTED_PATHS = {
+  raw: (room) => `/raw/BENCH_RAW_PERSISTED/${room}`,
+  partyserver: (room) => `/ps/bench-party-persisted/${room}`,
+  "gp-server": (room) => `/gp/bench-gp-server-persisted/${room}`,
+  "gp-actor": (room) => `/gp/bench-gp-actor-persisted/${room}`,
+};
 /** The `/rpc` loop's target for each kind that has an RPC baseline. */
 const RPC_TARGETS = { raw: "raw", "gp-actor": "gp" };
 const kinds = (process.env.BENCH_KINDS ?? (workload === "rpc" ? "raw,gp-actor" : "raw,partyserver,gp-server,gp-actor")).split(",");
 for (const kind of kinds) if (!PATHS[kind]) throw new Error(`unknown target ${kind}; one of ${Object.keys(PATHS).join(", ")}`);
 // (Function declarations, hoisted: defined below.)
-const WORKLOADS = { echo: roundTrips, calls: roundTrips, wake: wakes, rpc: rpcCalls, http: requests, connect: handshakes, fanout: fanOuts };
+const WORKLOADS = { echo: roundTrips, calls: roundTrips, wake: wakes, rpc: rpcCalls, http: requests, connect: handshakes, fanout: fanOuts, acks: persistedAcks };
 if (!Object.hasOwn(WORKLOADS, workload)) throw new Error(`unknown workload ${workload}: ${Object.keys(WORKLOADS).join(", ")}`);
 if (workload !== "echo" && kinds.includes("gp-machine")) throw new Error("gp-machine runs the echo workload only");
+if (workload === "acks") for (const kind of kinds) if (!PERSISTED_PATHS[kind]) throw new Error(`acks runs on ${Object.keys(PERSISTED_PATHS).join(", ")}, not ${kind}`);
 if (workload === "rpc") for (const kind of kinds) if (!RPC_TARGETS[kind]) throw new Error(`rpc runs on ${Object.keys(RPC_TARGETS).join(" and ")}, not ${kind}`);
 const DIR = join(ROOT, ".wrangler", "bench-lab");
 const IDLE_MS = 13_000;
@@ -400,6 +409,40 @@ async function fanOuts(server, deadline) {
   const samples = await cpuRounds(server, deadline, rounds, { measure: (kind) => run(kind, messages) });
   for (const kind of kinds) await closeSockets(rooms[kind]);
   return { samples, unit: "µs of CPU per delivery", note: `${rounds} rounds of ${clients} clients × ${messages} messages, each to all` };
+}
+
+/**
+ * One client per target alone in a persisted room, held open. Each sample pipelines BENCH_ECHO
+ * (1000) frames and waits for their acks (each frame written, then sent back); CPU per ack. The
+ * warm-up's 3,000 writes take each room's log file past SQLite's first checkpoint, so the samples
+ * are the bench's "next N": a living room's steady state (bench/scenarios.mjs, `acks`).
+ */
+async function persistedAcks(server, deadline) {
+  const count = int("ECHO", 1000);
+  const rounds = int("ROUNDS", 12);
+  const sockets = {};
+  for (const kind of kinds) sockets[kind] = (await openSockets(`ws://127.0.0.1:${server.port}${PERSISTED_PATHS[kind](`lab-acks-${Date.now()}`)}`, 1, 1, deadline)).sockets[0];
+  let seq = 0;
+  const run = (kind, n) => {
+    const socket = sockets[kind];
+    let acked = 0;
+    return new Promise((done, fail) => {
+      const timer = setTimeout(() => fail(new Error(`${kind}: ${acked} of ${n} acks within the deadline`)), Math.max(1, deadline - Date.now()));
+      const count = () => {
+        if (++acked === n) {
+          clearTimeout(timer);
+          socket.off("message", count);
+          done(n);
+        }
+      };
+      socket.on("message", count);
+      for (let i = 0; i < n; i++) socket.send(`k${seq++}`);
+    });
+  };
+  for (const kind of kinds) await run(kind, 3000);
+  const samples = await cpuRounds(server, deadline, rounds, { measure: (kind) => run(kind, count) });
+  await closeSockets(Object.values(sockets));
+  return { samples, unit: "µs of CPU per ack", note: `${rounds} rounds of ${count} pipelined, one room a target` };
 }
 
 function table({ samples, rates, unit, note }, server) {

@@ -17,7 +17,7 @@
 // (echo and calls: 1 room a target; more answer in turn), BENCH_RPC_OP (ping; or incr, ping-fresh),
 // BENCH_FRESH=1 (echo and calls: new rooms for every sample, after 20 round trips, as the bench's passes),
 // BENCH_PARALLEL=1 (echo and calls: the rooms' clients at once, as the scenarios under load),
-// BENCH_WAKES (5 rounds), BENCH_WAKE_SOCKETS (1000). `--v8-flag=--perf-basic-prof` (repeatable) passes flags to V8:
+// BENCH_WAKES (5 rounds), BENCH_WAKE_SOCKETS (1000), BENCH_STORAGE (disk; memory keeps objects' storage in memory). `--v8-flag=--perf-basic-prof` (repeatable) passes flags to V8:
 // with that one, `perf record -g -p <pid>` names the JIT frames. `--inspect` opens workerd's inspector and
 // holds a session on it with what `wrangler dev` turns on (Runtime and Network events): dev tooling's share.
 // `--mf-wrapper` exports each Durable Object class wrapped as miniflare wraps it under `wrangler dev`.
@@ -38,6 +38,12 @@ const inspect = process.argv.includes("--inspect");
 const mfWrapper = process.argv.includes("--mf-wrapper");
 const cold = process.argv.includes("--cold");
 const printSamples = process.argv.includes("--samples");
+// BENCH_STORAGE=memory: objects' SQLite files on a tmpfs (/dev/shm), where a commit's flush costs
+// nothing. On disk that flush is most of a persisted write's CPU and varies by ±15% a sample
+// (bench/readings.md, "Persisted acks by hand"); without it what is left is each room's own work
+// around the write. (workerd's `inMemory` storage has no SQLite.)
+const inMemory = process.env.BENCH_STORAGE === "memory";
+if (!["memory", "disk", undefined].includes(process.env.BENCH_STORAGE)) throw new Error("BENCH_STORAGE is memory or disk (the default)");
 // `--trace-opt` always: its log tells a process whose optimizing compiles stalled (see compileReport).
 const v8Flags = ["--trace-opt", ...(cold ? ["--no-opt", "--no-maglev"] : []), ...process.argv.filter((arg) => arg.startsWith("--v8-flag=")).map((arg) => arg.slice("--v8-flag=".length))];
 const int = (name, fallback) => {
@@ -74,6 +80,7 @@ if (workload !== "echo" && kinds.includes("gp-machine")) throw new Error("gp-mac
 if (workload === "acks") for (const kind of kinds) if (!PERSISTED_PATHS[kind]) throw new Error(`acks runs on ${Object.keys(PERSISTED_PATHS).join(", ")}, not ${kind}`);
 if (workload === "rpc") for (const kind of kinds) if (!RPC_TARGETS[kind]) throw new Error(`rpc runs on ${Object.keys(RPC_TARGETS).join(" and ")}, not ${kind}`);
 const DIR = join(ROOT, ".wrangler", "bench-lab");
+const STATE = inMemory ? join("/dev/shm", `genparty-bench-lab-${process.pid}`) : join(DIR, "state");
 const IDLE_MS = 13_000;
 const TIMEOUT_MS = 20 * 60_000;
 
@@ -91,7 +98,7 @@ function config(bundle, port, { date, bindings }) {
   const quote = JSON.stringify;
   return `using Workerd = import "/workerd/workerd.capnp";
 const config :Workerd.Config = (
-  services = [ (name = "main", worker = .bench), (name = "disk", disk = (path = ${quote(join(DIR, "state"))}, writable = true)) ],
+  services = [ (name = "main", worker = .bench), (name = "disk", disk = (path = ${quote(STATE)}, writable = true)) ],
   sockets = [ (name = "http", address = "127.0.0.1:${port}", http = (), service = "main") ],
   v8Flags = [ ${v8Flags.map(quote).join(", ")} ],
 );
@@ -126,8 +133,8 @@ function writeMiniflareEntry(classes) {
 /** Starts workerd in a session of its own (so it is stopped by its process group) and waits for it to answer. */
 async function startWorkerd() {
   const { bundle, sha } = buildWorker("bench-lab");
-  rmSync(join(DIR, "state"), { recursive: true, force: true });
-  mkdirSync(join(DIR, "state"), { recursive: true });
+  rmSync(STATE, { recursive: true, force: true });
+  mkdirSync(STATE, { recursive: true });
   const port = await freePort();
   const inspectorPort = inspect ? await freePort() : undefined;
   const configPath = join(DIR, "config.capnp");
@@ -145,6 +152,8 @@ async function startWorkerd() {
     } catch {
       // Gone already.
     }
+    // A tmpfs holds memory until its files go.
+    if (inMemory) rmSync(STATE, { recursive: true, force: true });
   };
   process.once("exit", stop);
   for (const signal of ["SIGINT", "SIGTERM"]) process.once(signal, () => process.exit(130));
@@ -447,7 +456,7 @@ async function persistedAcks(server, deadline) {
 
 function table({ samples, rates, unit, note }, server) {
   const lines = [
-    `${workload} on workerd run by hand${inspect ? ", an inspector session open" : ""}${cold ? ", baseline code only (--cold)" : ""}, bundle ${server.sha} (${note}); ${unit}, median <sub>min–max</sub>; ratios with their 90% bootstrap interval`,
+    `${workload} on workerd run by hand${inspect ? ", an inspector session open" : ""}${cold ? ", baseline code only (--cold)" : ""}${inMemory ? ", objects' storage in memory" : ""}, bundle ${server.sha} (${note}); ${unit}, median <sub>min–max</sub>; ratios with their 90% bootstrap interval`,
     "",
     "| target | CPU | ÷ raw | ÷ partyserver |",
     "|---|---:|---:|---:|",

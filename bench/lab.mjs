@@ -16,6 +16,7 @@
 // for http and connect; rpc: raw,gp-actor), BENCH_ROUNDS (12), BENCH_ECHO (2000 round trips or calls a sample), BENCH_ROOMS
 // (echo and calls: 1 room a target; more answer in turn), BENCH_RPC_OP (ping; or incr, ping-fresh),
 // BENCH_FRESH=1 (echo and calls: new rooms for every sample, after 20 round trips, as the bench's passes),
+// BENCH_PERSISTED=1 (echo: the `…Persisted` rooms, a committed write per round trip),
 // BENCH_PARALLEL=1 (echo and calls: the rooms' clients at once, as the scenarios under load),
 // BENCH_WAKES (5 rounds), BENCH_WAKE_SOCKETS (1000), BENCH_STORAGE (disk; memory keeps objects' storage in memory). `--v8-flag=--perf-basic-prof` (repeatable) passes flags to V8:
 // with that one, `perf record -g -p <pid>` names the JIT frames. `--inspect` opens workerd's inspector and
@@ -77,7 +78,10 @@ for (const kind of kinds) if (!PATHS[kind]) throw new Error(`unknown target ${ki
 const WORKLOADS = { echo: roundTrips, calls: roundTrips, wake: wakes, rpc: rpcCalls, http: requests, connect: handshakes, fanout: fanOuts, acks: persistedAcks };
 if (!Object.hasOwn(WORKLOADS, workload)) throw new Error(`unknown workload ${workload}: ${Object.keys(WORKLOADS).join(", ")}`);
 if (workload !== "echo" && kinds.includes("gp-machine")) throw new Error("gp-machine runs the echo workload only");
-if (workload === "acks") for (const kind of kinds) if (!PERSISTED_PATHS[kind]) throw new Error(`acks runs on ${Object.keys(PERSISTED_PATHS).join(", ")}, not ${kind}`);
+// BENCH_PERSISTED=1 (echo): the `…Persisted` rooms, each round trip a committed write, one at a time.
+const persistedEcho = process.env.BENCH_PERSISTED === "1";
+if (persistedEcho && workload !== "echo") throw new Error("BENCH_PERSISTED=1 runs the echo workload only (acks is always persisted)");
+if (workload === "acks" || persistedEcho) for (const kind of kinds) if (!PERSISTED_PATHS[kind]) throw new Error(`persisted rooms are ${Object.keys(PERSISTED_PATHS).join(", ")}, not ${kind}`);
 if (workload === "rpc") for (const kind of kinds) if (!RPC_TARGETS[kind]) throw new Error(`rpc runs on ${Object.keys(RPC_TARGETS).join(" and ")}, not ${kind}`);
 const DIR = join(ROOT, ".wrangler", "bench-lab");
 const STATE = inMemory ? join("/dev/shm", `genparty-bench-lab-${process.pid}`) : join(DIR, "state");
@@ -238,7 +242,7 @@ async function roundTrips(server, deadline) {
   const openRooms = async (kind, tag) => {
     const old = sockets[kind] ?? [];
     sockets[kind] = [];
-    for (let room = 0; room < rooms; room++) sockets[kind].push((await openSockets(`ws://127.0.0.1:${server.port}${PATHS[kind](`lab-${workload}-${tag}-${room}`)}`, 1, 1, deadline)).sockets[0]);
+    for (let room = 0; room < rooms; room++) sockets[kind].push((await openSockets(`ws://127.0.0.1:${server.port}${(persistedEcho ? PERSISTED_PATHS : PATHS)[kind](`lab-${workload}-${tag}-${room}`)}`, 1, 1, deadline)).sockets[0]);
     for (const socket of old) socket.close();
   };
   for (const kind of kinds) await openRooms(kind, "first");
@@ -269,7 +273,7 @@ async function roundTrips(server, deadline) {
       : undefined,
     measure: async (kind) => (await run(kind, count), count),
   });
-  return { samples, unit: `µs of CPU per ${workload === "echo" ? "round trip" : "call"}`, note: `${rounds} rounds of ${count}${rooms > 1 ? `, ${rooms} rooms a target ${parallel ? "at once" : "in turn"}` : ""}${fresh ? ", new rooms every sample" : ""}` };
+  return { samples, unit: `µs of CPU per ${workload === "echo" ? "round trip" : "call"}`, note: `${rounds} rounds of ${count}${rooms > 1 ? `, ${rooms} rooms a target ${parallel ? "at once" : "in turn"}` : ""}${fresh ? ", new rooms every sample" : ""}${persistedEcho ? ", persisted rooms" : ""}` };
 }
 
 /** Each sample is one `/rpc` request of the bench worker: `count` sequential calls from the worker into one object per target. */

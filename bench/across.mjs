@@ -10,6 +10,7 @@
 //   node bench/across.mjs --same-bundle  # every run since the bench bundle (the code under test) last changed, however many
 //   node bench/across.mjs --v8-flags  # the runs given BENCH_V8_FLAGS (those given the newest one's flags)
 //   node bench/across.mjs --by-round  # a lone client's CPU per message ÷ raw's, round by round, in each run
+// Under the table: for each cell that can't tell, what more runs would decide (runsToDecide).
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -152,6 +153,48 @@ function byRoundTable(runs, scenario) {
   ].join("\n");
 }
 
+/**
+ * What more runs would make of a cell that can't tell, were its median to hold and its interval to
+ * narrow as 1/√runs (a median's interval over runs alike does): `{ verdict, runs }`, the verdict its
+ * median points to and the runs it would take for the side of the interval that crosses the limit
+ * to clear it. `runs` is Infinity for a median on the limit: a tie no number of runs decides.
+ * Undefined for a cell that is met or missed, or judged on pooled samples (its interval isn't one over runs).
+ */
+export function runsToDecide(cell, limit, higherIsBetter) {
+  const { ratio, interval, runs, pooled } = cell;
+  if (!interval || pooled) return undefined;
+  const meets = (value) => meetsTarget(value, limit, higherIsBetter);
+  if (meets(interval.low) === meets(interval.high)) return undefined;
+  const verdict = meets(ratio) ? "met" : "missed";
+  // The bound on the limit's other side from the median: the one more runs must bring across.
+  const crossing = meets(interval.low) === meets(ratio) ? interval.high : interval.low;
+  const distance = Math.abs(ratio - limit);
+  // (Less a hair: ratios are sums of floats, and 48.000000001 runs are 48.)
+  return { verdict, runs: distance === 0 ? Infinity : Math.ceil(runs * ((crossing - ratio) / distance) ** 2 - 1e-9) };
+}
+
+/** Most runs a projection is told in; beyond it a row is as good as a tie. */
+const PROJECTED_RUNS = 100;
+
+/** The cells that can't tell, per room, by what more runs would decide (see runsToDecide). */
+function projectionLines(rows) {
+  const lines = [];
+  for (const [kind, name] of [["gp-server", "Server"], ["gp-actor", "Actor"]]) {
+    const found = [];
+    for (const row of rows) {
+      const cell = row.cells[kind];
+      const decided = cell && runsToDecide(cell, row.limit, row.higherIsBetter);
+      if (decided) found.push({ ...decided, label: `${row.label} (${row.heading}, ${ratioLabel(cell)})` });
+    }
+    if (found.length === 0) continue;
+    found.sort((a, b) => a.runs - b.runs);
+    const near = found.filter(({ runs }) => runs <= PROJECTED_RUNS).map(({ verdict, runs, label }) => `${verdict} in ~${runs} runs: ${label}`);
+    const ties = found.filter(({ runs }) => runs > PROJECTED_RUNS).map(({ label }) => label);
+    lines.push(`- ${name}: ${[...near, ...(ties.length > 0 ? [`not within ${PROJECTED_RUNS} runs (medians on or next to the limit): ${ties.join("; ")}`] : [])].join("; ")}.`);
+  }
+  return lines;
+}
+
 /** A cell: the median of the runs' ratios (or of their samples pooled), its interval, and in how many runs the target was met. */
 function cellLabel(cell) {
   return `${ratioLabel(cell)} (${cell.met} of ${cell.runs} runs${cell.pooled ? ", samples pooled" : ""})`;
@@ -219,7 +262,9 @@ function main() {
     console.log([intro, ...LONE_SCENARIOS.map((scenario) => byRoundTable(runs, scenario))].join("\n\n"));
     return;
   }
-  const { table, counts } = verdictTable(acrossRuns(runs), cellLabel);
+  const rows = acrossRuns(runs);
+  const { table, counts } = verdictTable(rows, cellLabel);
+  const projected = projectionLines(rows);
   const list = runs.map((run) => `${run.environment.date.slice(0, 16)}Z (genparty ${run.environment.commit}, from ${run.source})`).join(", ");
   console.log(
     [
@@ -228,6 +273,7 @@ function main() {
       `Each cell: the median of the runs' ratios, its 90% bootstrap interval over runs (from ${MIN_INTERVAL_SAMPLES} runs; a row fewer runs measured is judged on their samples pooled, as one run), the verdict on it, and in how many runs the target was met by that run's median. ${countsLine(counts)}`,
       "",
       table,
+      ...(projected.length === 0 ? [] : ["", "What more runs would decide where a room can't tell, were each median to hold and its interval narrow as 1/√runs:", "", ...projected]),
     ].join("\n"),
   );
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { acrossRuns, byRound, selectRuns } from "./across.mjs";
+import { acrossRuns, byRound, runsToDecide, selectRuns } from "./across.mjs";
 
 /** A run whose lone echo CPU per message is `raw`, `server` and `actor` for every sample. */
 function run(raw, server, actor) {
@@ -117,5 +117,30 @@ describe("selectRuns", () => {
     expect(sources(selectRuns(lazily(), { sameBundle: true }))).toEqual(["a", "c"]);
     expect(read).toBe(4);
     expect(sources(selectRuns([made("a", "x"), made("c", "x"), made("e", "x")], { count: 2, sameBundle: true }))).toEqual(["a", "c"]);
+  });
+});
+
+describe("runsToDecide", () => {
+  const cell = (ratio, low, high, extra = {}) => ({ ratio, interval: { low, high }, runs: 12, ...extra });
+
+  it("projects the runs a median inside the target needs for its interval to clear the limit", () => {
+    // The low side, 0.04 below the median, must shrink inside the 0.02 to the limit: (0.04 / 0.02)² × 12 runs.
+    expect(runsToDecide(cell(0.97, 0.93, 1.0), 0.95, true)).toEqual({ verdict: "met", runs: 48 });
+  });
+
+  it("projects a miss for a median outside the target", () => {
+    // (0.07 / 0.02)² × 12 = 147.
+    expect(runsToDecide(cell(1.12, 1.05, 1.15), 1.1, false)).toEqual({ verdict: "missed", runs: 147 });
+  });
+
+  it("calls a median on the limit a tie no number of runs decides", () => {
+    expect(runsToDecide(cell(1, 0.97, 1.03), 1, true)).toEqual({ verdict: "met", runs: Infinity });
+  });
+
+  it("says nothing of a cell already decided, or judged on pooled samples", () => {
+    expect(runsToDecide(cell(1.05, 1.03, 1.08), 1.1, false)).toBeUndefined();
+    expect(runsToDecide(cell(1.12, 1.11, 1.14), 1.1, false)).toBeUndefined();
+    expect(runsToDecide(cell(0.97, 0.93, 1.0, { pooled: true }), 0.95, true)).toBeUndefined();
+    expect(runsToDecide({ ratio: 0.97, interval: undefined, runs: 2 }, 0.95, true)).toBeUndefined();
   });
 });

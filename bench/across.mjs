@@ -17,7 +17,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { median, ROOT } from "./harness.mjs";
 import { medianInterval, MIN_INTERVAL_SAMPLES, ratioLabel } from "./stats.mjs";
-import { countsLine, meetsTarget, targetRows, verdictTable } from "./targets.mjs";
+import { countsLine, meetsTarget, ROOMS, targetRows, verdictTable } from "./targets.mjs";
 
 /** `--v8-flags`: the runs given BENCH_V8_FLAGS, which write results-v8-flags.json. */
 const RESULTS = process.argv.includes("--v8-flags") ? "bench/results-v8-flags.json" : "bench/results.json";
@@ -179,7 +179,7 @@ const PROJECTED_RUNS = 100;
 /** The cells that can't tell, per room, by what more runs would decide (see runsToDecide). */
 function projectionLines(rows) {
   const lines = [];
-  for (const [kind, name] of [["gp-server", "Server"], ["gp-actor", "Actor"]]) {
+  for (const [kind, name] of ROOMS) {
     const found = [];
     for (const row of rows) {
       const cell = row.cells[kind];

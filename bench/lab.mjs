@@ -18,7 +18,7 @@
 // BENCH_FRESH=1 (echo and calls: new rooms for every sample, after 20 round trips, as the bench's passes),
 // BENCH_PERSISTED=1 (echo: the `…Persisted` rooms, a committed write per round trip),
 // BENCH_PARALLEL=1 (echo and calls: the rooms' clients at once, as the scenarios under load),
-// BENCH_WAKES (5 rounds), BENCH_WAKE_SOCKETS (1000), BENCH_STORAGE (disk; memory keeps objects' storage in memory). `--v8-flag=--perf-basic-prof` (repeatable) passes flags to V8:
+// BENCH_WAKES (5 rounds), BENCH_WAKE_SOCKETS (1000), BENCH_STORAGE (disk; memory puts objects' SQLite files on a tmpfs). `--v8-flag=--perf-basic-prof` (repeatable) passes flags to V8:
 // with that one, `perf record -g -p <pid>` names the JIT frames. `--inspect` opens workerd's inspector and
 // holds a session on it with what `wrangler dev` turns on (Runtime and Network events): dev tooling's share.
 // `--mf-wrapper` exports each Durable Object class wrapped as miniflare wraps it under `wrangler dev`.
@@ -41,7 +41,7 @@ const cold = process.argv.includes("--cold");
 const printSamples = process.argv.includes("--samples");
 // BENCH_STORAGE=memory: objects' SQLite files on a tmpfs (/dev/shm), where a commit's flush costs
 // nothing. On disk that flush is most of a persisted write's CPU and varies by ±15% a sample
-// (bench/readings.md, "Persisted acks by hand"); without it what is left is each room's own work
+// (bench/readings.md, "Persisted writes by hand"); without it what is left is each room's own work
 // around the write. (workerd's `inMemory` storage has no SQLite.)
 const inMemory = process.env.BENCH_STORAGE === "memory";
 if (!["memory", "disk", undefined].includes(process.env.BENCH_STORAGE)) throw new Error("BENCH_STORAGE is memory or disk (the default)");
@@ -63,7 +63,7 @@ const PATHS = {
   // Echo only: a `say` event, a transition, a committed snapshot and the state pushed back.
   "gp-machine": (room) => `/gp/bench-gp-machine/${room}`,
 };
-/** The `…Persisted` rooms (acks): each message counted in storage, the Actor's by its state commit. */
+/** The `…Persisted` rooms (acks, and echo with BENCH_PERSISTED=1): each message counted in storage, the Actor's by its state commit. */
 const PERSISTED_PATHS = {
   raw: (room) => `/raw/BENCH_RAW_PERSISTED/${room}`,
   partyserver: (room) => `/ps/bench-party-persisted/${room}`,
@@ -441,14 +441,14 @@ async function persistedAcks(server, deadline) {
     let acked = 0;
     return new Promise((done, fail) => {
       const timer = setTimeout(() => fail(new Error(`${kind}: ${acked} of ${n} acks within the deadline`)), Math.max(1, deadline - Date.now()));
-      const count = () => {
+      const onAck = () => {
         if (++acked === n) {
           clearTimeout(timer);
-          socket.off("message", count);
+          socket.off("message", onAck);
           done(n);
         }
       };
-      socket.on("message", count);
+      socket.on("message", onAck);
       for (let i = 0; i < n; i++) socket.send(`k${seq++}`);
     });
   };
@@ -460,7 +460,7 @@ async function persistedAcks(server, deadline) {
 
 function table({ samples, rates, unit, note }, server) {
   const lines = [
-    `${workload} on workerd run by hand${inspect ? ", an inspector session open" : ""}${cold ? ", baseline code only (--cold)" : ""}${inMemory ? ", objects' storage in memory" : ""}, bundle ${server.sha} (${note}); ${unit}, median <sub>min–max</sub>; ratios with their 90% bootstrap interval`,
+    `${workload} on workerd run by hand${inspect ? ", an inspector session open" : ""}${cold ? ", baseline code only (--cold)" : ""}${inMemory ? ", objects' SQLite on a tmpfs" : ""}, bundle ${server.sha} (${note}); ${unit}, median <sub>min–max</sub>; ratios with their 90% bootstrap interval`,
     "",
     "| target | CPU | ÷ raw | ÷ partyserver |",
     "|---|---:|---:|---:|",

@@ -3,8 +3,8 @@
 // met, missed, or can't tell (the interval straddles it).
 import { ratioLabel, ratioOf } from "./stats.mjs";
 
-/** The rooms the issue sets targets for. */
-const ROOMS = [
+/** The rooms the issue sets targets for: [kind, name]. */
+export const ROOMS = [
   ["gp-server", "Server"],
   ["gp-actor", "Actor"],
 ];

@@ -389,6 +389,26 @@ async function handshakes(server, deadline) {
 }
 
 /**
+ * Listens on `sockets` for `expected` frames in all, then calls `send`; resolves with `expected` once
+ * they have all arrived (the listeners removed), or fails at the deadline saying how many did.
+ */
+function framesBack(sockets, expected, deadline, what, send) {
+  let received = 0;
+  return new Promise((done, fail) => {
+    const timer = setTimeout(() => fail(new Error(`${what}: ${received} of ${expected} within the deadline`)), Math.max(1, deadline - Date.now()));
+    const onFrame = () => {
+      if (++received === expected) {
+        clearTimeout(timer);
+        for (const socket of sockets) socket.off("message", onFrame);
+        done(expected);
+      }
+    };
+    for (const socket of sockets) socket.on("message", onFrame);
+    send();
+  });
+}
+
+/**
  * One room of BENCH_CLIENTS (50) sockets per target, held open. Each sample: every client sends
  * BENCH_MESSAGES (40) frames, each broadcast to every client, until all n × n × m have arrived; CPU
  * per delivery. The bench's fan-out rows with no proxy in front and one process to read.
@@ -402,18 +422,7 @@ async function fanOuts(server, deadline) {
   /** Resolves with the deliveries made: every socket's m frames, each to every socket. */
   const run = (kind, m) => {
     const sockets = rooms[kind];
-    const expected = sockets.length * sockets.length * m;
-    let delivered = 0;
-    return new Promise((done, fail) => {
-      const timer = setTimeout(() => fail(new Error(`${kind}: ${delivered} of ${expected} deliveries within the deadline`)), Math.max(1, deadline - Date.now()));
-      const count = () => {
-        if (++delivered === expected) {
-          clearTimeout(timer);
-          for (const socket of sockets) socket.off("message", count);
-          done(expected);
-        }
-      };
-      for (const socket of sockets) socket.on("message", count);
+    return framesBack(sockets, sockets.length * sockets.length * m, deadline, `${kind}: deliveries`, () => {
       for (let seq = 0; seq < m; seq++) for (const socket of sockets) socket.send(`f${seq}`);
     });
   };
@@ -436,22 +445,10 @@ async function persistedAcks(server, deadline) {
   const sockets = {};
   for (const kind of kinds) sockets[kind] = (await openSockets(`ws://127.0.0.1:${server.port}${PERSISTED_PATHS[kind](`lab-acks-${Date.now()}`)}`, 1, 1, deadline)).sockets[0];
   let seq = 0;
-  const run = (kind, n) => {
-    const socket = sockets[kind];
-    let acked = 0;
-    return new Promise((done, fail) => {
-      const timer = setTimeout(() => fail(new Error(`${kind}: ${acked} of ${n} acks within the deadline`)), Math.max(1, deadline - Date.now()));
-      const onAck = () => {
-        if (++acked === n) {
-          clearTimeout(timer);
-          socket.off("message", onAck);
-          done(n);
-        }
-      };
-      socket.on("message", onAck);
-      for (let i = 0; i < n; i++) socket.send(`k${seq++}`);
+  const run = (kind, n) =>
+    framesBack([sockets[kind]], n, deadline, `${kind}: acks`, () => {
+      for (let i = 0; i < n; i++) sockets[kind].send(`k${seq++}`);
     });
-  };
   for (const kind of kinds) await run(kind, 3000);
   const samples = await cpuRounds(server, deadline, rounds, { measure: (kind) => run(kind, count) });
   await closeSockets(Object.values(sockets));

@@ -10,7 +10,8 @@
 //   node bench/across.mjs --same-bundle  # every run since the bench bundle (the code under test) last changed, however many
 //   node bench/across.mjs --v8-flags  # the runs given BENCH_V8_FLAGS (those given the newest one's flags)
 //   node bench/across.mjs --by-round  # a lone client's CPU per message ÷ raw's, round by round, in each run
-// Under the table: for each cell that can't tell, what more runs would decide (runsToDecide).
+// Under the table: for each cell that can't tell, what more runs would decide (runsToDecide); and
+// against partyserver, the most each room could be behind by, and what a stated margin would settle.
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -195,6 +196,65 @@ function projectionLines(rows) {
   return lines;
 }
 
+/**
+ * How far past `limit` a cell's interval reaches on the target's wrong side, as a fraction of the
+ * limit: 0 when the whole interval meets it. Against partyserver (limit 1) it is the most the room
+ * could be behind by that the runs can't rule out: 0.04 for a rate whose interval starts at 0.96×.
+ * Undefined for a cell without an interval.
+ */
+export function worstShortfall(cell, limit, higherIsBetter) {
+  if (!cell?.interval) return undefined;
+  const past = higherIsBetter ? limit - cell.interval.low : cell.interval.high - limit;
+  return Math.max(0, past / limit);
+}
+
+/** Margins the partyserver rows are counted with below the table: what each would settle. */
+export const PARTYSERVER_MARGINS = [0, 0.01, 0.02, 0.03, 0.05];
+
+/**
+ * The rows judged against partyserver, per room: how many are met under each of `margins` (a row
+ * is met with margin m when worstShortfall ≤ m; 0 is the verdict the table gives), out of how many
+ * have an interval. `{ [kind]: { rows, met: [count per margin] } }`.
+ */
+export function partyserverMargins(rows, margins = PARTYSERVER_MARGINS) {
+  const counted = Object.fromEntries(ROOMS.map(([kind]) => [kind, { rows: 0, met: margins.map(() => 0) }]));
+  for (const row of rows) {
+    if (!row.heading.endsWith("partyserver")) continue;
+    for (const [kind] of ROOMS) {
+      const worst = worstShortfall(row.cells[kind], row.limit, row.higherIsBetter);
+      if (worst === undefined) continue;
+      counted[kind].rows++;
+      margins.forEach((margin, i) => {
+        // (Less a hair, as runsToDecide: an interval ending at 0.97 is 3% short, not 3.0000000001%.)
+        if (worst <= margin + 1e-9) counted[kind].met[i]++;
+      });
+    }
+  }
+  return counted;
+}
+
+/** The partyserver rows that can't tell, per room, with the most each could be behind by; then the counts under each margin. */
+function marginLines(rows) {
+  const percent = (fraction) => `${Math.round(fraction * 1000) / 10}%`;
+  const lines = [];
+  for (const [kind, name] of ROOMS) {
+    const behind = rows
+      .filter((row) => row.heading.endsWith("partyserver"))
+      .map((row) => ({ row, worst: worstShortfall(row.cells[kind], row.limit, row.higherIsBetter) }))
+      .filter(({ worst }) => worst > 0)
+      .sort((a, b) => b.worst - a.worst)
+      .map(({ row, worst }) => `${row.label} (${row.heading}) up to ${percent(worst)}`);
+    if (behind.length > 0) lines.push(`- ${name}: ${behind.join("; ")}.`);
+  }
+  const counted = partyserverMargins(rows);
+  const perMargin = PARTYSERVER_MARGINS.map((margin, i) => {
+    const rooms = ROOMS.map(([kind, name]) => `${name} ${counted[kind].met[i]} of ${counted[kind].rows}`).join(", ");
+    return margin === 0 ? `as the table judges them (no margin): ${rooms}` : `within ${percent(margin)}: ${rooms}`;
+  });
+  lines.push("", `Rows against partyserver met, were "never worse" to allow a stated margin: ${perMargin.join("; ")}.`);
+  return lines;
+}
+
 /** A cell: the median of the runs' ratios (or of their samples pooled), its interval, and in how many runs the target was met. */
 function cellLabel(cell) {
   return `${ratioLabel(cell)} (${cell.met} of ${cell.runs} runs${cell.pooled ? ", samples pooled" : ""})`;
@@ -274,6 +334,10 @@ function main() {
       "",
       table,
       ...(projected.length === 0 ? [] : ["", "What more runs would decide where a room can't tell, were each median to hold and its interval narrow as 1/√runs:", "", ...projected]),
+      "",
+      "Against partyserver, the most each room could be behind by that the runs can't rule out (the interval's far side), where its interval reaches past 1.00×:",
+      "",
+      ...marginLines(rows),
     ].join("\n"),
   );
 }

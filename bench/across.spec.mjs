@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { acrossRuns, byRound, runsToDecide, selectRuns } from "./across.mjs";
+import { acrossRuns, byRound, partyserverMargins, runsToDecide, selectRuns, worstShortfall } from "./across.mjs";
 
 /** A run whose lone echo CPU per message is `raw`, `server` and `actor` for every sample. */
 function run(raw, server, actor) {
@@ -142,5 +142,39 @@ describe("runsToDecide", () => {
     expect(runsToDecide(cell(1.12, 1.11, 1.14), 1.1, false)).toBeUndefined();
     expect(runsToDecide(cell(0.97, 0.93, 1.0, { pooled: true }), 0.95, true)).toBeUndefined();
     expect(runsToDecide({ ratio: 0.97, interval: undefined, runs: 2 }, 0.95, true)).toBeUndefined();
+  });
+});
+
+describe("worstShortfall", () => {
+  const cell = (low, high) => ({ ratio: (low + high) / 2, interval: { low, high }, runs: 14 });
+
+  it("gives how far the interval's wrong side reaches past the limit, as a fraction of it", () => {
+    expect(worstShortfall(cell(0.93, 1.01), 1, true)).toBeCloseTo(0.07, 10);
+    expect(worstShortfall(cell(0.97, 1.04), 1, false)).toBeCloseTo(0.04, 10);
+    expect(worstShortfall(cell(0.9, 1.21), 1.1, false)).toBeCloseTo(0.1, 10);
+  });
+
+  it("is 0 for an interval wholly on the target's side, and undefined without one", () => {
+    expect(worstShortfall(cell(1.02, 1.08), 1, true)).toBe(0);
+    expect(worstShortfall(cell(0.8, 0.95), 1, false)).toBe(0);
+    expect(worstShortfall({ ratio: 1.2, interval: undefined, runs: 2 }, 1, false)).toBeUndefined();
+  });
+});
+
+describe("partyserverMargins", () => {
+  const row = (heading, higherIsBetter, server, actor) => ({ heading, label: heading, limit: heading.endsWith("partyserver") ? 1 : 0.95, higherIsBetter, cells: { "gp-server": server, "gp-actor": actor } });
+  const cell = (low, high) => ({ ratio: (low + high) / 2, interval: { low, high }, runs: 14 });
+
+  it("counts the partyserver rows each margin would call met, the rows against raw left out", () => {
+    const rows = [
+      row("≥ partyserver", true, cell(1.02, 1.1), cell(0.97, 1.02)),
+      row("≤ partyserver", false, cell(0.98, 1.02), cell(0.96, 1.06)),
+      row("≥ partyserver", true, cell(0.93, 1.01), undefined),
+      row("≥ 0.95× raw", true, cell(0.8, 0.9), cell(0.8, 0.9)),
+    ];
+    expect(partyserverMargins(rows, [0, 0.02, 0.03, 0.05, 0.07])).toEqual({
+      "gp-server": { rows: 3, met: [1, 2, 2, 2, 3] },
+      "gp-actor": { rows: 2, met: [0, 0, 1, 1, 2] },
+    });
   });
 });

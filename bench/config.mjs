@@ -1,5 +1,6 @@
 // What a bench run measures: mode, sizes, targets and scenarios, from the command line and BENCH_* variables.
 // See bench/run.mjs for the list.
+import { orderOffset } from "./order.mjs";
 import { benchV8Flags } from "./v8-flags.mjs";
 
 const argv = process.argv.slice(2);
@@ -64,6 +65,9 @@ export const CONFIG = {
   // didn't use, each answer checked to be the room's next ping. Before this field the measured
   // calls reused the warm-up's ids 0–19, and the Actor answered those from its remembered answers.
   callIds: "fresh",
+  // The row of each scenario's balanced Latin square the run starts at (bench/order.mjs):
+  // BENCH_ORDER_OFFSET, else drawn for the run. Kept with the results: runs before it all started at 0.
+  orderOffset: orderOffset(process.env.BENCH_ORDER_OFFSET),
   // V8 flags for both workerd processes of `wrangler dev` (BENCH_V8_FLAGS, bench/v8-flags.mjs), kept
   // for across.mjs: it compares a run only with runs given the same flags. Empty: workerd as is.
   v8Flags: benchV8Flags(),

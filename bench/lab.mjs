@@ -16,7 +16,7 @@
 // for http and connect; rpc: raw,gp-actor), BENCH_ROUNDS (12), BENCH_ECHO (2000 round trips or calls a sample), BENCH_ROOMS
 // (echo and calls: 1 room a target; more answer in turn), BENCH_RPC_OP (ping; or incr, ping-fresh),
 // BENCH_FRESH=1 (echo and calls: new rooms for every sample, after 20 round trips, as the bench's passes),
-// BENCH_PERSISTED=1 (echo: the `…Persisted` rooms, a committed write per round trip),
+// BENCH_PERSISTED=1 (echo and fanout: the `…Persisted` rooms, a committed write per message; fanout also prints deliveries/s),
 // BENCH_PARALLEL=1 (echo and calls: the rooms' clients at once, as the scenarios under load),
 // BENCH_WAKES (5 rounds), BENCH_WAKE_SOCKETS (1000), BENCH_STORAGE (disk; memory puts objects' SQLite files on a tmpfs). `--v8-flag=--perf-basic-prof` (repeatable) passes flags to V8:
 // with that one, `perf record -g -p <pid>` names the JIT frames. `--inspect` opens workerd's inspector and
@@ -78,10 +78,10 @@ for (const kind of kinds) if (!PATHS[kind]) throw new Error(`unknown target ${ki
 const WORKLOADS = { echo: roundTrips, calls: roundTrips, wake: wakes, rpc: rpcCalls, http: requests, connect: handshakes, fanout: fanOuts, acks: persistedAcks };
 if (!Object.hasOwn(WORKLOADS, workload)) throw new Error(`unknown workload ${workload}: ${Object.keys(WORKLOADS).join(", ")}`);
 if (workload !== "echo" && kinds.includes("gp-machine")) throw new Error("gp-machine runs the echo workload only");
-// BENCH_PERSISTED=1 (echo): the `…Persisted` rooms, each round trip a committed write, one at a time.
-const persistedEcho = process.env.BENCH_PERSISTED === "1";
-if (persistedEcho && workload !== "echo") throw new Error("BENCH_PERSISTED=1 runs the echo workload only (acks is always persisted)");
-if (workload === "acks" || persistedEcho) for (const kind of kinds) if (!PERSISTED_PATHS[kind]) throw new Error(`persisted rooms are ${Object.keys(PERSISTED_PATHS).join(", ")}, not ${kind}`);
+// BENCH_PERSISTED=1 (echo and fanout): the `…Persisted` rooms, each message a committed write (echo: one at a time).
+const persisted = process.env.BENCH_PERSISTED === "1";
+if (persisted && workload !== "echo" && workload !== "fanout") throw new Error("BENCH_PERSISTED=1 runs the echo and fanout workloads (acks is always persisted)");
+if (workload === "acks" || persisted) for (const kind of kinds) if (!PERSISTED_PATHS[kind]) throw new Error(`persisted rooms are ${Object.keys(PERSISTED_PATHS).join(", ")}, not ${kind}`);
 if (workload === "rpc") for (const kind of kinds) if (!RPC_TARGETS[kind]) throw new Error(`rpc runs on ${Object.keys(RPC_TARGETS).join(" and ")}, not ${kind}`);
 const DIR = join(ROOT, ".wrangler", "bench-lab");
 const STATE = inMemory ? join("/dev/shm", `genparty-bench-lab-${process.pid}`) : join(DIR, "state");
@@ -242,7 +242,7 @@ async function roundTrips(server, deadline) {
   const openRooms = async (kind, tag) => {
     const old = sockets[kind] ?? [];
     sockets[kind] = [];
-    for (let room = 0; room < rooms; room++) sockets[kind].push((await openSockets(`ws://127.0.0.1:${server.port}${(persistedEcho ? PERSISTED_PATHS : PATHS)[kind](`lab-${workload}-${tag}-${room}`)}`, 1, 1, deadline)).sockets[0]);
+    for (let room = 0; room < rooms; room++) sockets[kind].push((await openSockets(`ws://127.0.0.1:${server.port}${(persisted ? PERSISTED_PATHS : PATHS)[kind](`lab-${workload}-${tag}-${room}`)}`, 1, 1, deadline)).sockets[0]);
     for (const socket of old) socket.close();
   };
   for (const kind of kinds) await openRooms(kind, "first");
@@ -273,7 +273,7 @@ async function roundTrips(server, deadline) {
       : undefined,
     measure: async (kind) => (await run(kind, count), count),
   });
-  return { samples, unit: `µs of CPU per ${workload === "echo" ? "round trip" : "call"}`, note: `${rounds} rounds of ${count}${rooms > 1 ? `, ${rooms} rooms a target ${parallel ? "at once" : "in turn"}` : ""}${fresh ? ", new rooms every sample" : ""}${persistedEcho ? ", persisted rooms" : ""}` };
+  return { samples, unit: `µs of CPU per ${workload === "echo" ? "round trip" : "call"}`, note: `${rounds} rounds of ${count}${rooms > 1 ? `, ${rooms} rooms a target ${parallel ? "at once" : "in turn"}` : ""}${fresh ? ", new rooms every sample" : ""}${persisted ? ", persisted rooms" : ""}` };
 }
 
 /** Each sample is one `/rpc` request of the bench worker: `count` sequential calls from the worker into one object per target. */
@@ -418,7 +418,7 @@ async function fanOuts(server, deadline) {
   const messages = int("MESSAGES", 40);
   const rounds = int("ROUNDS", 12);
   const rooms = {};
-  for (const kind of kinds) rooms[kind] = (await openSockets(`ws://127.0.0.1:${server.port}${PATHS[kind]("lab-fanout")}`, clients, 20, deadline)).sockets;
+  for (const kind of kinds) rooms[kind] = (await openSockets(`ws://127.0.0.1:${server.port}${(persisted ? PERSISTED_PATHS : PATHS)[kind](`lab-fanout-${Date.now()}`)}`, clients, 20, deadline)).sockets;
   /** Resolves with the deliveries made: every socket's m frames, each to every socket. */
   const run = (kind, m) => {
     const sockets = rooms[kind];
@@ -428,9 +428,17 @@ async function fanOuts(server, deadline) {
   };
   // Every target's broadcast path optimized before the first sample.
   for (const kind of kinds) await run(kind, 3 * messages);
-  const samples = await cpuRounds(server, deadline, rounds, { measure: (kind) => run(kind, messages) });
+  // Deliveries a second too: persisted, a room's rate is bound by its writes' flushes as much as by its CPU.
+  const rates = Object.fromEntries(kinds.map((kind) => [kind, []]));
+  const measure = async (kind) => {
+    const started = performance.now();
+    const delivered = await run(kind, messages);
+    rates[kind].push((delivered * 1000) / (performance.now() - started));
+    return delivered;
+  };
+  const samples = await cpuRounds(server, deadline, rounds, { measure });
   for (const kind of kinds) await closeSockets(rooms[kind]);
-  return { samples, unit: "µs of CPU per delivery", note: `${rounds} rounds of ${clients} clients × ${messages} messages, each to all` };
+  return { samples, rates, rateUnit: "deliveries/s", unit: "µs of CPU per delivery", note: `${rounds} rounds of ${clients} clients × ${messages} messages, each to all${persisted ? ", persisted rooms (each message a committed write)" : ""}` };
 }
 
 /**
@@ -455,7 +463,7 @@ async function persistedAcks(server, deadline) {
   return { samples, unit: "µs of CPU per ack", note: `${rounds} rounds of ${count} pipelined, one room a target` };
 }
 
-function table({ samples, rates, unit, note }, server) {
+function table({ samples, rates, rateUnit = "requests/s", unit, note }, server) {
   const lines = [
     `${workload} on workerd run by hand${inspect ? ", an inspector session open" : ""}${cold ? ", baseline code only (--cold)" : ""}${inMemory ? ", objects' SQLite on a tmpfs" : ""}, bundle ${server.sha} (${note}); ${unit}, median <sub>min–max</sub>; ratios with their 90% bootstrap interval`,
     "",
@@ -467,7 +475,7 @@ function table({ samples, rates, unit, note }, server) {
     lines.push(`| ${kind} | ${samplesText(samples[kind])} | ${against("raw")} | ${against("partyserver")} |`);
   }
   if (rates) {
-    lines.push("", "| target | requests/s | ÷ raw | ÷ partyserver |", "|---|---:|---:|---:|");
+    lines.push("", `| target | ${rateUnit} | ÷ raw | ÷ partyserver |`, "|---|---:|---:|---:|");
     for (const kind of kinds) {
       const against = (reference) => (rates[reference] ? ratioText(rates[kind], rates[reference]) : "–");
       lines.push(`| ${kind} | ${samplesText(rates[kind])} | ${against("raw")} | ${against("partyserver")} |`);

@@ -23,6 +23,7 @@
 import { readFileSync, rmSync } from "node:fs";
 import { fmt, groupCpuSeconds, machineBusySeconds, serverProcesses, sleep, startWrangler, terminateLiveSockets } from "./harness.mjs";
 import { measureMemory } from "./memory.mjs";
+import { balancedOrder } from "./order.mjs";
 import { ALL_TARGETS, CONFIG, KINDS, LONE_SCENARIOS, MODE, passesOf, RPC_OPS, RPC_TARGETS, SCENARIOS, SETTLE_MS, SMOKE, WAKE_KINDS, runId } from "./config.mjs";
 import { acks, calls, connect, echo, fanOut, http, live, parallelCalls, parallelEcho, rpc, wakeRound, wakeWarmUp } from "./scenarios.mjs";
 import { refreshReadme } from "./readme-results.mjs";
@@ -110,7 +111,8 @@ async function runAll() {
   // Until V8 has optimized a room's code, a lone client's passes measure the compiling (see CONFIG.loneWarmUpPasses).
   for (const scenario of SCENARIOS.filter((name) => LONE_SCENARIOS.has(name))) {
     for (let pass = 1; pass <= CONFIG.loneWarmUpPasses; pass++) {
-      await runScenario(scenario, balancedOrder(targetsOf(scenario), pass - 1), 0, `w${pass}`, pass - 1);
+      const turn = CONFIG.orderOffset + pass - 1;
+      await runScenario(scenario, balancedOrder(targetsOf(scenario), turn), 0, `w${pass}`, turn);
     }
   }
   for (let round = 1; round <= CONFIG.rounds; round++) {
@@ -120,7 +122,8 @@ async function runAll() {
       for (let pass = 1; pass <= passes; pass++) {
         // A new order each pass, so drift (warm-up, other load, a room evicted ~10 s after the one
         // before it closed) doesn't always land on the same target, nor after the same neighbour.
-        const turn = (round - 1) * passes + pass - 1;
+        // From the run's own row of the square (CONFIG.orderOffset), so no target keeps its positions from run to run.
+        const turn = CONFIG.orderOffset + (round - 1) * passes + pass - 1;
         await runScenario(scenario, balancedOrder(targetsOf(scenario), turn), round, passes > 1 ? `${round}-${pass}` : String(round), turn);
       }
     }
@@ -132,19 +135,6 @@ function targetsOf(scenario) {
   if (scenario === "persisted" || scenario === "acks") return KINDS.filter((kind) => kind.persisted);
   if (scenario === "calls" || scenario === "parallel-calls" || scenario === "wake") return KINDS.filter((kind) => WAKE_KINDS.has(kind.key));
   return KINDS;
-}
-
-/**
- * Row `turn` of a balanced Latin square (Williams' design): over n passes (2n when n is odd) each
- * target runs once in each position and right after each other target once. Targets are ordered
- * after filtering, so a scenario on four targets is balanced among those four.
- */
-export function balancedOrder(items, turn) {
-  const n = items.length;
-  if (n < 2) return items;
-  const first = Array.from({ length: n }, (_, j) => (j === 0 ? 0 : j % 2 === 1 ? (j + 1) / 2 : n - j / 2));
-  const row = first.map((index) => items[(index + turn) % n]);
-  return n % 2 === 1 && Math.floor(turn / n) % 2 === 1 ? row.reverse() : row;
 }
 
 /**

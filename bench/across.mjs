@@ -209,7 +209,7 @@ export function worstShortfall(cell, limit, higherIsBetter) {
 }
 
 /** Margins the partyserver rows are counted with below the table: what each would settle. */
-export const PARTYSERVER_MARGINS = [0, 0.01, 0.02, 0.03, 0.05];
+const PARTYSERVER_MARGINS = [0, 0.01, 0.02, 0.03, 0.05];
 
 /**
  * The rows judged against partyserver, per room: how many are met under each of `margins` (a row

@@ -211,36 +211,40 @@ export function worstShortfall(cell, limit, higherIsBetter) {
 /** Margins the partyserver rows are counted with below the table: what each would settle. */
 const PARTYSERVER_MARGINS = [0, 0.01, 0.02, 0.03, 0.05];
 
+/** Each room's rows judged against partyserver that have an interval, with their worstShortfall: `{ [kind]: [{ row, worst }] }`. */
+function partyserverShortfalls(rows) {
+  const against = rows.filter((row) => row.heading.endsWith("partyserver"));
+  return Object.fromEntries(
+    ROOMS.map(([kind]) => [
+      kind,
+      against.map((row) => ({ row, worst: worstShortfall(row.cells[kind], row.limit, row.higherIsBetter) })).filter(({ worst }) => worst !== undefined),
+    ]),
+  );
+}
+
 /**
  * The rows judged against partyserver, per room: how many are met under each of `margins` (a row
  * is met with margin m when worstShortfall ≤ m; 0 is the verdict the table gives), out of how many
  * have an interval. `{ [kind]: { rows, met: [count per margin] } }`.
  */
 export function partyserverMargins(rows, margins = PARTYSERVER_MARGINS) {
-  const counted = Object.fromEntries(ROOMS.map(([kind]) => [kind, { rows: 0, met: margins.map(() => 0) }]));
-  for (const row of rows) {
-    if (!row.heading.endsWith("partyserver")) continue;
-    for (const [kind] of ROOMS) {
-      const worst = worstShortfall(row.cells[kind], row.limit, row.higherIsBetter);
-      if (worst === undefined) continue;
-      counted[kind].rows++;
-      margins.forEach((margin, i) => {
-        // (Less a hair, as runsToDecide: an interval ending at 0.97 is 3% short, not 3.0000000001%.)
-        if (worst <= margin + 1e-9) counted[kind].met[i]++;
-      });
-    }
-  }
-  return counted;
+  const shortfalls = partyserverShortfalls(rows);
+  return Object.fromEntries(
+    ROOMS.map(([kind]) => {
+      const worsts = shortfalls[kind].map(({ worst }) => worst);
+      // (Less a hair, as runsToDecide: an interval ending at 0.97 is 3% short, not 3.0000000001%.)
+      return [kind, { rows: worsts.length, met: margins.map((margin) => worsts.filter((worst) => worst <= margin + 1e-9).length) }];
+    }),
+  );
 }
 
 /** The partyserver rows that can't tell, per room, with the most each could be behind by; then the counts under each margin. */
 function marginLines(rows) {
   const percent = (fraction) => `${Math.round(fraction * 1000) / 10}%`;
+  const shortfalls = partyserverShortfalls(rows);
   const lines = [];
   for (const [kind, name] of ROOMS) {
-    const behind = rows
-      .filter((row) => row.heading.endsWith("partyserver"))
-      .map((row) => ({ row, worst: worstShortfall(row.cells[kind], row.limit, row.higherIsBetter) }))
+    const behind = shortfalls[kind]
       // (One past 1.00× by a hair is still past it: "under 0.1%", not "up to 0%".)
       .filter(({ worst }) => worst > 0)
       .sort((a, b) => b.worst - a.worst)

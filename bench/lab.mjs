@@ -63,7 +63,7 @@ const PATHS = {
   // Echo only: a `say` event, a transition, a committed snapshot and the state pushed back.
   "gp-machine": (room) => `/gp/bench-gp-machine/${room}`,
 };
-/** The `…Persisted` rooms (acks, and echo with BENCH_PERSISTED=1): each message counted in storage, the Actor's by its state commit. */
+/** The `…Persisted` rooms (acks, and echo and fanout with BENCH_PERSISTED=1): each message counted in storage, the Actor's by its state commit. */
 const PERSISTED_PATHS = {
   raw: (room) => `/raw/BENCH_RAW_PERSISTED/${room}`,
   partyserver: (room) => `/ps/bench-party-persisted/${room}`,
@@ -82,6 +82,8 @@ if (workload !== "echo" && kinds.includes("gp-machine")) throw new Error("gp-mac
 const persisted = process.env.BENCH_PERSISTED === "1";
 if (persisted && workload !== "echo" && workload !== "fanout") throw new Error("BENCH_PERSISTED=1 runs the echo and fanout workloads (acks is always persisted)");
 if (workload === "acks" || persisted) for (const kind of kinds) if (!PERSISTED_PATHS[kind]) throw new Error(`persisted rooms are ${Object.keys(PERSISTED_PATHS).join(", ")}, not ${kind}`);
+/** The rooms echo, calls and fanout open: the `…Persisted` ones with BENCH_PERSISTED=1. */
+const ROOM_PATHS = persisted ? PERSISTED_PATHS : PATHS;
 if (workload === "rpc") for (const kind of kinds) if (!RPC_TARGETS[kind]) throw new Error(`rpc runs on ${Object.keys(RPC_TARGETS).join(" and ")}, not ${kind}`);
 const DIR = join(ROOT, ".wrangler", "bench-lab");
 const STATE = inMemory ? join("/dev/shm", `genparty-bench-lab-${process.pid}`) : join(DIR, "state");
@@ -242,7 +244,7 @@ async function roundTrips(server, deadline) {
   const openRooms = async (kind, tag) => {
     const old = sockets[kind] ?? [];
     sockets[kind] = [];
-    for (let room = 0; room < rooms; room++) sockets[kind].push((await openSockets(`ws://127.0.0.1:${server.port}${(persisted ? PERSISTED_PATHS : PATHS)[kind](`lab-${workload}-${tag}-${room}`)}`, 1, 1, deadline)).sockets[0]);
+    for (let room = 0; room < rooms; room++) sockets[kind].push((await openSockets(`ws://127.0.0.1:${server.port}${ROOM_PATHS[kind](`lab-${workload}-${tag}-${room}`)}`, 1, 1, deadline)).sockets[0]);
     for (const socket of old) socket.close();
   };
   for (const kind of kinds) await openRooms(kind, "first");
@@ -418,7 +420,7 @@ async function fanOuts(server, deadline) {
   const messages = int("MESSAGES", 40);
   const rounds = int("ROUNDS", 12);
   const rooms = {};
-  for (const kind of kinds) rooms[kind] = (await openSockets(`ws://127.0.0.1:${server.port}${(persisted ? PERSISTED_PATHS : PATHS)[kind](`lab-fanout-${Date.now()}`)}`, clients, 20, deadline)).sockets;
+  for (const kind of kinds) rooms[kind] = (await openSockets(`ws://127.0.0.1:${server.port}${ROOM_PATHS[kind](`lab-fanout-${Date.now()}`)}`, clients, 20, deadline)).sockets;
   /** Resolves with the deliveries made: every socket's m frames, each to every socket. */
   const run = (kind, m) => {
     const sockets = rooms[kind];

@@ -42,6 +42,11 @@ export const CONFIG = {
   shortPasses: setting("SHORT_PASSES", 3, 1, 1),
   // A lone client's echo and socket calls: the rows that move most between runs, and ~10 s a pass.
   lonePasses: setting("LONE_PASSES", 6, 1, 1),
+  // Fan-out and persisted fan-out: ~7–10 s a sample, so once a round until 2026-11-29. But their
+  // passes move together by up to ±25% (at 12:28Z that day all four persisted rooms ran fastest in
+  // round 2), so on three samples a run their ratios to raw spread 0.82–1.15×, and 68 of the 85
+  // rows missed in single runs of bundle 1c89a2729a32 were fan-out rows.
+  fanoutPasses: setting("FANOUT_PASSES", 2, 1, 1),
   // Unmeasured passes of the lone client's echo and calls before the first round, each target in
   // turn: V8 gives a function its optimizing compile (Turbofan) only after ~15,000–20,000 calls of
   // it, so a round before that measures V8 compiling each room's code, the most for the room with
@@ -72,9 +77,10 @@ export const CONFIG = {
   // for across.mjs: it compares a run only with runs given the same flags. Empty: workerd as is.
   v8Flags: benchV8Flags(),
 };
-// A full round takes ~12 minutes (2026-11-27: 36 minutes for 3); the bound allows 15 a round, so
-// more rounds (BENCH_ROUNDS) get the time they need and a round that hangs still ends the run.
-CONFIG.runTimeoutMs = setting("RUN_TIMEOUT_S", 15 * 60 * CONFIG.rounds, 300, 100) * 1000;
+// A full run took 40–42 minutes with one fan-out pass a round (2026-11-29), ~13 a round plus the
+// warm-up; the bound allows 20 a round, so more rounds (BENCH_ROUNDS) get the time they need and a
+// round that hangs still ends the run.
+CONFIG.runTimeoutMs = setting("RUN_TIMEOUT_S", 20 * 60 * CONFIG.rounds, 300, 100) * 1000;
 /** A fan-out that receives nothing for this long has lost messages: it ends early as incomplete. */
 export const STALL_MS = SMOKE ? 3_000 : 5_000;
 /** Time for the room to handle the closes of one scenario before the next one's CPU is counted. */
@@ -151,9 +157,12 @@ export const SCENARIOS = ALL_SCENARIOS.filter((name) => (chosenScenarios ? chose
 export const SHORT_SCENARIOS = new Set(["echo", "parallel", "calls", "parallel-calls", "acks", "connect", "http", "rpc"]);
 /** Of those, the one-client ones: more passes still (BENCH_LONE_PASSES). */
 export const LONE_SCENARIOS = new Set(["echo", "calls"]);
+/** The fan-outs: ~10 s a sample, but a pass moves by up to ±25%, so more than one a round (BENCH_FANOUT_PASSES). */
+const FANOUT_SCENARIOS = new Set(["broadcast", "persisted"]);
 /** Passes a round of `scenario`. */
 export function passesOf(scenario) {
   if (LONE_SCENARIOS.has(scenario)) return CONFIG.lonePasses;
+  if (FANOUT_SCENARIOS.has(scenario)) return CONFIG.fanoutPasses;
   return SHORT_SCENARIOS.has(scenario) ? CONFIG.shortPasses : 1;
 }
 /** The targets wake and the socket calls run on: the hibernating rooms (the in-memory ones never hibernate). */

@@ -19,7 +19,7 @@ export function latestResults(resultsMd) {
   if (!written || list < 0) throw new Error("bench/results.md doesn't look like a report of bench/run.mjs (no \"Written by\" line or environment list).");
   return [
     `From \`bench/results.md\`, written by \`${written[1]}\` on ${written[2]}Z. One run moves ±10–20% on a`,
-    "lone client's rows, and its fan-out rows have 3 samples a target: read it with the others,",
+    "lone client's rows and up to ±25% on its fan-out rows: read it with the others,",
     '`node bench/across.mjs` (see "Where genparty stands" below).',
     "",
     resultsMd.slice(list + 1).trimEnd(),

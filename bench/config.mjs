@@ -44,8 +44,8 @@ export const CONFIG = {
   lonePasses: setting("LONE_PASSES", 6, 1, 1),
   // Fan-out and persisted fan-out: ~7–10 s a sample, so once a round until 2026-11-29. But their
   // passes move together by up to ±25% (at 12:28Z that day all four persisted rooms ran fastest in
-  // round 2), so on three samples a run their ratios to raw spread 0.82–1.15×, and 68 of the 85
-  // rows missed in single runs of bundle 1c89a2729a32 were fan-out rows.
+  // round 2), so on three samples a run their ratios to raw spread 0.81–1.19×, and 73 of the 90
+  // rows missed in the nineteen single runs of bundle 1c89a2729a32 before were fan-out rows.
   fanoutPasses: setting("FANOUT_PASSES", 2, 1, 1),
   // Unmeasured passes of the lone client's echo and calls before the first round, each target in
   // turn: V8 gives a function its optimizing compile (Turbofan) only after ~15,000–20,000 calls of

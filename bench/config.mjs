@@ -77,9 +77,9 @@ export const CONFIG = {
   // for across.mjs: it compares a run only with runs given the same flags. Empty: workerd as is.
   v8Flags: benchV8Flags(),
 };
-// A full run took 40–42 minutes with one fan-out pass a round (2026-11-29), ~13 a round plus the
-// warm-up; the bound allows 20 a round, so more rounds (BENCH_ROUNDS) get the time they need and a
-// round that hangs still ends the run.
+// A full run took 40–42 minutes with one fan-out pass a round and 47 with two (2026-11-29), ~15 a
+// round plus the warm-up; the bound allows 20 a round, so more rounds (BENCH_ROUNDS) get the time
+// they need and a round that hangs still ends the run.
 CONFIG.runTimeoutMs = setting("RUN_TIMEOUT_S", 20 * 60 * CONFIG.rounds, 300, 100) * 1000;
 /** A fan-out that receives nothing for this long has lost messages: it ends early as incomplete. */
 export const STALL_MS = SMOKE ? 3_000 : 5_000;

@@ -15,7 +15,8 @@
 // BENCH_SCENARIO_TIMEOUT_S, BENCH_RUN_TIMEOUT_S, BENCH_WAKE_SOCKETS, BENCH_WAKE_IDLE_S, BENCH_MEMORY_SOCKETS,
 // BENCH_SHORT_PASSES (passes of echo and calls under load, acks, connect, http and rpc per round), BENCH_LONE_PASSES
 // (passes of a lone client's echo and calls per round), BENCH_FANOUT_PASSES (passes of fan-out and persisted fan-out
-// per round), BENCH_LONE_WARMUP_PASSES (unmeasured passes of those before the first round; 0 for none).
+// per round), BENCH_LONE_WARMUP_PASSES (unmeasured passes of a lone client's echo and calls before the first round;
+// 0 for none).
 // Subsets: BENCH_KINDS=raw,gp-actor  BENCH_SCENARIOS=echo,parallel,calls,parallel-calls,broadcast,persisted,acks,connect,http,rpc,wake,memory
 // V8: BENCH_V8_FLAGS="--no-concurrent-recompilation" runs both workerds with these V8 flags (bench/v8-flags.mjs):
 // on this machine V8's concurrent optimizing compiles stall partway through many processes

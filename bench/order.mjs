@@ -20,12 +20,12 @@ export function balancedOrder(items, turn) {
 export const ORDER_PERIOD = 840;
 
 /**
- * The row a run's passes start at: `told` (BENCH_ORDER_OFFSET) if given, else drawn. A run of 3
- * rounds runs 3 of a 4-target square's 4 rows where a scenario has one pass a round (fan-out,
- * persisted fan-out), so while every run started at row 0 each target kept its positions from run
- * to run (the Actor never first in persisted fan-out), and positions differ: first in a pass reads
- * 0.95–0.97× the rate of the pass, last up to 1.03× (bench/readings.md, "Positions kept from run to
- * run"). Across runs that bias never averaged out.
+ * The row a run's passes start at: `told` (BENCH_ORDER_OFFSET) if given, else drawn. A run's passes
+ * needn't make whole cycles of a square (3 rounds of one fan-out pass ran 3 of a 4-target square's
+ * 4 rows; two a round, since 2026-11-29 13:52Z, run 6), so while every run started at row 0 each
+ * target kept its positions from run to run (the Actor never first in persisted fan-out), and
+ * positions differ: first in a pass reads 0.95–0.97× the rate of the pass, last up to 1.03×
+ * (bench/readings.md, "Positions kept from run to run"). Across runs that bias never averaged out.
  */
 export function orderOffset(told, random = Math.random) {
   if (told === undefined || told === "") return Math.floor(random() * ORDER_PERIOD);

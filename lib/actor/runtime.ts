@@ -67,6 +67,8 @@ export class ActorRuntime {
   #committed: string | undefined;
   #storedAtOpen: string | undefined;
   #started = false;
+  /** How many times this instance's actor stopped: a `closed` message from before a stop is dropped. */
+  #generation = 0;
   #state: unknown;
   #turn: Turn | undefined;
   #draining = false;
@@ -106,7 +108,7 @@ export class ActorRuntime {
         if (this.connections.isRetired(connection)) return;
         this.connections.retire(connection);
         // Never dropped for a full mailbox, as a client's close isn't: the actor must hear the connection is gone.
-        this.#post({ kind: "closed", connection, code, reason, wasClean: true });
+        this.#post({ kind: "closed", connection, code, reason, wasClean: true, generation: this.#generation });
       },
     };
     this.connections = options.hibernate
@@ -130,6 +132,7 @@ export class ActorRuntime {
       connections: this.connections,
       host: this.#host,
       enqueue,
+      generation: () => this.#generation,
       label,
       isFull: () => this.#isFull(),
       state: () => this.#state,
@@ -260,6 +263,10 @@ export class ActorRuntime {
   /** Starts the actor if it hasn't started, with `props` for its handleStart; rejects if starting fails. */
   start(props: unknown): Promise<void> {
     if (props !== undefined) this.#startProps = props;
+    // Started: nothing to wait for, as in partyserver. Queued, the start would wait for the turn
+    // running, and a hook that looks up its own room, or a room that looks it up in return, would
+    // wait on itself for good.
+    if (this.#started) return Promise.resolve();
     return new Promise((resolve, reject) => {
       let error: unknown;
       void this.#enqueue({ kind: "start", failed: (e) => (error = e) }).then(() => (error === undefined ? resolve() : reject(error)));
@@ -689,8 +696,11 @@ export class ActorRuntime {
   async #stop(result: Stop<unknown, unknown>, envelope: Envelope, turn: Turn): Promise<void> {
     const erase = result.state === clearState;
     const json = erase ? null : serializeState(result.state === undefined ? this.#state : result.state, this);
-    if (json !== null && json !== this.#committed) checkStateSize(json, this.#store.maxStateBytes, this.label);
-    await this.#store.commit({ state: json === this.#committed ? undefined : json, timers: [{ op: "clear" }], arm: true });
+    // After a deleteAll(), the state kept is written even if the turn didn't change it: nothing is stored.
+    const write = this.#rewrite || json !== this.#committed;
+    if (json !== null && write) checkStateSize(json, this.#store.maxStateBytes, this.label);
+    await this.#store.commit({ state: write ? json : undefined, timers: [{ op: "clear" }], arm: true });
+    this.#rewrite = false;
     this.#turn = undefined;
     this.#release(turn);
     const stopped = new ActorStoppedError(`${this.label} stopped (${result.reason}) before replying to this call.`);
@@ -708,6 +718,7 @@ export class ActorRuntime {
       closeSilently(connection, code, closeReason(`${this.label} stopped: ${result.reason}`));
     }
     this.#started = false;
+    this.#generation++;
     this.#state = undefined;
     this.#committed = undefined;
     this.#storedAtOpen = json ?? undefined;
@@ -745,6 +756,9 @@ export class ActorRuntime {
   /** A frame or error may come from a socket replaced meanwhile (a timer's liveness is checked in storage). */
   #isRelevant(envelope: Envelope): boolean {
     if (envelope.kind === "frame" || envelope.kind === "socketError") return !this.connections.isRetired(envelope.connection);
+    // A stop closed every connection and told the actor of none: a close heard before it, or made
+    // by the stopping turn itself, would start the next actor only to tell it of a connection it never had.
+    if (envelope.kind === "closed") return envelope.generation === this.#generation;
     return true;
   }
 

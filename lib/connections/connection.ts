@@ -34,6 +34,10 @@ export interface Connection<TState = unknown> extends WebSocket {
   readonly state: TState | null;
   /** Stores state with the socket (object, or updater of the previous one). Throws when over the attachment budget. */
   setState(next: TState | null | StateUpdater<TState>): TState | null;
+  /** partyserver's older name for `setState(value)`, typed as it typed it. */
+  serializeAttachment<T = unknown>(attachment: T): void;
+  /** partyserver's older name for `state`, typed as it typed it. */
+  deserializeAttachment<T = unknown>(): T | null;
 }
 
 /** partyserver's names for the state types. */

@@ -158,6 +158,14 @@ export class Server<Env = Cloudflare.Env, Props = Record<string, unknown>> exten
     }
   }
 
+  /**
+   * The Durable Object fetch entry: always a promise, as partyserver's, so that an override may
+   * chain `super.fetch(request).then(…)` (the actor underneath answers at once when it can).
+   */
+  override fetch(request: Request): Promise<Response> {
+    return Promise.resolve(super.fetch(request));
+  }
+
   /** The Durable Object alarm entry. From a user's own `alarm()` override, `super.alarm()` runs onAlarm as partyserver did. */
   override async alarm(alarmInfo?: AlarmInvocationInfo): Promise<void> {
     if (this.#inUserAlarm) return this.onAlarm();

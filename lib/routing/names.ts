@@ -48,11 +48,15 @@ export async function startObject(stub: unknown, props: unknown): Promise<void> 
 /**
  * The stub of the object named `name`, started: it returns once the object's `onStart` (or the
  * actor's `handleStart`) has run, with `props` if given. Works for `Actor` and `Server` classes.
+ *
+ * Its class is inferred from `namespace`; written out, it is the first type argument
+ * (`getServerByName<Room>(…)`), or the second after an ignored one, as partyserver's calls write
+ * it (`getServerByName<Env, Room, Props>(…)`).
  */
-export async function getServerByName<T extends AnyActor>(
+export async function getServerByName<A = AnyActor, T extends AnyActor = Extract<A, AnyActor>, Props = unknown>(
   namespace: DurableObjectNamespace<T>,
   name: string,
-  options: ServerByNameOptions = {},
+  options: ServerByNameOptions<Props> = {},
 ): Promise<DurableObjectStub<T>> {
   checkRoomName(name);
   return withRetry(

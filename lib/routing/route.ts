@@ -81,8 +81,15 @@ function bindingsOf(env: object): Bindings {
  *     return (await routePartykitRequest(request, env)) ?? new Response("Not found", { status: 404 });
  *   },
  * };
+ *
+ * partyserver's type arguments (`<Env, T, Props>`) are taken, so its calls compile as they are;
+ * routing needs none of them.
  */
-export async function routePartykitRequest(request: Request, env: object = workerEnv, options: PartyServerOptions = {}): Promise<Response | null> {
+export async function routePartykitRequest<_Env = unknown, _T = unknown, _Props = unknown>(
+  request: Request,
+  env: object = workerEnv,
+  options: PartyServerOptions = {},
+): Promise<Response | null> {
   // Checked here, before any request reaches an object, so bad options fail on every path alike.
   const retry = checkRetryOptions(options.routingRetry);
   const prefix = prefixOf(options.prefix);

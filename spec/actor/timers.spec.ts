@@ -255,6 +255,15 @@ describe.each(backends)("Durable timers on %s", (_backend, namespace) => {
     expect(await counter.call({ type: "get" })).toBe(2);
   });
 
+  it("saves the state a stop keeps after ctx.storage.deleteAll(), though the stopping turn didn't change it", async () => {
+    const counter = counterOn(namespace, "wiped-stop");
+    await counter.call({ type: "add", by: 2 });
+    await runInDurableObject(counter.stub, (_i, state) => state.storage.deleteAll());
+    expect(await counter.call({ type: "stop", value: "bye" })).toBe("bye");
+    await evict(counter);
+    expect(await counter.call({ type: "get" })).toBe(2);
+  });
+
   it("refuses a bad delay", async () => {
     const counter = counterOn(namespace, "bad-timer");
     await expect(counter.call({ type: "timer", ms: -5, label: "negative" })).rejects.toThrow(/finite delay ≥ 0 ms, got -5/);

@@ -156,6 +156,31 @@ describe.each(modes)("Connections (%s)", (mode, route, namespace) => {
     await vi.waitFor(async () => expect(await roomJson(`${path}/events`)).toEqual(["connect:c", "close:c:4000:bye:true"]));
   });
 
+  it.each(["keep", "clear"])("doesn't start a stopped actor again for the closes of its stopping turn (state: %s)", async (kept) => {
+    const path = room();
+    const [a, b] = [await connect(`${path}?_pk=a`), await connect(`${path}?_pk=b`)];
+    await Promise.all([a.next(), b.next()]);
+    a.send(`closeAllAndStop:${kept}`);
+    expect(await a.closed).toMatchObject({ code: 4000, reason: "game over" });
+    expect(await b.closed).toMatchObject({ code: 4000, reason: "game over" });
+    // The next start is this request's: from the saved state, or from init after clearState, with no close heard in it.
+    expect(await roomJson(`${path}/events`)).toEqual(kept === "keep" ? ["connect:a", "connect:b"] : []);
+  });
+
+  it("doesn't start a stopped actor again for a client's close that waited behind the stop", async () => {
+    const path = room();
+    const a = await connect(`${path}?_pk=a`);
+    await a.next();
+    a.send("slowStop:100");
+    a.close(4001, "leaving");
+    // The close handshake completes once the stop is through, not after the platform's timeout.
+    const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+    expect(await Promise.race([a.closed.then(() => "closed"), sleep(2_000).then(() => "hung")])).toBe("closed");
+    // Had the close started the actor again, its event would be saved by now.
+    await sleep(200);
+    expect(await roomJson(`${path}/events`)).toEqual(["connect:a"]);
+  });
+
   it("keeps partyserver's serializeAttachment working as the connection's state", async () => {
     const socket = await connect(`${room()}?_pk=att`);
     await socket.next();

@@ -368,6 +368,29 @@ describe("Server start-up", () => {
     const seen = await runInDurableObject(stub, (_instance, state) => state.storage.get<string[]>("events"));
     expect(seen).toEqual([`start:${name}:{"token":"s3cret","city":"Zürich"}`]);
   });
+
+  it("fetch returns a promise, as partyserver's, for an override to chain, even when onRequest answers at once", async () => {
+    const name = uniqueName("chained");
+    const stub = await getServerByName(env.ChatServer, name);
+    const text = await runInDurableObject(stub, (server) => server.fetch(new Request(`http://spec/parties/chat-server/${name}/name`)).then((response) => response.text()));
+    expect(text).toBe(name);
+  });
+
+  it("getServerByName of a started room doesn't wait for the hook running in it", async () => {
+    const name = uniqueName("self-lookup");
+    const socket = await connect(`/parties/chat-server/${name}?_pk=a`);
+    expect(await socket.next()).toBe(`welcome a to ${name}`);
+    socket.send("own stub");
+    expect(await socket.next()).toBe("got my own stub");
+  });
+
+  it("lets two rooms look each other up from a hook and an RPC method", async () => {
+    const [a, b] = [uniqueName("ring-a"), uniqueName("ring-b")];
+    const socket = await connect(`/parties/chat-server/${a}?_pk=a`);
+    expect(await socket.next()).toBe(`welcome a to ${a}`);
+    socket.send(`ring:${b}`);
+    expect(await socket.next()).toBe(`${b} rang back ${a}`);
+  });
 });
 
 describe("The seed README's MyServer (KV-backed, new_classes)", () => {

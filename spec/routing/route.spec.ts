@@ -2,6 +2,7 @@ import { runInDurableObject, SELF } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { getServerByName, type Lobby, routePartykitRequest, Server, toKebab } from "../../lib/index.js";
+import type { ChatServer } from "../fixtures/party.js";
 import { uniqueName } from "../helpers.js";
 
 const request = (path: string, init?: RequestInit) => new Request(`http://spec${path}`, init);
@@ -159,6 +160,14 @@ describe("getServerByName", () => {
   it("starts an Actor too (its handleStart runs)", async () => {
     const stub = await getServerByName(env.COUNTER, uniqueName("start-actor"));
     expect(await stub.call({ type: "get" })).toBe(0);
+  });
+
+  it("takes partyserver's type arguments, as its calls write them", async () => {
+    const name = uniqueName("typed");
+    const stub = await getServerByName<Cloudflare.Env, ChatServer, { city: string }>(env.ChatServer, name, { props: { city: "Bern" } });
+    expect(await (await stub.fetch(`http://spec/parties/chat-server/${name}/name`)).text()).toBe(name);
+    const routed = await routePartykitRequest<Cloudflare.Env, ChatServer>(request(`/parties/chat-server/${name}/name`), env);
+    expect(await routed?.text()).toBe(name);
   });
 
   it("says so when props go to an object that isn't a genparty Actor or Server", async () => {

@@ -51,7 +51,7 @@ export async function startObject(stub: unknown, props: unknown): Promise<void> 
  *
  * Its class is inferred from `namespace`; written out, it is the first type argument
  * (`getServerByName<Room>(…)`), or the second after an ignored one, as partyserver's calls write
- * it (`getServerByName<Env, Room, Props>(…)`).
+ * it (`getServerByName<Env, Room, Props>(…)`). Not `<Env>` alone: written out, the class is needed.
  */
 export async function getServerByName<A = AnyActor, T extends AnyActor = Extract<A, AnyActor>, Props = unknown>(
   namespace: DurableObjectNamespace<T>,

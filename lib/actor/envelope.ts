@@ -23,8 +23,6 @@ export type Envelope =
       readonly code: number;
       readonly reason: string;
       readonly wasClean: boolean;
-      /** The actor's generation when the close was heard: the closes of connections a stop ended don't start the next one. */
-      readonly generation: number;
     }
   | { readonly kind: "socketError"; readonly connection: Connection; readonly error: unknown }
   /** Starts the actor (init, handleStart) without a message for it: `getServerByName`, routing with props. */
@@ -71,7 +69,7 @@ const ENVELOPE_SHAPES: Record<Envelope["kind"], object[]> = {
   connect: [{ kind: "connect", upgrade: ANY }],
   replaced: [{ kind: "replaced", id: "" }],
   frame: [{ kind: "frame", connection: ANY, data: "" }],
-  closed: [{ kind: "closed", connection: ANY, code: 1000, reason: "", wasClean: true, generation: 0 }],
+  closed: [{ kind: "closed", connection: ANY, code: 1000, reason: "", wasClean: true }],
   socketError: [{ kind: "socketError", connection: ANY, error: ANY }],
   start: [{ kind: "start", failed: NONE }],
   timers: [{ kind: "timers", ops: [] }],

@@ -19,6 +19,19 @@ export class Mailbox<T> {
     else this.#items.unshift(item);
   }
 
+  /** Takes out the items `drop` picks and returns them, in order; the rest keep theirs. */
+  remove(drop: (item: T) => boolean): T[] {
+    const kept: T[] = [];
+    const removed: T[] = [];
+    for (let i = this.#head; i < this.#items.length; i++) {
+      const item = this.#items[i] as T;
+      (drop(item) ? removed : kept).push(item);
+    }
+    this.#items = kept;
+    this.#head = 0;
+    return removed;
+  }
+
   *[Symbol.iterator](): Iterator<T> {
     for (let i = this.#head; i < this.#items.length; i++) yield this.#items[i] as T;
   }

@@ -67,8 +67,6 @@ export class ActorRuntime {
   #committed: string | undefined;
   #storedAtOpen: string | undefined;
   #started = false;
-  /** How many times this instance's actor stopped: a `closed` message from before a stop is dropped. */
-  #generation = 0;
   #state: unknown;
   #turn: Turn | undefined;
   #draining = false;
@@ -108,7 +106,7 @@ export class ActorRuntime {
         if (this.connections.isRetired(connection)) return;
         this.connections.retire(connection);
         // Never dropped for a full mailbox, as a client's close isn't: the actor must hear the connection is gone.
-        this.#post({ kind: "closed", connection, code, reason, wasClean: true, generation: this.#generation });
+        this.#post({ kind: "closed", connection, code, reason, wasClean: true });
       },
     };
     this.connections = options.hibernate
@@ -132,7 +130,6 @@ export class ActorRuntime {
       connections: this.connections,
       host: this.#host,
       enqueue,
-      generation: () => this.#generation,
       label,
       isFull: () => this.#isFull(),
       state: () => this.#state,
@@ -717,8 +714,10 @@ export class ActorRuntime {
       this.#socketCalls.stopped(connection, result.reason, queued);
       closeSilently(connection, code, closeReason(`${this.label} stopped: ${result.reason}`));
     }
+    // The stop told the actor of none of these closes: queued ones (a client's heard while the turn
+    // ran, the turn's own) would start the next actor only to tell it of connections it never had.
+    for (const { done } of this.#mailbox.remove(({ envelope }) => envelope.kind === "closed")) done();
     this.#started = false;
-    this.#generation++;
     this.#state = undefined;
     this.#committed = undefined;
     this.#storedAtOpen = json ?? undefined;
@@ -756,9 +755,6 @@ export class ActorRuntime {
   /** A frame or error may come from a socket replaced meanwhile (a timer's liveness is checked in storage). */
   #isRelevant(envelope: Envelope): boolean {
     if (envelope.kind === "frame" || envelope.kind === "socketError") return !this.connections.isRetired(envelope.connection);
-    // A stop closed every connection and told the actor of none: a close heard before it, or made
-    // by the stopping turn itself, would start the next actor only to tell it of a connection it never had.
-    if (envelope.kind === "closed") return envelope.generation === this.#generation;
     return true;
   }
 

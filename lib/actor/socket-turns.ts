@@ -10,8 +10,6 @@ interface SocketHost {
   readonly connections: ConnectionManager;
   readonly host: ConnectionHost;
   enqueue(envelope: Envelope): Promise<void>;
-  /** Counts the actor's stops: see the `closed` envelope. */
-  generation(): number;
   isFull(): boolean;
   label(): string;
   state(): unknown;
@@ -90,7 +88,7 @@ export class SocketTurns {
   async #abandoned(connection: Connection): Promise<void> {
     this.#host.connections.retire(connection);
     closeSilently(connection, 1001, closeReason("The client left before the connection was set up."));
-    await this.#host.enqueue({ kind: "closed", connection, code: 1006, reason: "", wasClean: false, generation: this.#host.generation() });
+    await this.#host.enqueue({ kind: "closed", connection, code: 1006, reason: "", wasClean: false });
   }
 
   /** Closes the socket that held `id` before: the client reconnected with it and won't use the old one. */
@@ -118,7 +116,7 @@ export class SocketTurns {
 
   /** The client closed: tell the actor (unless the socket was replaced), then complete the handshake. */
   async closed(connection: Connection, code: number, reason: string, wasClean: boolean, retired: boolean): Promise<void> {
-    if (!retired) await this.#host.enqueue({ kind: "closed", connection, code, reason, wasClean, generation: this.#host.generation() });
+    if (!retired) await this.#host.enqueue({ kind: "closed", connection, code, reason, wasClean });
     reciprocateClose(connection, code, reason);
   }
 

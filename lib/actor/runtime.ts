@@ -654,7 +654,7 @@ export class ActorRuntime {
     }
     const changed = force || this.#rewrite || json !== this.#committed;
     if (changed) checkStateSize(json, this.#store.maxStateBytes, this.label);
-    const timers = envelope?.kind === "timeout" ? [{ op: "fired", key: envelope.row.key, seq: envelope.row.seq } as const, ...turn.timers] : turn.timers;
+    const timers = envelope?.kind === "timeout" ? [{ op: "fired", key: envelope.row.key, seq: envelope.row.seq } as const, ...turn.takeTimers()] : turn.takeTimers();
     const written = changed || timers.length > 0 ? this.#store.commit({ state: changed ? json : undefined, timers, arm: !this.#inAlarm }) : undefined;
     if (written) return written.then(() => this.#saved(state, json));
     this.#saved(state, json);

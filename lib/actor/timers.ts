@@ -81,11 +81,9 @@ export class Timers {
   }
 
   #change(op: TimerOp): Promise<void> {
-    const turn = this.#host.turn();
-    if (turn) {
-      turn.addTimer(op);
-      return Promise.resolve();
-    }
+    // A turn whose commit is under way (a callback ran while its write was in flight) has taken its
+    // timer changes already: this one commits on its own, after it.
+    if (this.#host.turn()?.addTimer(op)) return Promise.resolve();
     return this.#host.enqueue({ kind: "timers", ops: [op] });
   }
 }

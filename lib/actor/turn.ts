@@ -15,6 +15,8 @@ const NO_CHAIN: readonly string[] = NONE;
  */
 export class Turn {
   #timers: TimerOp[] | undefined;
+  /** The commit has taken the timer changes: a later one (a callback while the write is in flight) must commit on its own. */
+  #timersTaken = false;
   #replies: Array<readonly [From, Outcome]> | undefined;
   #outbox: DeferredOp[] | undefined;
 
@@ -38,10 +40,19 @@ export class Turn {
     return this.#outbox ?? NONE;
   }
 
-  // Each list starts as a literal of its first entry: a push onto `[]` grows it through V8's slow path (`perf`).
-  addTimer(op: TimerOp): void {
+  /** The timer changes, for the commit: from here on `addTimer` refuses more. */
+  takeTimers(): readonly TimerOp[] {
+    this.#timersTaken = true;
+    return this.timers;
+  }
+
+  /** False once the commit has taken the timer changes: the change isn't part of this turn. */
+  addTimer(op: TimerOp): boolean {
+    if (this.#timersTaken) return false;
+    // Each list starts as a literal of its first entry: a push onto `[]` grows it through V8's slow path (`perf`).
     if (this.#timers) this.#timers.push(op);
     else this.#timers = [op];
+    return true;
   }
 
   /** Queues `from`'s answer; false if this turn already answers it (a caller is answered once). */

@@ -66,19 +66,14 @@ export class DurableClock implements Clock {
     };
   }
 
-  /**
-   * Registers the saved delays with the (restored, started) actor, keeping their deadlines. With
-   * `rearm`, their timers are set again too: for a restore after an attempt that stopped the machine,
-   * whose stop cancelled them in this turn.
-   */
-  restore(rearm = false): void {
+  /** Registers the saved delays with the (restored, started) actor, keeping their deadlines; their timers are set already. */
+  restore(): void {
     if (!this.#root) return;
     this.#restoring = true;
     try {
       for (const [id, delay] of this.delays) {
         const ms = Math.max(0, delay.due - this.#host.now());
         this.#root.system.scheduler.schedule(this.#root, this.#root, delay.event, ms, id);
-        if (rearm) this.#host.arm(DELAY_KEY_PREFIX + id, ms);
       }
     } finally {
       this.#restoring = false;
@@ -111,6 +106,9 @@ export class DurableClock implements Clock {
     if (id === undefined) return clearTimeout(handle as ReturnType<typeof setTimeout>);
     this.#callbacks.delete(id);
     this.delays.delete(id);
+    // A machine that threw is stopped, which cancels its delays; but the room goes back to its saved
+    // state, whose delays these are. Between turns nothing would roll that cancel back.
+    if ((this.#root?.getSnapshot() as { status?: string } | undefined)?.status === "error") return;
     this.#host.disarm(DELAY_KEY_PREFIX + id);
   }
 

@@ -2,6 +2,7 @@ import { type Actor as XStateActor, type AnyStateMachine, createActor, type Even
 import { Actor, broadcastFrame, runtimeOf, sendFrame } from "../actor/actor.js";
 import { logError } from "../actor/runtime-errors.js";
 import { type CallResult, type CastResult, type NoReply, noreply, reply } from "../actor/results.js";
+import { StateNotSerializableError } from "../actor/errors.js";
 import { serializeState } from "../actor/state-json.js";
 import type { Call, CastOrigin, From, Info, Json } from "../actor/types.js";
 import type { Connection } from "../connections/connection.js";
@@ -9,7 +10,7 @@ import { encodeFrame } from "../protocol/frames.js";
 import { toWire } from "../protocol/errors.js";
 import { DELAY_KEY_PREFIX, DurableClock } from "./durable-clock.js";
 import { InterruptedActorError, MachineVersionError, UnknownEventError } from "./errors.js";
-import { checkMachine, interruptedChildren, type MachineState, withoutChildren } from "./snapshot.js";
+import { checkMachine, interruptedChildren, type MachineState, plainErrors, withoutChildren } from "./snapshot.js";
 
 /** What a subclass declares. */
 interface MachineStatics {
@@ -89,8 +90,13 @@ export abstract class MachineServer<Env = Cloudflare.Env, M extends AnyStateMach
   #current: MachineState | undefined;
   /** `#current` as JSON, the text handed to the commit. */
   #currentJson: string | undefined;
-  /** Whether the xstate actor may have moved since `#current` was taken (an event reached it, a boot, a change between turns). */
+  /**
+   * Whether a turn may have moved the xstate actor since `#current` was taken (an event reached it, a
+   * boot). A change between turns doesn't count: the actor holds it rightly, and a sync turn saves it.
+   */
   #moved = true;
+  /** What the machine threw between turns (an action run for settled invoked work), until the next turn deals with it. */
+  #failedBetweenTurns: { error: unknown } | undefined;
   /** The view each connection was sent last, to send only changes; cleared at a boot (see `#bootSnapshot`). */
   readonly #sent = new Map<string, string>();
   /**
@@ -296,15 +302,17 @@ export abstract class MachineServer<Env = Cloudflare.Env, M extends AnyStateMach
     clock.attach(actor);
     // Errors are read from the snapshot after each event; unobserved, xstate would rethrow them later.
     actor.subscribe({
-      next: () => {
-        this.#moved = true;
+      next: () => this.#changedOutsideTurn(),
+      // In a turn, #checkHealthy fails the turn. Between turns the next turn finds it (#ensure).
+      error: (error: unknown) => {
+        if (this.#inTurn || this.#xstate !== actor) return;
+        this.#failedBetweenTurns = { error };
         this.#changedOutsideTurn();
       },
-      error: () => undefined,
     });
+    this.#failedBetweenTurns = undefined;
     actor.start();
-    // A retry after the first attempt stopped the machine (below): that stop cancelled the delays' timers.
-    if (snapshot !== null) clock.restore(!interruptedBy);
+    if (snapshot !== null) clock.restore();
     this.#xstate = actor;
     this.#clock = clock;
     this.#present = new Set(state.present);
@@ -353,6 +361,12 @@ export abstract class MachineServer<Env = Cloudflare.Env, M extends AnyStateMach
    * work it invoked keeps running instead of being told the room restarted.
    */
   #ensure(state: MachineState): void {
+    const failed = this.#failedBetweenTurns;
+    if (failed) {
+      // Its delays' timers are kept (see DurableClock.clearTimeout): the rebuilt actor binds to them again.
+      logError(`${this.#statics.name}:${this.name}: the machine threw between turns (an action or guard run when invoked work settled), so the room goes back to its last saved state`, failed.error);
+      return this.#boot(state, undefined, "rebuild");
+    }
     if (state === this.#current && this.#xstate) return;
     if (this.#xstate && !this.#moved && this.#currentJson !== undefined && JSON.stringify(state) === this.#currentJson) {
       this.#current = state;
@@ -416,6 +430,8 @@ export abstract class MachineServer<Env = Cloudflare.Env, M extends AnyStateMach
 
   /** The state to commit, and each connection's view when it changed (sent after the commit). */
   #changed(): MachineState {
+    // Until it is saved: a turn that fails to save the machine (a Date in context, say) has the room rebuilt.
+    this.#moved = true;
     const next: MachineState = {
       version: this.#statics.version,
       snapshot: this.#xstate!.getPersistedSnapshot(),
@@ -426,7 +442,7 @@ export abstract class MachineServer<Env = Cloudflare.Env, M extends AnyStateMach
     this.#current = next;
     // Checked as the commit would check it, then handed to the commit: the snapshot is serialized once per turn.
     const runtime = runtimeOf(this);
-    const snapshotJson = serializeState(next.snapshot, runtime);
+    const snapshotJson = this.#snapshotJson(next, runtime);
     const present = next.present ? `,"present":${JSON.stringify(next.present)}` : "";
     const disconnectAt = next.disconnectAt === undefined ? "" : `,"disconnectAt":${next.disconnectAt}`;
     this.#currentJson = `{"version":${next.version},"snapshot":${snapshotJson},"delays":${JSON.stringify(next.delays)}${present}${disconnectAt}}`;
@@ -443,6 +459,18 @@ export abstract class MachineServer<Env = Cloudflare.Env, M extends AnyStateMach
       }
     }
     return next;
+  }
+
+  /** `next.snapshot` as JSON; Errors in it are saved as plain data, which a rare snapshot holds. */
+  #snapshotJson(next: MachineState, runtime: { readonly label: string }): string {
+    try {
+      return serializeState(next.snapshot, runtime);
+    } catch (error) {
+      const plain = error instanceof StateNotSerializableError ? plainErrors(next.snapshot) : next.snapshot;
+      if (plain === next.snapshot) throw error;
+      next.snapshot = plain;
+      return serializeState(plain, runtime);
+    }
   }
 
   #view(connection: Connection | undefined, snapshot = this.#snapshot()): string {

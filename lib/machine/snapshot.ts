@@ -64,3 +64,23 @@ export function withoutChildren(snapshot: unknown, ids: readonly string[]): unkn
 function isMachine(logic: unknown): boolean {
   return typeof logic === "object" && logic !== null && "root" in logic;
 }
+
+/**
+ * The snapshot with every Error in it (in context, say, from `assign({ error: ({ event }) => event.error })`,
+ * xstate's own pattern) as plain data, `{ name, message }` and its own fields, so it can be saved.
+ * Copies only the path to each Error; returns the snapshot itself when it holds none.
+ */
+export function plainErrors(value: unknown, depth = 0): unknown {
+  // As deep as the state check walks (a cycle among them): the check names what is left.
+  if (depth > 100) return value;
+  if (value instanceof Error) return plainErrors({ ...value, name: value.name, message: value.message }, depth);
+  if (typeof value !== "object" || value === null) return value;
+  let copy: Record<string, unknown> | unknown[] | undefined;
+  for (const [key, item] of Object.entries(value)) {
+    const plain = plainErrors(item, depth + 1);
+    if (plain === item) continue;
+    copy ??= Array.isArray(value) ? [...value] : { ...value };
+    (copy as Record<string, unknown>)[key] = plain;
+  }
+  return copy ?? value;
+}

@@ -229,6 +229,14 @@ describe.each(backends)("Durable timers on %s", (_backend, namespace) => {
     expect(await runInDurableObject(counter.stub, (instance) => instance.timerDeadline("o"))).toBeNull();
   });
 
+  it("commits a timer set by a callback while the turn before it was being written", async () => {
+    const counter = counterOn(namespace, "while-committing");
+    expect(await counter.call({ type: "timerWhileCommitting", ms: 1_000, key: "late", label: "late" })).toBe(1);
+    await vi.waitFor(async () => expect(await counter.call({ type: "deadline", key: "late" })).not.toBeNull());
+    await advanceClock(2_000, counter);
+    expect(timeouts((await counter.call({ type: "state" })).log)).toEqual(["timeout:late:late"]);
+  });
+
   it("keeps timers and state working after ctx.storage.deleteAll(), which wipes them with the rest", async () => {
     const counter = counterOn(namespace, "wiped");
     await counter.call({ type: "add", by: 2 });

@@ -6,7 +6,7 @@ import { clock } from "../../lib/actor/clock.js";
 import type { SnapshotFrom } from "xstate";
 import { type Connection, getActor, RemoteError } from "../../lib/index.js";
 import { advanceClock, evict, hibernate, resetClock, runAlarm } from "../../lib/testing/index.js";
-import { type GatedMachine, gates, TicTacToe, type ticTacToe } from "../fixtures/machines.js";
+import { type GatedMachine, gates, rejections, TicTacToe, type ticTacToe } from "../fixtures/machines.js";
 import { uniqueName } from "../helpers.js";
 import { connect, type TestSocket } from "../sockets.js";
 
@@ -487,6 +487,70 @@ describe("MachineServer restarts", () => {
     const error = await flow.call({ type: "step" }).catch((e: unknown) => e);
     expect(error).toMatchObject({ remoteName: "MachineVersionError", message: expect.stringMatching(/migrate\(snapshot, 1\) returned undefined; return the migrated snapshot/) });
     expect(await saved(flow)).toMatchObject({ version: 1, snapshot: { context: { steps: 2 } } });
+  });
+
+  it("keeps what invoked work settled to when an event queued before its save is refused", async () => {
+    const room = getActor(env.GATED_MACHINE, uniqueName("refused-first"));
+    expect(await room.call({ type: "run" })).toMatchObject({ value: "running" });
+    await runInDurableObject(room.stub, async (instance) => {
+      // The step's write is in flight when the job settles: its save queues behind the refused event.
+      void instance.cast({ type: "step" });
+      void instance.cast({ type: "dance" } as never);
+      gates.shift()!("done");
+      await vi.waitFor(() => expect(instance.mailboxStats.queued).toBe(0));
+    });
+    expect(await savedGated(room.stub)).toMatchObject({ value: "idle", context: { runs: 1, steps: 1 } });
+    expect(await room.call({ type: "step" })).toMatchObject({ value: "idle", context: { runs: 1, steps: 2 } });
+  });
+
+  it("goes back to its saved state, delays still armed, when an action run for settled work throws", async () => {
+    const room = getActor(env.GATED_MACHINE, uniqueName("throws-between"));
+    expect(await room.call({ type: "risk" })).toMatchObject({ value: "risky" });
+    const logged = vi.spyOn(console, "error").mockImplementation(() => undefined);
+    await runInDurableObject(room.stub, () => gates.shift()!("done"));
+    await vi.waitFor(() => expect(logged.mock.calls.map((call) => String(call[0])).join("\n")).toMatch(/the machine threw between turns/));
+    // The next message is not the one blamed for it.
+    expect(await room.call({ type: "step" })).toMatchObject({ value: "risky", status: "active", context: { steps: 1 } });
+    await evict(room);
+    await advanceClock(60_000, room);
+    expect(await room.call({ type: "step" })).toMatchObject({ value: "idle", context: { steps: 2 } });
+  });
+
+  it("goes back to its saved state when settled work leaves the context unsaveable, instead of failing every turn", async () => {
+    const room = getActor(env.GATED_MACHINE, uniqueName("dated"));
+    expect(await room.call({ type: "dated" })).toMatchObject({ value: "dated" });
+    const logged = vi.spyOn(console, "error").mockImplementation(() => undefined);
+    await runInDurableObject(room.stub, () => gates.shift()!("done"));
+    await vi.waitFor(() => expect(logged.mock.calls.map((call) => call.map(String).join(" ")).join("\n")).toMatch(/key "finishedAt" holds a Date/));
+    expect(await room.call({ type: "step" })).toMatchObject({ value: "dated", context: { steps: 1, finishedAt: null } });
+    expect(await room.call({ type: "step" })).toMatchObject({ context: { steps: 2 } });
+  });
+
+  it("keeps the delays of a state whose onError throws when told of a restart", async () => {
+    const room = getActor(env.GATED_MACHINE, uniqueName("brittle"));
+    expect(await room.call({ type: "brittle" })).toMatchObject({ value: "brittle" });
+    const logged = vi.spyOn(console, "error").mockImplementation(() => undefined);
+    await evict(room);
+    expect(await room.call({ type: "step" })).toMatchObject({ value: "brittle", status: "active" });
+    expect(logged.mock.calls.map((call) => String(call[0])).join("\n")).toMatch(/the machine failed while hearing that invoked .* stopped/);
+    await advanceClock(30_000, room);
+    expect(await room.call({ type: "step" })).toMatchObject({ value: "idle", context: { steps: 2 } });
+  });
+
+  it("saves an Error the machine keeps in its context as plain data, after a rejection and after a restart", async () => {
+    const room = getActor(env.GATED_MACHINE, uniqueName("error-in-context"));
+    expect(await room.call({ type: "fragile" })).toMatchObject({ value: "fragile" });
+    await runInDurableObject(room.stub, () => rejections.shift()!(new TypeError("no network")));
+    await vi.waitFor(async () =>
+      expect(await savedGated(room.stub)).toMatchObject({ value: "idle", context: { lastError: { name: "TypeError", message: "no network" } } }),
+    );
+    expect(await room.call({ type: "fragile" })).toMatchObject({ value: "fragile" });
+    vi.spyOn(console, "error").mockImplementation(() => undefined);
+    await evict(room);
+    expect(await room.call({ type: "step" })).toMatchObject({ value: "idle", status: "active" });
+    expect(await savedGated(room.stub)).toMatchObject({
+      context: { lastError: { name: "InterruptedActorError", code: "actor_interrupted", message: expect.stringMatching(/the room restarted/) } },
+    });
   });
 
   it("keeps invoked work running when an event is refused before it reached the machine", async () => {

@@ -178,7 +178,7 @@ export const ticTacToeMachine = setup({
     forfeit: assign(({ context }) => ({ winner: other(context.turn), reason: "timeout" as const })),
     voteRematch: assign(({ context, event }) => ({ rematch: { ...context.rematch, [seatOf(context, event.connection)!]: true } })),
     // Whoever played o opens the next game: x always moves first, so the marks change hands.
-    swapSeats: assign(({ context }) => ({ players: { x: context.players.o, o: context.players.x } })),
+    swapSeats: assign(({ context }) => ({ players: { x: context.players.o, o: context.players.x }, away: { x: context.away.o, o: context.away.x } })),
     // Date.now(), not the room's `now()`: a machine can't reach the actor. In production they are
     // the same clock, and this runs in the same synchronous step that arms the durable delay, so
     // the deadline clients see is the one the delay fires at.
@@ -246,9 +246,9 @@ export const ticTacToeMachine = setup({
           { guard: and(["isNewcomer", "hasFreeSeat"]), target: "waiting", actions: ["clearBoard", "takeSeat"] },
         ],
         rematch: [
-          { guard: and(["isSeated", "opponentWantsRematch"]), target: "playing", actions: ["swapSeats", "clearBoard"] },
-          // Nobody to play again: wait for a new opponent, keeping the seat.
+          // Nobody to play again, even one who asked before leaving: wait for a new opponent, keeping the seat.
           { guard: "opponentLeft", target: "waiting", actions: "clearBoard" },
+          { guard: and(["isSeated", "opponentWantsRematch"]), target: "playing", actions: ["swapSeats", "clearBoard"] },
           { guard: "isSeated", actions: "voteRematch" },
         ],
         // The one who stays keeps their mark and waits for a new opponent; the old result is cleared.

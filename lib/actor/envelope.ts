@@ -38,6 +38,8 @@ export interface Upgrade {
   readonly socket: WebSocket;
   readonly id: string;
   readonly offered: readonly string[];
+  /** A socket with this id was open or connecting: a `replaced` turn runs first, and tells the actor this client's connect comes next. */
+  readonly replacing: boolean;
   /** Set in the turn: the subprotocol to answer with, and the connection once accepted. */
   protocol?: string;
   connection?: Connection;

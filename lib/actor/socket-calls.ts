@@ -101,10 +101,14 @@ export class SocketCalls {
       case "cast":
         return this.#host.admit({ kind: "cast", msg: frame.msg, origin: { type: "socket", connection } });
       case "cancel": {
-        const entry = entryOf(this.#calls, connection.id, frame.id);
+        const calls = this.#calls.get(connection.id);
+        const entry = calls?.get(frame.id);
         if (entry !== undefined && entry.frame === undefined) {
-          entry.controller ??= new AbortController();
-          entry.controller.abort(new CallCancelledError(`The caller cancelled call ${frame.id}.`));
+          entry.controller?.abort(new CallCancelledError(`The caller cancelled call ${frame.id}.`));
+          // The client never sends it again. Kept, a call whose handler never answers (GenServer
+          // allows it) would stay for good, and fill the list that keeps answers for re-sends.
+          // `from.signal` now reads as aborted, and a late answer is stored as one after a wake is.
+          calls!.delete(frame.id);
         }
         return;
       }

@@ -44,10 +44,11 @@ export class SocketTurns {
       socket.close(1013, closeReason(`${this.#host.label()} is overloaded (mailbox full); try again later.`));
       return new Response(null, { status: 101, webSocket: client });
     }
-    const upgrade: Upgrade = { request, socket, id, offered: offeredProtocols(request) };
     // Queued together: the old socket with this id is closed (and heard of) before the new one connects.
     // Most ids are new (a fresh client, or `_pk` absent): they skip that turn.
-    if (this.#connecting.has(id) || this.#host.connections.get(id)) void this.#host.enqueue({ kind: "replaced", id });
+    const replacing = this.#connecting.has(id) || this.#host.connections.get(id) !== undefined;
+    const upgrade: Upgrade = { request, socket, id, offered: offeredProtocols(request), replacing };
+    if (replacing) void this.#host.enqueue({ kind: "replaced", id });
     this.#connecting.set(id, (this.#connecting.get(id) ?? 0) + 1);
     try {
       await this.#host.enqueue({ kind: "connect", upgrade });
@@ -65,8 +66,10 @@ export class SocketTurns {
   /** The connect turn: tags, subprotocol, accept, then `handleInfo({ type: "connect" })`. */
   async connect(upgrade: Upgrade): Promise<unknown> {
     const { request, socket, id } = upgrade;
-    // Gone while the turn waited in the mailbox: its socket is never accepted, the actor never hears of it.
-    if (gaveUp(request)) return { kind: "noreply", state: undefined };
+    // Gone while the turn waited in the mailbox: its socket is never accepted, the actor never hears
+    // of it. Unless the actor was told this connect follows the close of the socket it replaced:
+    // then it connects, and closes as for a client that left during its connect turn (`upgrade`).
+    if (gaveUp(request) && !upgrade.replacing) return { kind: "noreply", state: undefined };
     const meta = { id, tags: [id], uri: request.url };
     // Before accept, state set in getConnectionTags lives on the pending socket and moves with it.
     const preview = previewConnection(socket, meta, this.#host.host);

@@ -75,7 +75,11 @@ export interface ActorClient<A extends AnyActor> {
  */
 export function connect<T>(options: ConnectOptions): ActorClient<ActorOf<T>> {
   const room = () => `${options.party ?? "main"}/${options.room}`;
+  /** Set by `close()`: calls are refused for good. */
   let closed: Error | undefined;
+  /** Why the last close left the socket closed (partysocket won't reconnect): calls are refused until `socket.reconnect()`. */
+  let stopped: Error | undefined;
+  const refusal = () => closed ?? (socket.shouldReconnect ? undefined : stopped);
   const socket = new PartySocket({
     ...options,
     // Another client took this connection id: reconnecting would take it back, and the two would
@@ -95,9 +99,14 @@ export function connect<T>(options: ConnectOptions): ActorClient<ActorOf<T>> {
     emit(listeners.open);
   });
   socket.addEventListener("close", (event) => {
-    if (isReplaced(event) && !closed) {
-      closed = new Error(`Another client connected to ${room()} with this one's id (${socket.id}), so this one stopped. Give each client its own id; put who the user is in \`query\`.`);
-      calls.rejectAll(closed);
+    // Calls sent or queued would wait for a socket that never comes: they fail now.
+    if (!closed && !socket.shouldReconnect) {
+      stopped = isReplaced(event)
+        ? new Error(`Another client connected to ${room()} with this one's id (${socket.id}), so this one stopped. Give each client its own id; put who the user is in \`query\`.`)
+        : new Error(
+            `The connection to ${room()} closed (code ${event.code}${event.reason ? `, "${event.reason}"` : ""}) and won't reconnect: shouldReconnectOnClose said not to, or socket.close() was called. socket.reconnect() connects again.`,
+          );
+      calls.rejectAll(stopped);
     }
     emit(listeners.close, { code: event.code, reason: event.reason });
   });
@@ -115,9 +124,13 @@ export function connect<T>(options: ConnectOptions): ActorClient<ActorOf<T>> {
       return socket.id;
     },
     socket,
-    call: (msg, callOptions = {}) => (closed ? Promise.reject(closed) : calls.call(msg, callOptions)) as never,
+    call: (msg, callOptions = {}) => {
+      const refused = refusal();
+      return (refused ? Promise.reject(refused) : calls.call(msg, callOptions)) as never;
+    },
     cast(msg) {
-      if (closed) throw closed;
+      const refused = refusal();
+      if (refused) throw refused;
       calls.cast(encodeFrame({ gp: 1, t: "cast", msg }));
     },
     on(event, listener) {

@@ -1,5 +1,5 @@
 import { ActorStoppedError, CallTimeoutError, fromWire, type GenpartyError, ProtocolError } from "../protocol/errors.js";
-import { encodeFrame, MAX_ACKS, type ServerFrame } from "../protocol/frames.js";
+import { encodeFrame, frameBytes, MAX_ACKS, MAX_PROTOCOL_FRAME_BYTES, type ServerFrame } from "../protocol/frames.js";
 
 export const DEFAULT_CLIENT_CALL_TIMEOUT_MS = 5_000;
 /** The longest delay timers keep: browsers and Node fire a longer one at once. */
@@ -67,6 +67,8 @@ export class ClientCalls {
     } catch (error) {
       return Promise.reject(new ProtocolError(`The call to ${this.transport.room()} was not sent: its message is not JSON (${(error as Error).message}).`));
     }
+    const tooLarge = oversize(frame, `The call to ${this.transport.room()}`);
+    if (tooLarge) return Promise.reject(tooLarge);
     return new Promise((resolve, reject) => {
       const giveUp = (error: unknown) => {
         const pending = this.#settle(id);
@@ -99,6 +101,8 @@ export class ClientCalls {
 
   /** Sends a cast now, or once the socket opens, in order with the calls made meanwhile. */
   cast(frame: string): void {
+    const tooLarge = oversize(frame, `A cast to ${this.transport.room()}`);
+    if (tooLarge) throw tooLarge;
     this.#sendOrWait(frame);
   }
 
@@ -196,4 +200,16 @@ export class ClientCalls {
 
 function abortError(signal: AbortSignal): unknown {
   return signal.reason ?? new DOMException("The call was aborted.", "AbortError");
+}
+
+/**
+ * A frame the server would refuse: refused here instead, where nothing has been sent. Above the
+ * platform's own limit the socket itself would close, and the frame go again at each reconnect.
+ */
+function oversize(frame: string, what: string): ProtocolError | undefined {
+  const bytes = frameBytes(frame);
+  if (bytes <= MAX_PROTOCOL_FRAME_BYTES) return undefined;
+  return new ProtocolError(
+    `${what} was not sent: its frame is ${bytes} bytes or more, and protocol frames are at most ${MAX_PROTOCOL_FRAME_BYTES}. Send large data over HTTP (handleRequest) or in parts.`,
+  );
 }

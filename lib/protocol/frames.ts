@@ -60,12 +60,19 @@ export class BadFrame {
 }
 
 /**
+ * A frame's size as far as the limit cares: characters first (cheap), UTF-8 bytes only when
+ * non-ASCII text could make the difference. Over the limit, it is a lower bound.
+ */
+export function frameBytes(data: string): number {
+  return data.length > MAX_PROTOCOL_FRAME_BYTES || data.length * 3 <= MAX_PROTOCOL_FRAME_BYTES ? data.length : new TextEncoder().encode(data).byteLength;
+}
+
+/**
  * Reads a client frame; a bad one yields a {@link BadFrame}. The frame itself, not wrapped in an
  * `{ ok, frame }`: that was an object made for every message.
  */
 export function parseClientFrame(data: string): ClientFrame | BadFrame {
-  // Characters first (cheap); bytes only when non-ASCII text could make the difference.
-  const bytes = data.length > MAX_PROTOCOL_FRAME_BYTES || data.length * 3 <= MAX_PROTOCOL_FRAME_BYTES ? data.length : new TextEncoder().encode(data).byteLength;
+  const bytes = frameBytes(data);
   if (bytes > MAX_PROTOCOL_FRAME_BYTES) return bad(data, `The frame is ${bytes} bytes or more; protocol frames are at most ${MAX_PROTOCOL_FRAME_BYTES} bytes.`);
   let value: unknown;
   try {

@@ -20,6 +20,8 @@ export class InvalidNameError extends Error {
 
 export function checkRoomName(name: string): string {
   if (name.length === 0) throw new InvalidNameError("A room name must not be empty.");
+  // A URL path reads these as "here" and "up": no client could reach the room.
+  if (name === "." || name === "..") throw new InvalidNameError(`A room name can't be "${name}": a URL can't hold it as a path segment, so no client could connect to that room.`);
   const problem = nameProblem(name, " after URL decoding");
   if (problem) throw new InvalidNameError(`A room name ${problem}.`);
   return name;
@@ -38,7 +40,11 @@ export async function startObject(stub: unknown, props: unknown): Promise<void> 
   } catch (error) {
     // A plain Durable Object (not yet moved to genparty, say): partyserver sent it props in a header it read itself.
     if (error instanceof TypeError && error.message.includes("__genpartyStart")) {
-      throw new TypeError(`props can only be handed to a genparty Actor or Server; this object's class is neither (${error.message}). Route to it without props, or move the class to genparty.`);
+      throw new TypeError(
+        props === undefined
+          ? `getServerByName starts a genparty Actor or Server; this object's class is neither (${error.message}). Get its stub with namespace.getByName(name), or move the class to genparty.`
+          : `props can only be handed to a genparty Actor or Server; this object's class is neither (${error.message}). Route to it without props, or move the class to genparty.`,
+      );
     }
     throw error;
   }

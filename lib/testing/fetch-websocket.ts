@@ -87,11 +87,13 @@ export function fetchWebSocket(fetcher: { fetch(input: string, init?: RequestIni
         socket.addEventListener("close", (event) => this.#inOrder(() => this.#closed(event.code, event.reason, event.wasClean)));
         socket.addEventListener("error", () => this.dispatchEvent(new Event("error")));
         this.readyState = 1;
-        this.dispatchEvent(new Event("open"));
       } catch {
         this.dispatchEvent(new Event("error"));
         this.#closed(1006, "", false);
+        return;
       }
+      // Outside the try: a listener that throws is the listener's bug, not a failed connection.
+      this.dispatchEvent(new Event("open"));
     }
 
     /** Hands a frame over as the socket's `binaryType` asks, as a browser's WebSocket does. */

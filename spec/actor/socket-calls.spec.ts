@@ -115,6 +115,24 @@ describe("Calls and casts over a socket", () => {
     expect(await frame(socket)).toEqual({ gp: 1, t: "reply", id: "a65", ok: 66 });
   });
 
+  it("forgets a call its client cancelled, so calls nobody answers don't push out stored answers", async () => {
+    const { socket, counter } = await counterSocket();
+    for (let i = 0; i < 600; i++) socket.send(call(`i${i}`, { type: "ignore" }));
+    await vi.waitFor(async () => expect((await counter.call({ type: "state" })).log.length).toBe(601), { timeout: 5_000 });
+    // As a client whose calls timed out: it cancels them.
+    for (let i = 0; i < 600; i++) socket.send(JSON.stringify({ gp: 1, t: "cancel", id: `i${i}` }));
+    socket.send(call("sync", { type: "get" }));
+    expect(await frame(socket)).toMatchObject({ id: "sync", ok: 0 });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    socket.send(call("a1", { type: "add", by: 1 }));
+    expect(await frame(socket)).toMatchObject({ id: "a1", ok: 1 });
+    socket.send(call("a2", { type: "add", by: 1 }));
+    expect(await frame(socket)).toMatchObject({ id: "a2", ok: 2 });
+    // Re-sent (a reconnect): answered from what was stored, not run again.
+    socket.send(call("a1", { type: "add", by: 1 }));
+    expect(await frame(socket)).toMatchObject({ id: "a1", ok: 1 });
+  });
+
   it("forgets the answers a call frame acknowledges, so a re-sent acknowledged call runs again", async () => {
     const { socket } = await counterSocket();
     socket.send(call("k1", { type: "add", by: 1 }));

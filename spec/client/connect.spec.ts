@@ -1,7 +1,7 @@
 import { SELF } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, expectTypeOf, it, vi } from "vitest";
-import { ActorStoppedError, CallTimeoutError, connect, RemoteError } from "../../lib/client/index.js";
+import { ActorStoppedError, CallTimeoutError, type ConnectOptions, connect, MAX_PROTOCOL_FRAME_BYTES, RemoteError } from "../../lib/client/index.js";
 import { getActor } from "../../lib/index.js";
 import { evict, fetchWebSocket, hibernate } from "../../lib/testing/index.js";
 import type { Counter } from "../fixtures/counter.js";
@@ -19,7 +19,7 @@ async function clientWaiting(room: string) {
   return { client, counter, waiting, reopened: () => opened };
 }
 
-const open = <T>(party: string, room = uniqueName("client"), options: { id?: string } = {}) =>
+const open = <T>(party: string, room = uniqueName("client"), options: Partial<ConnectOptions> = {}) =>
   connect<T>({ host: "spec", party, room, WebSocket: fetchWebSocket(SELF), minReconnectionDelay: 10, maxReconnectionDelay: 50, ...options });
 
 describe("genparty/client", () => {
@@ -201,6 +201,21 @@ describe("genparty/client", () => {
     client.close();
   });
 
+  it("refuses a call or cast over the protocol's frame limit without sending it, counting UTF-8 bytes", async () => {
+    const client = open<typeof Counter>("counter");
+    expect(await client.call({ type: "add", by: 1 })).toBe(1);
+    let reopened = 0;
+    client.on("open", () => reopened++);
+    const big = "é".repeat(MAX_PROTOCOL_FRAME_BYTES / 2);
+    await expect(client.call({ type: "log", entry: big } as never)).rejects.toMatchObject({ name: "ProtocolError", message: expect.stringMatching(/was not sent: its frame is \d+ bytes or more, and protocol frames are at most 1048576/) });
+    expect(() => client.cast({ type: "log", entry: big })).toThrow(/A cast to counter\/.* was not sent/);
+    // Nothing left for the socket: it stays up, and the actor heard nothing.
+    expect(await client.call({ type: "get" })).toBe(1);
+    expect((await getActor(env.COUNTER, client.socket.room!).call({ type: "state" })).log).not.toContainEqual(expect.stringContaining("éé"));
+    expect(reopened).toBe(0);
+    client.close();
+  });
+
   it("after close(), rejects a call at once and tells the server to cancel what it runs", async () => {
     const room = uniqueName("closed");
     const client = open<typeof Counter>("counter", room);
@@ -231,6 +246,22 @@ describe("genparty/client", () => {
     expect(reopened).toBe(0);
     expect(await second.call({ type: "add", by: 1 })).toBe(1);
     second.close();
+  });
+
+  it("rejects its calls when the socket closes and shouldReconnectOnClose says not to reconnect, and works again after reconnect()", async () => {
+    const room = uniqueName("no-reconnect");
+    const client = open<typeof Counter>("counter", room, { shouldReconnectOnClose: (event) => event.code !== 4000 });
+    const counter = getActor(env.COUNTER, room);
+    const waiting = client.call({ type: "wait" }, { timeout: Infinity });
+    await vi.waitFor(async () => expect((await counter.call({ type: "state" })).waiting).toHaveLength(1));
+    const both = Promise.allSettled([waiting, client.call({ type: "hangUp" })]);
+    const expected = `The connection to counter/${room} closed (code 4000, "hung up") and won't reconnect`;
+    for (const settled of await both) expect(settled).toMatchObject({ status: "rejected", reason: { message: expect.stringContaining(expected) } });
+    await expect(client.call({ type: "get" })).rejects.toThrow(expected);
+    expect(() => client.cast({ type: "add", by: 1 })).toThrow(expected);
+    client.socket.reconnect();
+    expect(await client.call({ type: "add", by: 1 })).toBe(2);
+    client.close();
   });
 
   it("hands an event to every listener even when one throws", async () => {

@@ -320,6 +320,19 @@ describe("A tic-tac-toe room", () => {
     expect(await play([bob, alice], [4])).toMatchObject({ board: [null, null, null, null, "x", null, null, null, null] });
   });
 
+  it("waits for a new opponent when the one who asked for a rematch has left since", async () => {
+    const room = uniqueName("asked-then-left");
+    const [x, o] = await seat(room);
+    await play([x, o], [0, 3, 1, 4, 2]);
+    send(o, { type: "rematch" });
+    await viewWhere(x, (v) => v.rematch.o);
+    o.close(1001, "closed the tab");
+    await o.closed;
+    await viewWhere(x, (v) => !v.seats.o);
+    send(x, { type: "rematch" });
+    expect(await viewWhere(x, (v) => v.status !== "finished")).toMatchObject({ status: "waiting", you: "x", board: EMPTY, seats: { x: true, o: false } });
+  });
+
   it("frees the seat of a player who leaves after a game; the other keeps their mark and waits", async () => {
     const room = uniqueName("leave");
     const [x, o] = await seat(room);

@@ -128,6 +128,22 @@ describe.each(modes)("Server (%s)", (mode, party, namespace) => {
     expect(ids).toEqual(["first"]);
   });
 
+  it("closes the client a reconnect replaced, for onClose, when the reconnect gave up before its onConnect", async () => {
+    const name = room();
+    const first = await connect(`/parties/${party}/${name}?_pk=p`);
+    await first.next();
+    // Another client's slow onConnect holds the mailbox while a reconnect with id p waits, and gives up.
+    const slow = connect(`/parties/${party}/${name}?_pk=slow&slowConnect=300`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await abandonedUpgrade(`/parties/${party}/${name}?_pk=p`, 50);
+    await slow;
+    // onClose(replaced) promised an onConnect next: it comes, and the close of a client that left.
+    await vi.waitFor(async () => expect(await events(name)).toContain("close:p:1006::false"), { timeout: 5_000 });
+    expect(await events(name)).toEqual([`start:${name}:null`, "connect:p", "connect:slow", "close:p:1000:replaced:true:replaced", "connect:p", "close:p:1006::false"]);
+    const ids = await runInDurableObject(namespace().getByName(name), (instance) => instance.getConnections().map((c) => c.id));
+    expect(ids).toEqual(["slow"]);
+  });
+
   it("passes the peer's close code and reason to onClose and completes the handshake, even when onClose throws", async () => {
     const name = room();
     const socket = await connect(`/parties/${party}/${name}?_pk=c`);

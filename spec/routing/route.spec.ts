@@ -1,7 +1,7 @@
 import { runInDurableObject, SELF } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { getServerByName, type Lobby, routePartykitRequest, Server, toKebab } from "../../lib/index.js";
+import { getServerByName, InvalidNameError, type Lobby, routePartykitRequest, Server, toKebab } from "../../lib/index.js";
 import type { ChatServer } from "../fixtures/party.js";
 import { uniqueName } from "../helpers.js";
 
@@ -174,6 +174,19 @@ describe("getServerByName", () => {
     await expect(getServerByName(env.FLAKY as never, uniqueName("plain"), { props: { any: 1 } })).rejects.toThrow(
       /props can only be handed to a genparty Actor or Server; this object's class is neither/,
     );
+  });
+
+  it("says what to use instead, and not props, when getServerByName gets a class that isn't genparty's", async () => {
+    const error = await getServerByName(env.FLAKY as never, uniqueName("plain")).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TypeError);
+    expect((error as Error).message).toMatch(/^getServerByName starts a genparty Actor or Server; this object's class is neither .* Get its stub with namespace\.getByName\(name\)/);
+    expect((error as Error).message).not.toMatch(/props/);
+  });
+
+  it("refuses . and .. as room names, which no URL can reach", async () => {
+    await expect(getServerByName(env.ChatServer, "..")).rejects.toThrow(/A room name can't be "\.\.": a URL can't hold it as a path segment/);
+    await expect(getServerByName(env.ChatServer, ".")).rejects.toThrow(InvalidNameError);
+    expect(await getServerByName(env.ChatServer, "...")).toBeDefined();
   });
 });
 

@@ -4,6 +4,10 @@ import { type AlarmApi, alarmTime, type Commit, PLATFORM_ALARM_TIMER, type Store
 /** 128 KiB per value is the KV backend's limit. */
 const MAX_KV_STATE_BYTES = 131_072;
 
+const ABOVE_LATIN1 = /[^\u0000-\u00ff]/;
+/** Keys one `put(entries)` or `delete(keys)` may name (workerd enforces it in production, not locally). */
+const MAX_KEYS_PER_CALL = 128;
+
 const NAME = "genparty:name";
 const STATE = "genparty:state";
 const SEQ = "genparty:seq";
@@ -16,6 +20,14 @@ const TIMER = "genparty:timer:";
 export class KvStore implements Store {
   readonly backend = "kv";
   readonly maxStateBytes = MAX_KV_STATE_BYTES;
+
+  /**
+   * KV stores the string as V8 serializes it: one byte per character when each is below U+0100,
+   * else two per UTF-16 unit (so one emoji doubles a long state's size, and "中" takes two, not three).
+   */
+  stateBytes(json: string): number {
+    return ABOVE_LATIN1.test(json) ? json.length * 2 : json.length;
+  }
   readonly #storage: DurableObjectStorage;
   #timers = new Map<string, TimerRow>();
   #seq = 0;
@@ -99,8 +111,9 @@ export class KvStore implements Store {
     await this.#storage.transaction(async (txn) => {
       if (commit.state === null) await txn.delete(STATE);
       else if (commit.state !== undefined) await txn.put(STATE, commit.state);
-      if (writes.size > 0) await txn.put(Object.fromEntries([...writes].map(([key, row]) => [TIMER + key, row])));
-      if (deletes.size > 0) await txn.delete([...deletes].map((key) => TIMER + key));
+      // The platform takes at most 128 keys a call (a stop clears every timer at once).
+      for (const part of inParts([...writes], MAX_KEYS_PER_CALL)) await txn.put(Object.fromEntries(part.map(([key, row]) => [TIMER + key, row])));
+      for (const part of inParts([...deletes], MAX_KEYS_PER_CALL)) await txn.delete(part.map((key) => TIMER + key));
       if (seq !== this.#seq) await txn.put(SEQ, seq);
       if (commit.arm && next !== this.#armed) {
         if (next === null) await txn.deleteAlarm();
@@ -142,8 +155,10 @@ export class KvStore implements Store {
     return run;
   }
 
-  wiped(name: string | undefined): Promise<void> {
+  wiped(deleting: Promise<void>, name: string | undefined): Promise<void> {
+    // In line with the writes: a commit made after deleteAll() was called waits for it, and writes after it.
     return this.#serially(async () => {
+      await deleting;
       this.#timers = new Map();
       this.#seq = 0;
       if (name !== undefined) await this.#storage.put(NAME, name);
@@ -175,4 +190,11 @@ function earliest(timers: Map<string, TimerRow>): number | null {
   let min: number | null = null;
   for (const row of timers.values()) if (min === null || row.due < min) min = row.due;
   return min;
+}
+
+/** `items` cut into runs of at most `size`. */
+function inParts<T>(items: readonly T[], size: number): T[][] {
+  const parts: T[][] = [];
+  for (let i = 0; i < items.length; i += size) parts.push(items.slice(i, i + size));
+  return parts;
 }

@@ -91,9 +91,9 @@ export class ActorRuntime {
     this.#store = openStore(ctx.storage, this.platformAlarm);
     // Nothing is stored any more: the next commit writes the state again, whatever it is (the last
     // committed JSON stays what a failed turn rolls back to).
-    watchDeleteAll(ctx.storage, () => {
+    watchDeleteAll(ctx.storage, (deleting) => {
       this.#rewrite = true;
-      return this.#store.wiped(this.#ctx.id.name ?? this.#name);
+      return this.#store.wiped(deleting, this.#ctx.id.name ?? this.#name);
     });
     this.#host = {
       roomName: () => this.#ctx.id.name ?? this.#name ?? this.id,
@@ -653,7 +653,7 @@ export class ActorRuntime {
       if (this.#options.immutableState) freezeState(state);
     }
     const changed = force || this.#rewrite || json !== this.#committed;
-    if (changed) checkStateSize(json, this.#store.maxStateBytes, this.label);
+    if (changed) checkStateSize(json, this.#store, this.label);
     const timers = envelope?.kind === "timeout" ? [{ op: "fired", key: envelope.row.key, seq: envelope.row.seq } as const, ...turn.takeTimers()] : turn.takeTimers();
     const written = changed || timers.length > 0 ? this.#store.commit({ state: changed ? json : undefined, timers, arm: !this.#inAlarm }) : undefined;
     if (written) return written.then(() => this.#saved(state, json));
@@ -695,7 +695,7 @@ export class ActorRuntime {
     const json = erase ? null : serializeState(result.state === undefined ? this.#state : result.state, this);
     // After a deleteAll(), the state kept is written even if the turn didn't change it: nothing is stored.
     const write = this.#rewrite || json !== this.#committed;
-    if (json !== null && write) checkStateSize(json, this.#store.maxStateBytes, this.label);
+    if (json !== null && write) checkStateSize(json, this.#store, this.label);
     await this.#store.commit({ state: write ? json : undefined, timers: [{ op: "clear" }], arm: true });
     this.#rewrite = false;
     this.#turn = undefined;

@@ -54,6 +54,11 @@ export function readSqliteMeta(storage: DurableObjectStorage): SqliteMeta | unde
 export class SqliteStore implements Store {
   readonly backend = "sqlite";
   readonly maxStateBytes = MAX_SQLITE_STATE_BYTES;
+
+  /** SQLite keeps text as UTF-8. */
+  stateBytes(json: string): number {
+    return new TextEncoder().encode(json).byteLength;
+  }
   readonly #storage: DurableObjectStorage;
   readonly #sql: SqlStorage;
   /** What the platform alarm is set to, so a turn that doesn't move the earliest deadline writes nothing. */
@@ -199,7 +204,14 @@ export class SqliteStore implements Store {
     return true;
   }
 
-  async wiped(name: string | undefined): Promise<void> {
+  wiped(deleting: Promise<void>, name: string | undefined): Promise<void> {
+    // The platform empties the database before deleteAll() returns: the tables are made again at
+    // once, so a turn that didn't await it still commits.
+    this.#recreate(name);
+    return deleting;
+  }
+
+  #recreate(name: string | undefined): void {
     this.#sql.exec(SCHEMA);
     if (name !== undefined) this.#sql.exec("INSERT OR REPLACE INTO _genparty_meta (key, value) VALUES ('name', ?)", name);
     this.#timedBefore = undefined;

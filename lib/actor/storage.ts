@@ -52,8 +52,10 @@ export interface Stored {
  */
 export interface Store {
   readonly backend: "sqlite" | "kv";
-  /** Largest state, in bytes of JSON, that one value may hold on this backend. */
+  /** Largest state, in bytes as stored, that one value may hold on this backend. */
   readonly maxStateBytes: number;
+  /** The bytes the state's JSON takes as this backend stores it. */
+  stateBytes(json: string): number;
   /** Loads the name and state; stores `name` when it is known and not stored yet. SQLite does it synchronously. */
   open(name: string | undefined): Stored | Promise<Stored>;
   /** Writes a turn's changes atomically; SQLite does it synchronously (no promise), so the turn can stay synchronous. */
@@ -73,11 +75,11 @@ export interface Store {
    */
   adoptAlarm(time: number): Promise<boolean>;
   /**
-   * The object's storage was wiped (`ctx.storage.deleteAll()`): state, name and timers are gone.
-   * Makes the store usable again (SQLite's tables), stores `name` again, and deletes the alarm,
-   * which has no timer left to ring for.
+   * The object's storage is being wiped (`ctx.storage.deleteAll()`, called, `deleting` until done):
+   * state, name and timers go. Makes the store usable again (SQLite's tables), stores `name` again,
+   * and deletes the alarm, which has no timer left to ring for, before any later commit.
    */
-  wiped(name: string | undefined): Promise<void>;
+  wiped(deleting: Promise<void>, name: string | undefined): Promise<void>;
 }
 
 /**
@@ -106,15 +108,13 @@ export function alarmApi(storage: DurableObjectStorage): AlarmApi {
  * Tells the store when user code wipes storage with `ctx.storage.deleteAll()`: it takes genparty's
  * own tables and keys with it, and every later turn would fail on them.
  */
-export function watchDeleteAll(storage: DurableObjectStorage, wiped: () => Promise<void>): void {
+export function watchDeleteAll(storage: DurableObjectStorage, wiped: (deleting: Promise<void>) => Promise<void>): void {
   const deleteAll = storage.deleteAll.bind(storage);
   Object.defineProperty(storage, "deleteAll", {
     configurable: true,
     writable: true,
-    value: async (options?: DurableObjectPutOptions) => {
-      await deleteAll(options);
-      await wiped();
-    },
+    // Told at the call, not once it resolves: a turn that doesn't await it commits right after.
+    value: (options?: DurableObjectPutOptions) => wiped(deleteAll(options)),
   });
 }
 

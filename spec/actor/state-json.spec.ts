@@ -89,7 +89,8 @@ describe("serializeState", () => {
   });
 
   it("refuses a state over the backend's limit, naming both sizes", () => {
-    expect(() => checkStateSize(JSON.stringify("é".repeat(100)), 150, "A:a")).toThrow(/the state is 202 bytes of JSON; one storage value holds at most 150/);
-    expect(() => checkStateSize("x".repeat(50), 150, "A:a")).not.toThrow();
+    const utf8 = { maxStateBytes: 150, stateBytes: (json: string) => new TextEncoder().encode(json).byteLength };
+    expect(() => checkStateSize(JSON.stringify("é".repeat(100)), utf8, "A:a")).toThrow(/the state takes 202 bytes in storage; one storage value holds at most 150/);
+    expect(() => checkStateSize("x".repeat(50), utf8, "A:a")).not.toThrow();
   });
 });

@@ -253,6 +253,19 @@ describe.each(backends)("Durable timers on %s", (_backend, namespace) => {
     expect(timeouts((await counter.call({ type: "state" })).log)).toEqual(["timeout:after:after"]);
   });
 
+  it("commits, after the wipe, the turn that calls ctx.storage.deleteAll() without awaiting it", async () => {
+    const counter = counterOn(namespace, "wipe-unawaited");
+    await counter.call({ type: "add", by: 2 });
+    await counter.call({ type: "timer", ms: 5_000, key: "old", label: "old" });
+    expect(await counter.call({ type: "reset" })).toBe(0);
+    expect(await counter.call({ type: "deadline", key: "old" })).toBeNull();
+    expect(await counter.call({ type: "deadline", key: "fresh" })).not.toBeNull();
+    await evict(counter);
+    expect(await counter.call({ type: "get" })).toBe(0);
+    await advanceClock(5_000, counter);
+    expect(timeouts((await counter.call({ type: "state" })).log)).toEqual(["timeout:fresh:after reset"]);
+  });
+
   it("rolls a failed turn after ctx.storage.deleteAll() back to the last state, not to nothing", async () => {
     const counter = counterOn(namespace, "wiped-rollback");
     await counter.call({ type: "add", by: 2 });
@@ -353,5 +366,34 @@ describe("Timers of a KV-backed object", () => {
     expect(await armedAlarm(counter)).toBe(deadline);
     await advanceClock(5_000, counter);
     expect(timeouts((await counter.call({ type: "state" })).log)).toEqual(["timeout:t:kept"]);
+  });
+
+  it("sets and clears more timers in one turn than one storage call may name (128)", async () => {
+    const counter = counterOn(() => env.KV_COUNTER, "many-timers");
+    await counter.call({ type: "get" });
+    // Production's KV refuses a put or delete naming over 128 keys; local workerd doesn't check: count them here.
+    await runInDurableObject(counter.stub, (_i, state) => {
+      const transaction = state.storage.transaction.bind(state.storage);
+      const checked = (txn: DurableObjectTransaction) =>
+        new Proxy(txn, {
+          get(target, property) {
+            const value: unknown = Reflect.get(target, property);
+            if (typeof value !== "function") return value;
+            if (property !== "put" && property !== "delete") return value.bind(target);
+            return (keys: unknown, ...rest: unknown[]) => {
+              const count = Array.isArray(keys) ? keys.length : typeof keys === "object" && keys !== null ? Object.keys(keys).length : 1;
+              if (count > 128) throw new RangeError(`Maximum number of keys is 128. ${count} were provided.`);
+              return value.call(target, keys, ...rest);
+            };
+          },
+        });
+      state.storage.transaction = ((run: (txn: DurableObjectTransaction) => Promise<unknown>) => transaction((txn) => run(checked(txn)))) as typeof state.storage.transaction;
+    });
+    const timers = Array.from({ length: 300 }, (_, i) => ({ ms: 60_000 + i, key: `t${i}`, label: `${i}` }));
+    expect(await counter.call({ type: "timers", timers })).toBe(300);
+    expect(await counter.call({ type: "deadline", key: "t299" })).not.toBeNull();
+    expect(await counter.call({ type: "stop", value: "bye" })).toBe("bye");
+    expect(await armedAlarm(counter)).toBeNull();
+    expect(await runInDurableObject(counter.stub, async (_i, state) => (await state.storage.list({ prefix: "genparty:timer:" })).size)).toBe(0);
   });
 });

@@ -38,6 +38,19 @@ async function countWrites(stub: DurableObjectStub, backend: string, during: () 
 }
 
 describe.each(backends)("Turns on %s", (backend, namespace) => {
+  it("measures the state as the backend stores it: UTF-8 on SQLite, V8's one or two bytes a character on KV", async () => {
+    // 150 KB of UTF-8, 100 KB as V8 stores it: under KV's 128 KiB as stored.
+    const cjk = counterOn(namespace, "sized");
+    expect(await cjk.call({ type: "keep", text: "中".repeat(50_000) })).toBe(50_000);
+    await evict(cjk);
+    expect((await cjk.call({ type: "state" })).log.at(-1)).toHaveLength(50_000);
+    // 70 KB of UTF-8, 140 KB as V8 stores it: one emoji makes every character take two bytes.
+    const wide = counterOn(namespace, "sized").call({ type: "keep", text: `${"a".repeat(70_000)}🎉` });
+    if (backend === "KV storage") {
+      await expect(wide).rejects.toMatchObject({ remoteName: "StateTooLargeError", message: expect.stringMatching(/the state takes 1400\d\d bytes in storage; one storage value holds at most 131072/) });
+    } else expect(await wide).toBe(70_002);
+  });
+
   it("runs init once, on the first message only", async () => {
     const counter = counterOn(namespace, "init");
     await counter.call({ type: "add", by: 1 });

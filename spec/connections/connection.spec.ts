@@ -26,7 +26,7 @@ describe.each(modes)("Connections (%s)", (mode, route, namespace) => {
     expect(await roomJson(`${path}/events`)).toEqual(["connect:alice"]);
   });
 
-  it("refuses to send an object or number, naming the types it takes, instead of an empty binary frame", async () => {
+  it("refuses to send an object or number, naming the types it takes, instead of the text [object Object]", async () => {
     const alice = await connect(`${room()}?_pk=alice`);
     await alice.next();
     for (const [value, got] of [['{"type":"hello"}', "an object (Object)"], ["42", "a number"], ['all {"type":"hello"}', "an object (Object)"]]) {

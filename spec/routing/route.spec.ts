@@ -121,6 +121,10 @@ describe("routePartykitRequest", () => {
     await routePartykitRequest(forged, env, { props: { token: "real", city: "Zürich" } });
     expect(await events(name)).toEqual([`start:${name}:{"token":"real","city":"Zürich"}`]);
     expect(forged.headers.get("x-partykit-props")).not.toBeNull();
+    // Routed without props, where partyserver would read the header.
+    const bare = uniqueName("props");
+    await routePartykitRequest(request(`/parties/chat-server/${bare}`, { headers: { "x-partykit-props": btoa(JSON.stringify({ token: "forged" })) } }), env);
+    expect(await events(bare)).toEqual([`start:${bare}:null`]);
   });
 
   it("answers CORS preflights and adds the headers to HTTP responses, not to upgrades", async () => {

@@ -37,4 +37,25 @@ describe("fetchWebSocket", () => {
     expect([...new Uint8Array(await (blobs.received[1] as Blob).arrayBuffer())]).toEqual([1, 2, 3]);
     for (const socket of [buffers.socket, blobs.socket, sender]) socket.close();
   });
+
+  it("stays open when an open listener throws, as a browser's WebSocket does", async () => {
+    const room = uniqueName("throwing-open");
+    const WS = fetchWebSocket(SELF);
+    const socket = new WS(`ws://spec/parties/my-server/${room}?_pk=listener`);
+    const events: string[] = [];
+    socket.addEventListener("open", () => {
+      events.push("open");
+      throw new Error("a listener's own bug");
+    });
+    socket.addEventListener("close", () => events.push("close"));
+    socket.addEventListener("message", (event) => events.push(String((event as MessageEvent).data)));
+    await vi.waitFor(() => expect(events).toContain("open"));
+    const sender = await connect(`/parties/my-server/${room}?_pk=sender`);
+    sender.send("still here");
+    await vi.waitFor(() => expect(events).toContain("still here"));
+    expect(events).not.toContain("close");
+    expect(socket.readyState).toBe(1);
+    socket.close();
+    sender.close();
+  });
 });

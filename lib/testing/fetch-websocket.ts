@@ -92,8 +92,15 @@ export function fetchWebSocket(fetcher: { fetch(input: string, init?: RequestIni
         this.#closed(1006, "", false);
         return;
       }
-      // Outside the try: a listener that throws is the listener's bug, not a failed connection.
-      this.dispatchEvent(new Event("open"));
+      // Outside the try: a listener that throws is the listener's bug, not a failed connection. It
+      // is reported as uncaught, as an EventTarget does, as the other events' listeners are.
+      try {
+        this.dispatchEvent(new Event("open"));
+      } catch (error) {
+        queueMicrotask(() => {
+          throw error;
+        });
+      }
     }
 
     /** Hands a frame over as the socket's `binaryType` asks, as a browser's WebSocket does. */

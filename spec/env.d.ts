@@ -1,5 +1,9 @@
 declare global {
   namespace Cloudflare {
+    /** The spec worker's module: types `exports` from `cloudflare:workers` (its own entry points). */
+    interface GlobalProps {
+      mainModule: typeof import("./fixtures/worker.js");
+    }
     interface Env {
       COUNTER: DurableObjectNamespace<import("./fixtures/counter.js").Counter>;
       KV_COUNTER: DurableObjectNamespace<import("./fixtures/counter.js").Counter>;

@@ -1,4 +1,4 @@
-import { SELF } from "cloudflare:test";
+import { exports } from "cloudflare:workers";
 
 /** A client WebSocket for specs: buffers what arrives, so a spec awaits messages in order. */
 export class TestSocket {
@@ -54,12 +54,12 @@ export class TestSocket {
 
 /** Opens a WebSocket through the fixture worker, e.g. `connect("/room/a?_pk=alice")`. */
 export async function connect(path: string, headers: Record<string, string> = {}): Promise<TestSocket> {
-  const response = await SELF.fetch(`http://spec${path}`, { headers: { Upgrade: "websocket", ...headers } });
+  const response = await exports.default.fetch(`http://spec${path}`, { headers: { Upgrade: "websocket", ...headers } });
   if (response.status !== 101 || !response.webSocket) throw new Error(`upgrade failed: ${response.status} ${await response.text()}`);
   return new TestSocket(response.webSocket, response);
 }
 
 /** Reads a room's JSON endpoint (events, connection ids). */
 export async function roomJson<T>(path: string): Promise<T> {
-  return (await SELF.fetch(`http://spec${path}`)).json<T>();
+  return (await exports.default.fetch(`http://spec${path}`)).json<T>();
 }

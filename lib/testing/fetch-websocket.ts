@@ -30,8 +30,8 @@ export interface FetchWebSocketClass {
  * partysocket client) run against the real worker, over real sockets, in a spec.
  *
  * @example
- * import { SELF } from "cloudflare:test";
- * const counter = connect<typeof Counter>({ host: "spec", party: "counter", room: "r", WebSocket: fetchWebSocket(SELF) });
+ * import { exports } from "cloudflare:workers";
+ * const counter = connect<typeof Counter>({ host: "spec", party: "counter", room: "r", WebSocket: fetchWebSocket(exports.default) });
  */
 export function fetchWebSocket(fetcher: { fetch(input: string, init?: RequestInit): Promise<Response> }): FetchWebSocketClass {
   return class FetchWebSocket extends EventTarget {

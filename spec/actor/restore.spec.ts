@@ -47,8 +47,8 @@
  *   gap, and dropped them (a cast lost, a call never answered); the `gap` step checks it refuses.
  * No bug is excluded from the generator.
  */
-import { runInDurableObject, SELF } from "cloudflare:test";
-import { env } from "cloudflare:workers";
+import { runInDurableObject } from "cloudflare:test";
+import { env, exports } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { type CallAnswer, fromAnswer } from "../../lib/actor/answer.js";
 import type { SendOrder } from "../../lib/actor/sender-order.js";
@@ -566,7 +566,7 @@ class Run {
         party: this.party,
         room: this.name,
         id,
-        WebSocket: fetchWebSocket(SELF),
+        WebSocket: fetchWebSocket(exports.default),
         minReconnectionDelay: 10,
         maxReconnectionDelay: 50,
       });

@@ -1,5 +1,5 @@
-import { runInDurableObject, SELF } from "cloudflare:test";
-import { env } from "cloudflare:workers";
+import { runInDurableObject } from "cloudflare:test";
+import { env, exports } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { ActorStoppedError, getActor, RemoteError } from "../../lib/index.js";
 import { advanceClock, evict, hibernate, resetClock } from "../../lib/testing/index.js";
@@ -224,7 +224,7 @@ describe("HTTP requests", () => {
       },
     });
     // Through the fixture worker, which forwards the request (and its body stream) to the object.
-    const response = await SELF.fetch(`http://spec/counter/${uniqueName("upload")}/ignored`, { method: "POST", body, duplex: "half" } as RequestInit);
+    const response = await exports.default.fetch(`http://spec/counter/${uniqueName("upload")}/ignored`, { method: "POST", body, duplex: "half" } as RequestInit);
     expect(response.status).toBe(200);
     await response.text();
     // Before, the platform stopped the forwarded stream once the response left: 1 chunk read.

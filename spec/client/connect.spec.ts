@@ -1,5 +1,4 @@
-import { SELF } from "cloudflare:test";
-import { env } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
 import { describe, expect, expectTypeOf, it, vi } from "vitest";
 import { ActorStoppedError, CallTimeoutError, type ConnectOptions, connect, MAX_PROTOCOL_FRAME_BYTES, RemoteError } from "../../lib/client/index.js";
 import { getActor } from "../../lib/index.js";
@@ -20,7 +19,7 @@ async function clientWaiting(room: string) {
 }
 
 const open = <T>(party: string, room = uniqueName("client"), options: Partial<ConnectOptions> = {}) =>
-  connect<T>({ host: "spec", party, room, WebSocket: fetchWebSocket(SELF), minReconnectionDelay: 10, maxReconnectionDelay: 50, ...options });
+  connect<T>({ host: "spec", party, room, WebSocket: fetchWebSocket(exports.default), minReconnectionDelay: 10, maxReconnectionDelay: 50, ...options });
 
 describe("genparty/client", () => {
   it("calls and casts, with replies typed from the actor class", async () => {
@@ -36,7 +35,7 @@ describe("genparty/client", () => {
   });
 
   it("talks JSON without a type argument, replies typed unknown", async () => {
-    const client = connect({ host: "spec", party: "counter", room: uniqueName("untyped"), WebSocket: fetchWebSocket(SELF) });
+    const client = connect({ host: "spec", party: "counter", room: uniqueName("untyped"), WebSocket: fetchWebSocket(exports.default) });
     const n = await client.call({ type: "add", by: 2 });
     expectTypeOf(n).toBeUnknown();
     expect(n).toBe(2);
@@ -67,7 +66,7 @@ describe("genparty/client", () => {
 
   it("says a call timed out unsent when the socket never opened", async () => {
     // A typo in the party: every upgrade is refused, and partysocket keeps trying.
-    const client = connect<typeof Counter>({ host: "spec", party: "countr", room: uniqueName("typo"), WebSocket: fetchWebSocket(SELF), minReconnectionDelay: 10 });
+    const client = connect<typeof Counter>({ host: "spec", party: "countr", room: uniqueName("typo"), WebSocket: fetchWebSocket(exports.default), minReconnectionDelay: 10 });
     const error = await client.call({ type: "get" }, { timeout: 200 }).catch((e: unknown) => e);
     client.close();
     expect(error).toBeInstanceOf(CallTimeoutError);

@@ -1,4 +1,4 @@
-import { env } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import { ATTACHMENT_LIMIT_BYTES, getActor } from "../../lib/index.js";
 import { evict, hibernate } from "../../lib/testing/index.js";
@@ -267,11 +267,10 @@ describe.each(modes)("Connections (%s)", (mode, route, namespace) => {
   });
 
   it("answers 400 to an over-long _pk, counted in UTF-8 bytes as the platform counts it", async () => {
-    const { SELF } = await import("cloudflare:test");
-    const response = await SELF.fetch(`http://spec${room()}?_pk=${"x".repeat(257)}`, { headers: { Upgrade: "websocket" } });
+    const response = await exports.default.fetch(`http://spec${room()}?_pk=${"x".repeat(257)}`, { headers: { Upgrade: "websocket" } });
     expect(response.status).toBe(400);
     expect(await response.text()).toMatch(/1 to 256 bytes of UTF-8; got 257/);
-    const wide = await SELF.fetch(`http://spec${room()}?_pk=${encodeURIComponent("é".repeat(200))}`, { headers: { Upgrade: "websocket" } });
+    const wide = await exports.default.fetch(`http://spec${room()}?_pk=${encodeURIComponent("é".repeat(200))}`, { headers: { Upgrade: "websocket" } });
     expect(wide.status).toBe(400);
     expect(await wide.text()).toMatch(/got 400/);
   });

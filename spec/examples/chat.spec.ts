@@ -1,5 +1,4 @@
-import { SELF } from "cloudflare:test";
-import { env } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { type ChatMessage, HISTORY_LIMIT, MAX_DISPLAY_NAME_LENGTH, MAX_TEXT_LENGTH, type RoomFrame } from "../../examples/chat/chat.js";
 import { getActor } from "../../lib/index.js";
@@ -31,7 +30,7 @@ const chatJson = (room: string) => roomJson<{ who: string[]; history: ChatMessag
 
 describe("The chat page", () => {
   it("opens its socket at /parties/chat/:room, with the server's length limits on its inputs", async () => {
-    const html = await (await SELF.fetch("http://examples/chat/caf%C3%A9%20%3Cb%3E")).text();
+    const html = await (await exports.default.fetch("http://examples/chat/caf%C3%A9%20%3Cb%3E")).text();
     expect(html).toContain(`const socketPath = "/parties/chat/caf%C3%A9%20%3Cb%3E";`);
     // The room name is shown as text, never as markup.
     expect(html).toContain("<code>café &#60;b&#62;</code>");
@@ -110,7 +109,7 @@ describe("A chat room", () => {
   it("answers GET with { who, history } and any other method with 405", async () => {
     const room = uniqueName("http");
     expect(await chatJson(room)).toEqual({ who: [], history: [] });
-    const post = await SELF.fetch(`http://examples/parties/chat/${room}`, { method: "POST" });
+    const post = await exports.default.fetch(`http://examples/parties/chat/${room}`, { method: "POST" });
     expect(post.status).toBe(405);
     expect(post.headers.get("allow")).toBe("GET");
   });

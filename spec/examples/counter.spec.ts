@@ -1,5 +1,4 @@
-import { SELF } from "cloudflare:test";
-import { env } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
 import type { CounterState } from "../../examples/counter/counter.js";
 import { getActor, type Json } from "../../lib/index.js";
@@ -20,7 +19,7 @@ class Raw {
  * out, relative to `/counter/:name`.
  */
 async function api(name: string, method: string, path: string, body?: Json | Raw): Promise<{ status: number; answer: Answer & { error?: string; queued?: Json } }> {
-  const response = await SELF.fetch(`http://examples/counter/${encodeURIComponent(name)}${path}`, {
+  const response = await exports.default.fetch(`http://examples/counter/${encodeURIComponent(name)}${path}`, {
     method,
     headers: { accept: "application/json", "content-type": "application/json" },
     body: body === undefined ? undefined : body instanceof Raw ? body.text : JSON.stringify(body),
@@ -33,11 +32,11 @@ const counter = (name: string) => getActor(env.COUNTER_EXAMPLE, name);
 describe("The counter page", () => {
   it("is served to browsers at the room's URL, which answers everyone else with JSON", async () => {
     const name = uniqueName("page");
-    const page = await SELF.fetch(`http://examples/counter/${name}`, { headers: { accept: "text/html" } });
+    const page = await exports.default.fetch(`http://examples/counter/${name}`, { headers: { accept: "text/html" } });
     expect(page.headers.get("content-type")).toMatch(/^text\/html/);
     // The base the page's script calls the API at.
     expect(await page.text()).toContain(`const base = "/counter/${name}";`);
-    expect(await (await SELF.fetch(`http://examples/counter/${name}`)).json()).toEqual({ reply: 0, state: { n: 0, kv: {}, resetAt: null } });
+    expect(await (await exports.default.fetch(`http://examples/counter/${name}`)).json()).toEqual({ reply: 0, state: { n: 0, kv: {}, resetAt: null } });
   });
 });
 
@@ -62,14 +61,14 @@ describe("The counter's JSON API", () => {
   });
 
   it("answers HEAD / as GET / without a body", async () => {
-    const response = await SELF.fetch(`http://examples/counter/${uniqueName("head")}`, { method: "HEAD", headers: { accept: "application/json" } });
+    const response = await exports.default.fetch(`http://examples/counter/${uniqueName("head")}`, { method: "HEAD", headers: { accept: "application/json" } });
     expect(response.status).toBe(200);
     expect(await response.text()).toBe("");
   });
 
   it("increments by 1 when POST /incr has no body", async () => {
     const name = uniqueName("no-body");
-    const response = await SELF.fetch(`http://examples/counter/${name}/incr`, { method: "POST" });
+    const response = await exports.default.fetch(`http://examples/counter/${name}/incr`, { method: "POST" });
     expect(await response.json()).toMatchObject({ reply: 1 });
   });
 

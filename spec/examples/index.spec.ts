@@ -1,8 +1,8 @@
-import { SELF } from "cloudflare:test";
+import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { MAX_NAME_LENGTH } from "../../lib/index.js";
 
-const get = (path: string, init?: RequestInit) => SELF.fetch(`http://examples${path}`, init);
+const get = (path: string, init?: RequestInit) => exports.default.fetch(`http://examples${path}`, init);
 
 /** The hrefs of a page's links. */
 const links = (html: string) => [...html.matchAll(/<a href="([^"]+)"/g)].map((match) => match[1]);

@@ -1,5 +1,4 @@
-import { SELF } from "cloudflare:test";
-import { env } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it, type MockInstance, vi } from "vitest";
 import readmeWorker from "../../examples/partyserver-readme/index.js";
 import { getActor } from "../../lib/index.js";
@@ -19,7 +18,7 @@ const tab = (room: string) => connect(`/parties/my-server/${room}`);
 
 describe("The PartyServer README example page", () => {
   it("opens its socket at /parties/my-server/:room", async () => {
-    const html = await (await SELF.fetch("http://examples/partyserver-readme/lobby")).text();
+    const html = await (await exports.default.fetch("http://examples/partyserver-readme/lobby")).text();
     expect(html).toContain('new URL("/parties/my-server/lobby", location.href)');
   });
 });
@@ -71,7 +70,7 @@ describe("MyServer", () => {
   });
 
   it("answers a plain GET with partyserver's 404 Not implemented: it has no onRequest", async () => {
-    const response = await SELF.fetch(`http://examples/parties/my-server/${uniqueName("get")}`);
+    const response = await exports.default.fetch(`http://examples/parties/my-server/${uniqueName("get")}`);
     expect(response.status).toBe(404);
     expect(await response.text()).toBe("Not implemented");
   });

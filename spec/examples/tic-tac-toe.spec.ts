@@ -1,5 +1,4 @@
-import { SELF } from "cloudflare:test";
-import { env } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
 import { afterEach, describe, expect, expectTypeOf, it } from "vitest";
 import type { TicTacToeView } from "../../examples/tic-tac-toe/game.js";
 import { getActor } from "../../lib/index.js";
@@ -95,16 +94,16 @@ async function play([first, second]: [TestSocket, TestSocket], cells: number[]):
 
 describe("The tic-tac-toe page", () => {
   it("opens its socket at the room, is never cached, and passes a checked ?clock= on", async () => {
-    const page = await SELF.fetch("http://examples/tic-tac-toe/demo");
+    const page = await exports.default.fetch("http://examples/tic-tac-toe/demo");
     expect(page.headers.get("cache-control")).toBe("no-store");
     const html = await page.text();
     expect(html).toContain('const socketPath = "/parties/tic-tac-toe/demo";');
     expect(html).toContain("const clockSeconds = null;");
-    expect(await (await SELF.fetch("http://examples/tic-tac-toe/demo?clock=10")).text()).toContain("const clockSeconds = 10;");
+    expect(await (await exports.default.fetch("http://examples/tic-tac-toe/demo?clock=10")).text()).toContain("const clockSeconds = 10;");
   });
 
   it.each(["2", "301", "1.5", "ten", "-5", ""])("answers ?clock=%s with 400 saying what a clock is", async (clock) => {
-    const response = await SELF.fetch(`http://examples/tic-tac-toe/demo?clock=${clock}`);
+    const response = await exports.default.fetch(`http://examples/tic-tac-toe/demo?clock=${clock}`);
     expect(response.status).toBe(400);
     expect(await response.text()).toBe(`clock must be whole seconds from 3 to 300, got "${clock}". Drop it for the default.\n`);
   });
@@ -355,7 +354,7 @@ describe("A tic-tac-toe room's move clock", () => {
   });
 
   it("refuses a socket with a bad ?clock= with 400 before reaching the room", async () => {
-    const response = await SELF.fetch(`http://examples/parties/tic-tac-toe/${uniqueName("bad-clock")}?clock=1`, { headers: { Upgrade: "websocket" } });
+    const response = await exports.default.fetch(`http://examples/parties/tic-tac-toe/${uniqueName("bad-clock")}?clock=1`, { headers: { Upgrade: "websocket" } });
     expect(response.status).toBe(400);
     expect(await response.text()).toMatch(/^clock must be whole seconds from 3 to 300, got "1"/);
   });

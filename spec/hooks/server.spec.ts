@@ -1,5 +1,5 @@
-import { runInDurableObject, SELF } from "cloudflare:test";
-import { env } from "cloudflare:workers";
+import { runInDurableObject } from "cloudflare:test";
+import { env, exports } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { runtimeOf } from "../../lib/actor/actor.js";
 import { type Connection, getActor, getServerByName, type WSMessage } from "../../lib/index.js";
@@ -90,7 +90,7 @@ describe.each(modes)("Server (%s)", (mode, party, namespace) => {
   /** Starts an upgrade and gives up on it after `ms`, as a client that closed its tab would. */
   const abandonedUpgrade = async (path: string, ms: number) => {
     const controller = new AbortController();
-    const upgrade = SELF.fetch(`http://spec${path}`, { headers: { Upgrade: "websocket" }, signal: controller.signal });
+    const upgrade = exports.default.fetch(`http://spec${path}`, { headers: { Upgrade: "websocket" }, signal: controller.signal });
     setTimeout(() => controller.abort(), ms);
     await expect(upgrade).rejects.toThrow(/abort/i);
   };
@@ -170,7 +170,7 @@ describe.each(modes)("Server (%s)", (mode, party, namespace) => {
   });
 
   it("answers 500 without a stack when onRequest throws", async () => {
-    const response = await SELF.fetch(`http://spec/parties/${party}/${room()}/throw`);
+    const response = await exports.default.fetch(`http://spec/parties/${party}/${room()}/throw`);
     expect(response.status).toBe(500);
     expect(await response.text()).not.toMatch(/secret|\.ts|at /);
   });
@@ -372,9 +372,9 @@ describe("Server subclasses", () => {
 describe("Server start-up", () => {
   it("answers 500 when onStart fails and tries again on the next request", async () => {
     const name = uniqueName("flaky");
-    const first = await SELF.fetch(`http://spec/parties/flaky-start-server/${name}`);
+    const first = await exports.default.fetch(`http://spec/parties/flaky-start-server/${name}`);
     expect(first.status).toBe(500);
-    const second = await SELF.fetch(`http://spec/parties/flaky-start-server/${name}`);
+    const second = await exports.default.fetch(`http://spec/parties/flaky-start-server/${name}`);
     expect(await second.text()).toBe("started after 2 attempts");
   });
 
@@ -425,7 +425,7 @@ describe("The seed README's MyServer (KV-backed, new_classes)", () => {
 describe("Server names", () => {
   it("are readable in field initializers", async () => {
     const name = uniqueName("field");
-    expect(await (await SELF.fetch(`http://spec/parties/chat-server/${name}/constructed-as`)).text()).toBe(name);
+    expect(await (await exports.default.fetch(`http://spec/parties/chat-server/${name}/constructed-as`)).text()).toBe(name);
   });
 
   it("answer 500 saying how to fix it when the object was reached without a name", async () => {

@@ -1,5 +1,5 @@
-import { runInDurableObject, SELF } from "cloudflare:test";
-import { env } from "cloudflare:workers";
+import { runInDurableObject } from "cloudflare:test";
+import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { getServerByName, InvalidNameError, type Lobby, routePartykitRequest, Server, toKebab } from "../../lib/index.js";
 import type { ChatServer } from "../fixtures/party.js";
@@ -78,19 +78,19 @@ describe("routePartykitRequest", () => {
   it("hands the hooks a copy they may change, with x-partykit-namespace set, as partyserver does", async () => {
     const name = uniqueName("copy");
     // Through the fixture worker, whose fetch handler gets a request with headers it can't change.
-    const response = await SELF.fetch(`http://spec/hooked/chat-server/${name}/headers`);
+    const response = await exports.default.fetch(`http://spec/hooked/chat-server/${name}/headers`);
     expect(response.status).toBe(200);
     expect(await response.json()).toMatchObject({ "x-user": "alice", "x-partykit-namespace": "chat-server" });
   });
 
   it("forwards the request itself when no hook runs, cf and all", async () => {
     const name = uniqueName("as-sent");
-    const headers = await (await SELF.fetch(`http://spec/parties/chat-server/${name}/headers`, { headers: { "x-client": "yes" } })).json();
+    const headers = await (await exports.default.fetch(`http://spec/parties/chat-server/${name}/headers`, { headers: { "x-client": "yes" } })).json();
     expect(headers).toMatchObject({ "x-client": "yes" });
     expect(headers).not.toHaveProperty("x-partykit-namespace");
     const cf = { country: "NZ", city: "Wellington" };
-    expect(await (await SELF.fetch(`http://spec/parties/chat-server/${name}/cf`, { cf })).json()).toMatchObject(cf);
-    expect(await (await SELF.fetch(`http://spec/hooked/chat-server/${name}/cf`, { cf })).json()).toMatchObject(cf);
+    expect(await (await exports.default.fetch(`http://spec/parties/chat-server/${name}/cf`, { cf })).json()).toMatchObject(cf);
+    expect(await (await exports.default.fetch(`http://spec/hooked/chat-server/${name}/cf`, { cf })).json()).toMatchObject(cf);
   });
 
   it("lets onBeforeRequest answer, or replace the request", async () => {

@@ -1,4 +1,4 @@
-import { SELF } from "cloudflare:test";
+import { exports } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import { fetchWebSocket } from "../../lib/testing/index.js";
 import { uniqueName } from "../helpers.js";
@@ -7,7 +7,7 @@ import { connect } from "../sockets.js";
 describe("fetchWebSocket", () => {
   it("hands binary frames over as its binaryType asks", async () => {
     const room = uniqueName("binary");
-    const WS = fetchWebSocket(SELF);
+    const WS = fetchWebSocket(exports.default);
     const listen = async (binaryType: "arraybuffer" | "blob") => {
       const socket = new WS(`ws://spec/parties/my-server/${room}?_pk=${binaryType}`);
       socket.binaryType = binaryType;
@@ -40,7 +40,7 @@ describe("fetchWebSocket", () => {
 
   it("stays open when an open listener throws, as a browser's WebSocket does", async () => {
     const room = uniqueName("throwing-open");
-    const WS = fetchWebSocket(SELF);
+    const WS = fetchWebSocket(exports.default);
     const socket = new WS(`ws://spec/parties/my-server/${room}?_pk=listener`);
     const events: string[] = [];
     socket.addEventListener("open", () => {
